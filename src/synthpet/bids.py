@@ -1,0 +1,231 @@
+"""The BIDS input contract: discover every (T1w, PET) scan and report every unusable one at once.
+
+A scan is one session of one participant (or the participant, in a dataset without sessions).
+Discovery uses pybids; it reads only headers and sidecars, so it is cheap enough to run when
+Snakemake builds the DAG, before any job starts.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from synthpet.errors import InputError
+from synthpet.imageio import load_header, read_json
+from synthpet.paths import LABEL, scan_id
+from synthpet.suv import recipe_from_sidecar, window_weights
+
+GENOTYPES = ("HAB", "MAB", "LAB")
+_NIFTI = (".nii", ".nii.gz")
+
+
+@dataclass(frozen=True)
+class Scan:
+    subject: str
+    session: str | None
+    t1w: str
+    pet: str
+    group: str
+    genotype: str
+    # JSON sidecars that apply to the PET image, outermost first (BIDS inheritance)
+    pet_sidecars: tuple[str, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return scan_id(self.subject, self.session)
+
+
+@dataclass
+class Cohort:
+    scans: list[Scan]
+    excluded: dict[str, str] = field(default_factory=dict)  # scan id -> reason
+
+    @property
+    def has_sessions(self) -> bool:
+        return any(scan.session for scan in self.scans)
+
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            [
+                {"scan": s.id, "subject": s.subject, "session": s.session or "n/a", "group": s.group, "genotype": s.genotype}
+                for s in self.scans
+            ]
+        )
+
+
+def _entities(name: str) -> tuple[dict[str, str], str]:
+    """Entities and suffix of a BIDS file name (``sub-01_ses-1_T1w.nii.gz`` -> ({sub: 01, ses: 1}, T1w))."""
+    stem = name.split(".", 1)[0]
+    *pairs, suffix = stem.split("_")
+    return dict(pair.split("-", 1) for pair in pairs if "-" in pair), suffix
+
+
+def sidecar_chain(image: str | Path, root: str | Path) -> list[str]:
+    """JSON sidecars that apply to ``image`` under the BIDS inheritance principle, outermost first.
+
+    At each folder from the dataset root down to the image's own, a JSON file applies when its
+    suffix matches and each of its entities is in the image's name with the same value.
+    """
+    image, root = Path(image), Path(root)
+    entities, suffix = _entities(image.name)
+    chain = []
+    parts = image.parent.relative_to(root).parts
+    for folder in [root / Path(*parts[:depth]) for depth in range(len(parts) + 1)]:
+        candidates = []
+        for candidate in sorted(folder.glob(f"*{suffix}.json")):
+            found, found_suffix = _entities(candidate.name)
+            if found_suffix == suffix and all(entities.get(k) == v for k, v in found.items()):
+                candidates.append((len(found), str(candidate)))
+        chain.extend(path for _, path in sorted(candidates))
+    return chain
+
+
+def merged_metadata(sidecars: list[str] | tuple[str, ...]) -> dict:
+    metadata: dict = {}
+    for path in sidecars:
+        metadata.update(read_json(path))
+    return metadata
+
+
+def read_participants(root: Path, groups: list[str]) -> tuple[dict[str, tuple[str, str]], list[str]]:
+    """participants.tsv as {label: (group, genotype)}, and the problems found in it."""
+    path = root / "participants.tsv"
+    if not path.exists():
+        return {}, [f"{path}: missing; it must list participant_id, group and genotype for every participant"]
+    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    missing = [c for c in ("participant_id", "group", "genotype") if c not in table.columns]
+    if missing:
+        return {}, [f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(table.columns)})"]
+    problems, rows = [], {}
+    for line, row in enumerate(table.itertuples(index=False), start=2):
+        pid, group, genotype = row.participant_id.strip(), row.group.strip(), row.genotype.strip()
+        where = f"{path}, line {line} ({pid or 'no participant_id'})"
+        label = pid.removeprefix("sub-")
+        if not pid.startswith("sub-") or not LABEL.match(label):
+            problems.append(f"{where}: participant_id must be 'sub-' followed by letters and digits only")
+            continue
+        if label in rows:
+            problems.append(f"{where}: {pid} is listed twice")
+            continue
+        if group in ("", "n/a"):
+            problems.append(f"{where}: no group (expected one of {', '.join(groups)})")
+        elif group not in groups:
+            problems.append(f"{where}: unknown group '{group}' (expected one of {', '.join(groups)}; see input.groups)")
+        if genotype in ("", "n/a"):
+            problems.append(f"{where}: no genotype (expected one of {', '.join(GENOTYPES)})")
+        elif genotype not in GENOTYPES:
+            problems.append(f"{where}: unknown genotype '{genotype}' (expected one of {', '.join(GENOTYPES)})")
+        rows[label] = (group, genotype)
+    return rows, problems
+
+
+def _pick(layout, where: str, kind: str, filter_key: str, **query) -> tuple[str | None, str | None]:
+    found = sorted(f.path for f in layout.get(return_type="object", extension=list(_NIFTI), **query))
+    if not found:
+        return None, f"{where}: no {kind} image"
+    if len(found) > 1:
+        names = ", ".join(Path(f).name for f in found)
+        return None, f"{where}: {len(found)} {kind} images ({names}); choose one with input.{filter_key}"
+    return found[0], None
+
+
+def check_pet(pet: str, sidecars: list[str] | tuple[str, ...], window_min) -> list[str]:
+    """Problems with one PET image and its sidecars, from the header and metadata only."""
+    if not sidecars:
+        return [f"{pet}: no JSON sidecar (PET-BIDS needs Units, and for Bq/mL images the timing and dose fields)"]
+    try:
+        header = load_header(pet)
+        if len(header.shape) not in (3, 4):
+            return [f"{pet}: PET must be a 3D or 4D image, but it has shape {header.shape}"]
+        frames = header.shape[3] if len(header.shape) == 4 else 1
+        recipe = recipe_from_sidecar(merged_metadata(sidecars), frames, pet)
+        if not recipe.already_suv:
+            window_weights(recipe.frame_starts_s, recipe.frame_durations_s, window_min, pet)
+    except InputError as err:
+        return err.problems
+    return []
+
+
+def check_t1w(t1w: str) -> list[str]:
+    try:
+        header = load_header(t1w)
+    except InputError as err:
+        return err.problems
+    shape = header.shape
+    if len(shape) == 4 and shape[3] == 1:
+        shape = shape[:3]
+    if len(shape) != 3:
+        return [f"{t1w}: T1w must be a 3D image, but it has shape {header.shape}"]
+    return []
+
+
+def discover(bids_dir: str | Path, input_config: dict) -> Cohort:
+    """Every usable scan of a BIDS dataset; raises InputError listing every problem found."""
+    from bids import BIDSLayout  # pybids: slow to import, so only when a dataset is read
+
+    root = Path(bids_dir)
+    if not root.is_dir():
+        raise InputError(f"{root}: the BIDS dataset folder does not exist (input.bids_dir)")
+    problems = []
+    if not (root / "dataset_description.json").exists():
+        problems.append(f"{root}: no dataset_description.json; is this the root of a BIDS dataset?")
+    participants, found = read_participants(root, input_config["groups"])
+    problems += found
+    for folder in sorted(p.name for p in root.glob("sub-*") if p.is_dir()):
+        if not LABEL.match(folder.removeprefix("sub-")):
+            problems.append(f"{root / folder}: invalid participant folder name (BIDS labels hold letters and digits only)")
+    if problems and not participants:
+        raise InputError(problems)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        layout = BIDSLayout(str(root), validate=False, index_metadata=False)
+    window = input_config["suv_window_min"]
+    scans, excluded = [], {}
+    subjects = sorted(layout.get_subjects())
+    for subject in subjects:
+        if subject not in participants:
+            if not any(f"sub-{subject}" in p for p in problems):
+                problems.append(f"{root / ('sub-' + subject)}: participant sub-{subject} is not in participants.tsv")
+            continue
+        group, genotype = participants[subject]
+        sessions = layout.get_sessions(subject=subject) or [None]
+        for session in sorted(sessions, key=lambda s: (s is None, s)):
+            query = {"subject": subject, "session": session} if session else {"subject": subject}
+            where = f"{root / ('sub-' + subject)}" + (f"/ses-{session}" if session else "")
+            t1w, t1_problem = _pick(layout, where, "T1w", "t1w_filters", suffix="T1w", datatype="anat", **query, **input_config["t1w_filters"])
+            pet, pet_problem = _pick(layout, where, "PET", "pet_filters", suffix="pet", datatype="pet", **query, **input_config["pet_filters"])
+            if t1_problem or pet_problem:
+                other = "PET" if t1_problem and not pet_problem else "T1w" if pet_problem and not t1_problem else None
+                suffix = f" (it has a {other} image; every session needs both)" if other else ""
+                problems += [p + suffix for p in (t1_problem, pet_problem) if p]
+                continue
+            scan_problems = check_t1w(t1w)
+            sidecars = tuple(sidecar_chain(pet, root))
+            scan_problems += check_pet(pet, sidecars, window)
+            if scan_problems:
+                problems += scan_problems
+                continue
+            scan = Scan(subject, session, t1w, pet, group, genotype, sidecars)
+            if genotype == "LAB" and not input_config["keep_lab"]:
+                excluded[scan.id] = "LAB genotype excluded (set input.keep_lab to keep it)"
+                continue
+            scans.append(scan)
+    for label in sorted(set(participants) - set(subjects)):
+        warnings.warn(f"participants.tsv lists sub-{label}, but the dataset has no images for it", stacklevel=2)
+    with_sessions = {s.subject for s in scans if s.session}
+    without = {s.subject for s in scans if not s.session}
+    if with_sessions and without:
+        problems.append(
+            f"{root}: some participants have session folders ({', '.join(sorted(with_sessions)[:3])}…) and others do "
+            f"not ({', '.join(sorted(without)[:3])}…); put every participant's scans in ses-<label> folders"
+        )
+    if problems:
+        raise InputError(problems, header=f"{len(problems)} problem(s) in the BIDS dataset {root}")
+    if not scans:
+        raise InputError(f"{root}: no usable scans (excluded: {excluded or 'none'})")
+    return Cohort(scans, excluded)
+

@@ -1,0 +1,105 @@
+"""Configuration: JSON-schema validation with defaults, and the cross-key rules a schema cannot say.
+
+Errors name the dotted key (``phantom.pet_voxel_mm``) so that a user can find it in their YAML.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from synthpet.errors import ConfigError
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def _with_defaults(validator_class):
+    """Extend a jsonschema validator so that validating also fills in ``default`` values."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema:
+                    instance.setdefault(name, copy.deepcopy(subschema["default"]))
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+_DefaultingValidator = _with_defaults(jsonschema.Draft202012Validator)
+
+
+def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
+    with open(path) as handle:
+        return yaml.safe_load(handle)
+
+
+def _key(path) -> str:
+    return ".".join(str(part) for part in path) or "<top level>"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    key = _key(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        if error.schema.get("properties") is not None and unknown:
+            prefix = f"{key}." if error.absolute_path else ""
+            names = ", ".join(f"'{prefix}{name}'" for name in unknown)
+            return f"unknown config key {names}; allowed here: {', '.join(allowed)}"
+    return f"config key '{key}': {error.message}"
+
+
+def validate_config(config: Mapping[str, Any], schema: dict | None = None) -> dict:
+    """Return a validated copy of ``config`` with every default filled in.
+
+    Raises ConfigError listing every problem, each naming its key.
+    """
+    schema = load_schema() if schema is None else schema
+    filled = copy.deepcopy(dict(config))
+    validator = _DefaultingValidator(schema)
+    problems = [_describe(e) for e in sorted(validator.iter_errors(filled), key=lambda e: list(map(str, e.absolute_path)))]
+    if not problems:
+        problems = _cross_key_problems(filled)
+    if problems:
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+    return filled
+
+
+def _cross_key_problems(config: dict) -> list[str]:
+    problems = []
+    source = config["input"]
+    if source["source"] == "bids" and not source["bids_dir"]:
+        problems.append("config key 'input.bids_dir': must name a BIDS dataset when input.source is 'bids'")
+    start, end = source["suv_window_min"]
+    if not start < end:
+        problems.append(f"config key 'input.suv_window_min': start {start} must be before end {end}")
+    groups = source["groups"]
+    phantom = config["phantom"]
+    for i, row in enumerate(phantom["cohort"]):
+        if row["group"] not in groups:
+            problems.append(
+                f"config key 'phantom.cohort.{i}.group': '{row['group']}' is not one of input.groups {groups}"
+            )
+    for group in phantom["group_effects"]:
+        if group not in groups:
+            problems.append(f"config key 'phantom.group_effects.{group}': not one of input.groups {groups}")
+    if source["source"] == "phantom" and sum(r["participants"] for r in phantom["cohort"]) == 0:
+        problems.append("config key 'phantom.cohort': the synthetic cohort has no participants")
+    return problems
+
+
+def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> dict:
+    """Read a YAML config file, apply top-level overrides, and validate it."""
+    with open(path) as handle:
+        config = yaml.safe_load(handle) or {}
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path}: the configuration must be a YAML mapping, not {type(config).__name__}")
+    config.update(overrides or {})
+    return validate_config(config)

@@ -1,0 +1,43 @@
+"""Logging for workflow jobs: everything a job prints goes to its rule's log file."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+
+from synthpet.errors import SynthpetError
+
+
+@contextlib.contextmanager
+def job_log(path: str | Path | None) -> Iterator[logging.Logger]:
+    """Send stdout, stderr and the ``synthpet`` logger to ``path`` for the duration of a job.
+
+    A SynthpetError (bad input or setting) is also printed to the console, so the user sees what
+    to fix without opening the log; then the job fails as usual.
+    """
+    logger = logging.getLogger("synthpet")
+    if path is None:
+        yield logger
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    console = sys.stderr
+    with open(path, "w") as handle, contextlib.redirect_stdout(handle), contextlib.redirect_stderr(handle):
+        handler = logging.StreamHandler(handle)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        try:
+            yield logger
+        except SynthpetError as err:
+            print(f"ERROR: {err}", file=handle)
+            print(f"ERROR: {err}", file=console)
+            raise
+        except BaseException:
+            traceback.print_exc(file=handle)
+            raise
+        finally:
+            logger.removeHandler(handler)

@@ -1,0 +1,567 @@
+"""A synthetic TSPO PET cohort with ground truth, written as a BIDS dataset.
+
+Anatomy comes from the MNI152 template and tissue maps bundled with nilearn, wrapped in synthetic
+CSF, skull and scalp layers, and made individual by a random affine plus a smooth deformation per
+participant (each session adds a head pose and a small deformation of its own). PET is SUV built
+from tissue composition and Harvard-Oxford regional patterns with planted group and genotype
+effects, blurred to PET resolution, resampled on its own grid through a known rigid misalignment,
+and made noisy. Ground truth (brain mask, noise-free PET, the transform, the effects) is written
+under ``sourcedata/groundtruth`` where the BIDS validator does not look.
+
+Every random draw comes from a generator seeded by (seed, participant, session, purpose), so a
+scan can be generated alone, in any order, and is byte-identical for the same settings.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import ndimage
+
+from synthpet import __version__
+from synthpet.bids import Cohort, Scan
+from synthpet.errors import ConfigError
+from synthpet.imageio import save_nifti, write_json, write_text
+from synthpet.paths import bids_path, scan_id
+from synthpet.templates import harvard_oxford_labels, harvard_oxford_maxprob, mni_tissue_maps
+
+TRACER = "PBR28"
+GROUNDTRUTH = "sourcedata/groundtruth"
+
+# T1w contrast (arbitrary units, white matter = 750) and relative TSPO uptake of each tissue class
+T1_INTENSITY = {"gm": 450.0, "wm": 750.0, "csf": 120.0, "meninges": 150.0, "skull": 60.0, "scalp": 850.0}
+UPTAKE = {"gm": 1.0, "wm": 0.6, "csf": 0.15, "meninges": 0.35, "skull": 0.45, "scalp": 0.2}
+BASELINE_SUV = 1.2  # grey-matter SUV of a HAB control at 60-90 min
+# outer edges (mm from the brain surface) of the layers that wrap the brain
+LAYERS_MM = {"meninges": 2.5, "skull": 8.0, "scalp": 14.0}
+PAD_MM = 20.0
+# fixed regional TSPO pattern (subcortical); cortical regions get a seeded random pattern
+SUBCORTICAL_PATTERN = {
+    "Thalamus": 1.25,
+    "Brain-Stem": 1.15,
+    "Putamen": 1.10,
+    "Pallidum": 1.05,
+    "Caudate": 0.95,
+    "Hippocampus": 1.00,
+    "Amygdala": 1.00,
+    "Accumbens": 1.00,
+    "Lateral_Ventrical": 0.60,
+    "Lateral_Ventricle": 0.60,
+}
+FRAME_STARTS_MIN = (0, 1, 2, 3, 5, 10, 20, 30, 45, 60, 75)
+FRAME_DURATIONS_MIN = (1, 1, 1, 2, 5, 10, 10, 15, 15, 15, 15)
+
+
+@dataclass(frozen=True)
+class PhantomParticipant:
+    subject: str
+    index: int
+    group: str
+    genotype: str
+    sessions: tuple[str, ...]
+
+
+def cohort_layout(phantom: dict, seed: int) -> list[PhantomParticipant]:
+    """Participants, groups, genotypes and sessions of the synthetic cohort (cheap, no images).
+
+    HAB/MAB are assigned within each group so that every group holds both genotypes in the
+    configured proportion; ``lab_participants`` of them are then turned into LAB.
+    """
+    rng = np.random.default_rng([seed, 0, 0])
+    rows = [(row["group"], row["sessions"]) for row in phantom["cohort"] for _ in range(row["participants"])]
+    width = max(3, len(str(len(rows))))
+    genotypes = [""] * len(rows)
+    for group in dict.fromkeys(g for g, _ in rows):
+        members = [i for i, (g, _) in enumerate(rows) if g == group]
+        n_hab = int(round(phantom["hab_fraction"] * len(members)))
+        for i, genotype in zip(members, rng.permutation(["HAB"] * n_hab + ["MAB"] * (len(members) - n_hab))):
+            genotypes[i] = str(genotype)
+    n_lab = min(phantom["lab_participants"], len(rows))
+    for i in rng.choice(len(rows), size=n_lab, replace=False):
+        genotypes[i] = "LAB"
+    return [
+        PhantomParticipant(
+            subject=f"{i + 1:0{width}d}",
+            index=i,
+            group=group,
+            genotype=genotypes[i],
+            sessions=tuple(f"{s + 1:02d}" for s in range(n_sessions)),
+        )
+        for i, (group, n_sessions) in enumerate(rows)
+    ]
+
+
+def t1w_path(root: str | Path, subject: str, session: str) -> str:
+    return bids_path(root, "anat", "T1w", subject, session)
+
+
+def pet_path(root: str | Path, subject: str, session: str) -> str:
+    return bids_path(root, "pet", "pet", subject, session, trc=TRACER)
+
+
+def truth_path(root: str | Path, subject: str, session: str, what: str) -> str:
+    """Ground-truth files of one scan: ``mask``, ``noisefree`` (PET SUV in T1w space) or ``json``."""
+    base = Path(root) / GROUNDTRUTH
+    if what == "mask":
+        return bids_path(base, "anat", "mask", subject, session, space="T1w", desc="brain")
+    if what == "noisefree":
+        return bids_path(base, "pet", "pet", subject, session, trc=TRACER, space="T1w", desc="noisefree")
+    if what == "json":
+        return bids_path(base, "pet", "truth", subject, session, ext=".json", trc=TRACER)
+    raise ValueError(f"unknown ground-truth file {what!r}")
+
+
+def planned_cohort(config: dict) -> Cohort:
+    """The scans the phantom will write, known before any file exists (so a dry run plans them all)."""
+    root = phantom_dir(config)
+    scans, excluded = [], {}
+    for p in cohort_layout(config["phantom"], config["seed"]):
+        for session in p.sessions:
+            pet = pet_path(root, p.subject, session)
+            scan = Scan(p.subject, session, t1w_path(root, p.subject, session), pet, p.group, p.genotype, (_sidecar(pet),))
+            if p.genotype == "LAB" and not config["input"]["keep_lab"]:
+                excluded[scan.id] = "LAB genotype excluded (set input.keep_lab to keep it)"
+            else:
+                scans.append(scan)
+    return Cohort(scans, excluded)
+
+
+def phantom_dir(config: dict) -> str:
+    return str(Path(config["output_dir"]) / "phantom")
+
+
+def _sidecar(image: str) -> str:
+    return image.removesuffix(".nii.gz") + ".json"
+
+
+def check_effect_regions(phantom: dict) -> None:
+    """Fail early, naming the key, when a planted effect names a region the atlas does not have."""
+    names = set(harvard_oxford_labels()["name"])
+    for group, effect in phantom["group_effects"].items():
+        unknown = [r for r in effect["regions"] if r not in names]
+        if unknown:
+            raise ConfigError(
+                f"config key 'phantom.group_effects.{group}.regions': unknown Harvard-Oxford regions {unknown}; "
+                f"names look like Left_Thalamus, Brain-Stem, Right_Frontal_Pole"
+            )
+
+
+# ----------------------------------------------------------------------------------------------
+# the MNI-space reference shared by every scan of a cohort
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Cohort-wide maps on a padded MNI grid: T1w contrast, tissue uptake, atlas labels, brain mask."""
+
+    affine: np.ndarray
+    t1: np.ndarray
+    uptake: np.ndarray
+    labels: np.ndarray
+    mask: np.ndarray
+
+    def save(self, path: str | Path) -> None:
+        from synthpet.imageio import atomic_path
+
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, affine=self.affine, t1=self.t1, uptake=self.uptake, labels=self.labels, mask=self.mask)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Reference:
+        with np.load(path) as npz:
+            return cls(**{key: npz[key] for key in ("affine", "t1", "uptake", "labels", "mask")})
+
+
+def build_reference(resolution: int) -> Reference:
+    """Pad the MNI grid and wrap the brain in meninges/CSF, skull and scalp layers."""
+    maps = mni_tissue_maps(resolution)
+    pad = int(round(PAD_MM / resolution))
+
+    def padded(volume: np.ndarray) -> np.ndarray:
+        return np.pad(volume, pad)
+
+    affine = maps.affine.copy()
+    affine[:3, 3] -= affine[:3, :3] @ np.full(3, pad)
+    mask = padded(maps.mask)
+    distance = ndimage.distance_transform_edt(~mask, sampling=resolution)
+    classes = {"gm": padded(maps.gm), "wm": padded(maps.wm), "csf": padded(maps.csf)}
+    inner = 0.0
+    for name, outer in LAYERS_MM.items():
+        layer = ((distance > inner) & (distance <= outer)).astype(np.float32)
+        # soften the layer edges to a partial-volume transition of about 1 mm
+        classes[name] = ndimage.gaussian_filter(layer, sigma=1.0 / resolution) * (~mask)
+        inner = outer
+    t1 = sum(T1_INTENSITY[name] * prob for name, prob in classes.items())
+    uptake = sum(UPTAKE[name] * prob for name, prob in classes.items())
+    labels = harvard_oxford_maxprob(affine, mask.shape)
+    labels[~mask] = 0
+    return Reference(affine, t1.astype(np.float32), uptake.astype(np.float32), labels, mask.astype(np.uint8))
+
+
+# ----------------------------------------------------------------------------------------------
+# cohort- and participant-level effects
+
+
+def regional_pattern(seed: int) -> np.ndarray:
+    """Cohort TSPO multiplier per Harvard-Oxford label (index 0 = outside every region)."""
+    names = harvard_oxford_labels()["name"].tolist()
+    rng = np.random.default_rng([seed, 0, 1])
+    cortical = np.exp(rng.normal(0.0, 0.06, size=len(names)))
+    pattern = np.ones(len(names) + 1)
+    for i, name in enumerate(names):
+        base = name.removeprefix("Left_").removeprefix("Right_")
+        pattern[i + 1] = SUBCORTICAL_PATTERN.get(base, cortical[i])
+    return pattern
+
+
+def genotype_factor(genotype: str, hab_over_mab: float) -> float:
+    """Uptake relative to HAB: MAB carry one low-affinity allele; LAB bind almost nothing."""
+    return {"HAB": 1.0, "MAB": 1.0 / hab_over_mab, "LAB": 0.15}[genotype]
+
+
+def participant_effects(participant: PhantomParticipant, phantom: dict, seed: int) -> dict:
+    """Scalar and regional factors of one participant (their own random stream, cheap to redraw)."""
+    rng = np.random.default_rng([seed, 1000 + participant.index, 0, 0])
+    factor = float(np.exp(rng.normal(0.0, 0.15)))
+    regional_jitter = np.exp(rng.normal(0.0, 0.03, size=len(harvard_oxford_labels()) + 1))
+    group_effect = phantom["group_effects"].get(participant.group)
+    return {
+        "participant_factor": factor,
+        "genotype_factor": genotype_factor(participant.genotype, phantom["hab_over_mab"]),
+        "group_factor": group_effect["factor"] if group_effect else 1.0,
+        "group_regions": list(group_effect["regions"]) if group_effect else [],
+        "regional_jitter": regional_jitter,
+    }
+
+
+def cohort_truth(phantom: dict, seed: int) -> dict:
+    """The planted effects, for ``effects.json`` beside the dataset."""
+    names = harvard_oxford_labels()["name"].tolist()
+    pattern = regional_pattern(seed)
+    return {
+        "baseline_suv_gm_hab_control": BASELINE_SUV,
+        "tissue_uptake_relative_to_gm": UPTAKE,
+        "hab_over_mab": phantom["hab_over_mab"],
+        "genotype_factor": {g: genotype_factor(g, phantom["hab_over_mab"]) for g in ("HAB", "MAB", "LAB")},
+        "group_effects": phantom["group_effects"],
+        "regional_pattern": {name: float(pattern[i + 1]) for i, name in enumerate(names)},
+        "pet_fwhm_mm": phantom["pet_fwhm_mm"],
+        "note": "SUV = baseline x tissue uptake x regional pattern x participant regional jitter x group factor "
+        "(in its regions) x genotype factor x participant factor x session factor, then blurred",
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# geometry
+
+
+def rotation_matrix(angles_deg: np.ndarray) -> np.ndarray:
+    ax, ay, az = np.deg2rad(angles_deg)
+    rx = np.array([[1, 0, 0], [0, math.cos(ax), -math.sin(ax)], [0, math.sin(ax), math.cos(ax)]])
+    ry = np.array([[math.cos(ay), 0, math.sin(ay)], [0, 1, 0], [-math.sin(ay), 0, math.cos(ay)]])
+    rz = np.array([[math.cos(az), -math.sin(az), 0], [math.sin(az), math.cos(az), 0], [0, 0, 1]])
+    return rz @ ry @ rx
+
+
+def about_centre(linear: np.ndarray, translation_mm, centre) -> np.ndarray:
+    """4x4 world transform: ``linear`` applied about ``centre``, then a translation (mm)."""
+    matrix = np.eye(4)
+    matrix[:3, :3] = linear
+    matrix[:3, 3] = np.asarray(centre) - linear @ np.asarray(centre) + np.asarray(translation_mm)
+    return matrix
+
+
+def rigid(angles_deg, translation_mm, centre) -> np.ndarray:
+    return about_centre(rotation_matrix(np.asarray(angles_deg, dtype=float)), translation_mm, centre)
+
+
+def smooth_field(rng: np.random.Generator, shape, voxel_mm: float, spacing_mm: float, sd_mm: float, components: int = 3):
+    """A smooth random field: normal draws on a coarse control grid, cubic-interpolated to ``shape``."""
+    coarse = tuple(max(4, int(math.ceil(n * voxel_mm / spacing_mm)) + 1) for n in shape)
+    draws = rng.normal(0.0, sd_mm, size=(components, *coarse)).astype(np.float32)
+    zoom = [n / c for n, c in zip(shape, coarse)]
+    out = np.empty((components, *shape), dtype=np.float32)
+    for k in range(components):
+        out[k] = ndimage.zoom(draws[k], zoom, order=3, mode="nearest", grid_mode=True)[tuple(slice(0, n) for n in shape)]
+    return out
+
+
+def _grid_world(affine: np.ndarray, shape) -> np.ndarray:
+    ijk = np.indices(shape, dtype=np.float32).reshape(3, -1)
+    return (affine[:3, :3] @ ijk + affine[:3, 3:4]).astype(np.float32)
+
+
+def _sample(volume: np.ndarray, affine: np.ndarray, world: np.ndarray, shape, order: int = 1) -> np.ndarray:
+    """Values of ``volume`` (voxel-to-world ``affine``) at world points (3, N), reshaped to ``shape``."""
+    inverse = np.linalg.inv(affine)
+    ijk = inverse[:3, :3] @ world + inverse[:3, 3:4]
+    return ndimage.map_coordinates(volume, ijk, order=order, mode="constant", cval=0.0).reshape(shape)
+
+
+# ----------------------------------------------------------------------------------------------
+# one scan
+
+
+def _sessions_index(participant: PhantomParticipant, session: str) -> int:
+    return participant.sessions.index(session) + 1
+
+
+def make_scan(
+    reference: Reference,
+    participant: PhantomParticipant,
+    session: str,
+    phantom: dict,
+    seed: int,
+    suv_window_min: tuple[float, float],
+    root: str | Path,
+) -> dict:
+    """Generate and write one scan (T1w, PET and their sidecars) and its ground truth.
+
+    Returns the scan's truth record (also written as JSON).
+    """
+    resolution = float(abs(reference.affine[0, 0]))
+    shape = reference.t1.shape
+    anatomy_rng = np.random.default_rng([seed, 1000 + participant.index, 0, 1])
+    session_rng = np.random.default_rng([seed, 1000 + participant.index, _sessions_index(participant, session), 0])
+    centre = reference.affine[:3, :3] @ (np.array(shape) / 2.0) + reference.affine[:3, 3]
+
+    # participant: head size/shape and a smooth deformation; session: head pose and a small change
+    head_shape = rotation_matrix(anatomy_rng.uniform(-4, 4, 3)) @ np.diag(anatomy_rng.uniform(0.93, 1.07, 3))
+    participant_affine = about_centre(head_shape, anatomy_rng.uniform(-3, 3, 3), centre)
+    deformation = smooth_field(anatomy_rng, shape, resolution, spacing_mm=24.0, sd_mm=2.5)
+    bias = smooth_field(anatomy_rng, shape, resolution, spacing_mm=60.0, sd_mm=0.08, components=1)[0]
+    pose = rigid(session_rng.uniform(-3, 3, 3), session_rng.uniform(-4, 4, 3), centre)
+    deformation += smooth_field(session_rng, shape, resolution, spacing_mm=24.0, sd_mm=0.4)
+
+    # world point x of the subject's T1w samples the reference at A_p (pose x) + u(x)
+    world = _grid_world(reference.affine, shape)
+    mapping = participant_affine @ pose
+    sample_at = mapping[:3, :3].astype(np.float32) @ world + mapping[:3, 3:4].astype(np.float32)
+    sample_at += deformation.reshape(3, -1)
+    del world, deformation
+
+    # PET in reference space for this participant and session, then warped with the anatomy
+    effects = participant_effects(participant, phantom, seed)
+    session_factor = float(np.exp(session_rng.normal(0.0, 0.05)))
+    multiplier = regional_pattern(seed) * effects["regional_jitter"]
+    names = harvard_oxford_labels()["name"].tolist()
+    for region in effects["group_regions"]:
+        multiplier[names.index(region) + 1] *= effects["group_factor"]
+    scalar = BASELINE_SUV * effects["participant_factor"] * effects["genotype_factor"] * session_factor
+    suv_reference = reference.uptake * multiplier.astype(np.float32)[reference.labels] * np.float32(scalar)
+
+    t1_clean = _sample(reference.t1, reference.affine, sample_at, shape)
+    suv_t1 = _sample(suv_reference, reference.affine, sample_at, shape)
+    mask = _sample(reference.mask.astype(np.float32), reference.affine, sample_at, shape) >= 0.5
+    del sample_at, suv_reference
+
+    # T1w: bias field and Rician noise, stored as integers like a scanner would
+    noise_sd = phantom["t1_noise"] * T1_INTENSITY["wm"]
+    t1_biased = t1_clean * np.exp(bias)
+    real = t1_biased + anatomy_rng.normal(0.0, noise_sd, shape).astype(np.float32)
+    imag = anatomy_rng.normal(0.0, noise_sd, shape).astype(np.float32)
+    t1 = np.sqrt(real**2 + imag**2)
+
+    # PET: blur to scanner resolution (noise-free truth), then onto the PET grid through the misalignment
+    sigma_vox = phantom["pet_fwhm_mm"] / (2.0 * math.sqrt(2.0 * math.log(2.0))) / resolution
+    suv_blurred = ndimage.gaussian_filter(suv_t1, sigma_vox) if sigma_vox > 0 else suv_t1
+    pet_voxel = float(phantom["pet_voxel_mm"])
+    pet_shape = tuple(int(round(f / pet_voxel)) for f in phantom["pet_fov_mm"])
+    pet_affine = np.diag([pet_voxel, pet_voxel, pet_voxel, 1.0])
+    pet_centre = centre + session_rng.uniform(-10, 10, 3)
+    pet_affine[:3, 3] = pet_centre - pet_voxel * (np.array(pet_shape) - 1) / 2.0
+    t1_to_pet = rigid(
+        session_rng.uniform(-phantom["max_rotation_deg"], phantom["max_rotation_deg"], 3),
+        session_rng.uniform(-phantom["max_translation_mm"], phantom["max_translation_mm"], 3),
+        centre,
+    )
+    pet_world = _grid_world(pet_affine, pet_shape)
+    back = np.linalg.inv(t1_to_pet).astype(np.float32)
+    pet_clean = _sample(suv_blurred, reference.affine, back[:3, :3] @ pet_world + back[:3, 3:4], pet_shape)
+    del pet_world
+
+    dynamic = bool(session_rng.random() < phantom["dynamic_fraction"])
+    dose_mbq = float(session_rng.uniform(9.0, 15.0) * 37.0)  # 9-15 mCi
+    weight_kg = float(np.round(session_rng.uniform(55.0, 100.0), 1))
+    noise_scale = phantom["pet_noise"]
+
+    def pet_noise(sd_factor: float) -> np.ndarray:
+        # reconstruction correlates noise over about a voxel; its SD grows with the square root of uptake
+        white = ndimage.gaussian_filter(session_rng.normal(0.0, 1.0, pet_shape).astype(np.float32), 0.8)
+        white /= white.std()
+        return white * np.float32(noise_scale * sd_factor) * np.sqrt(np.clip(pet_clean, 0, None))
+
+    sidecar = pet_sidecar(dose_mbq, weight_kg, phantom["pet_fwhm_mm"])
+    if dynamic:
+        starts, durations = frame_schedule(suv_window_min)
+        shape_curve = time_activity_shape(starts, durations, suv_window_min)
+        to_bq_per_ml = dose_mbq * 1e6 / (weight_kg * 1000.0)
+        window = suv_window_min[1] - suv_window_min[0]
+        frames = [
+            (pet_clean * np.float32(g) + pet_noise(math.sqrt(window / d) * math.sqrt(g))) * np.float32(to_bq_per_ml)
+            for g, d in zip(shape_curve, durations)
+        ]
+        pet = np.stack(frames, axis=-1)
+        sidecar.update(Units="Bq/mL", FrameTimesStart=[s * 60.0 for s in starts], FrameDuration=[d * 60.0 for d in durations])
+    else:
+        pet = pet_clean + pet_noise(1.0)
+        sidecar.update(
+            Units="g/mL",
+            FrameTimesStart=[suv_window_min[0] * 60.0],
+            FrameDuration=[(suv_window_min[1] - suv_window_min[0]) * 60.0],
+        )
+
+    subject = participant.subject
+    save_nifti(np.rint(t1).clip(0, 32767), reference.affine, t1w_path(root, subject, session), dtype=np.int16)
+    write_json(T1W_SIDECAR, _sidecar(t1w_path(root, subject, session)))
+    save_nifti(pet, pet_affine, pet_path(root, subject, session))
+    write_json(sidecar, _sidecar(pet_path(root, subject, session)))
+    save_nifti(mask, reference.affine, truth_path(root, subject, session, "mask"), dtype=np.uint8)
+    save_nifti(suv_blurred, reference.affine, truth_path(root, subject, session, "noisefree"))
+    truth = {
+        "scan": scan_id(subject, session),
+        "group": participant.group,
+        "genotype": participant.genotype,
+        "dynamic": dynamic,
+        "t1w_to_pet_world": t1_to_pet.round(9).tolist(),
+        "t1w_to_pet_convention": "4x4 RAS mm: the anatomy at T1w world point x lies at PET world point M @ x",
+        "participant_factor": effects["participant_factor"],
+        "session_factor": session_factor,
+        "genotype_factor": effects["genotype_factor"],
+        "group_factor": effects["group_factor"],
+        "group_regions": effects["group_regions"],
+        "injected_mbq": dose_mbq,
+        "body_weight_kg": weight_kg,
+        "suv_window_min": list(suv_window_min),
+    }
+    write_json(truth, truth_path(root, subject, session, "json"))
+    return truth
+
+
+def frame_schedule(window_min) -> tuple[list[float], list[float]]:
+    """A 90-minute-style dynamic framing, extended by 15-min frames to cover the SUV window."""
+    starts, durations = list(FRAME_STARTS_MIN), list(FRAME_DURATIONS_MIN)
+    while starts[-1] + durations[-1] < window_min[1]:
+        starts.append(starts[-1] + durations[-1])
+        durations.append(15)
+    return [float(s) for s in starts], [float(d) for d in durations]
+
+
+def time_activity_shape(starts, durations, window_min) -> np.ndarray:
+    """Relative activity per frame (fast uptake, slow washout), scaled so the window average is 1."""
+    mid = np.asarray(starts) + np.asarray(durations) / 2.0
+    curve = -np.expm1(-mid / 2.0) * (0.4 + 0.6 * np.exp(-mid / 60.0))
+    lo, hi = window_min
+    overlap = np.clip(np.minimum(np.asarray(starts) + durations, hi) - np.maximum(starts, lo), 0, None)
+    return curve / (np.dot(overlap, curve) / overlap.sum())
+
+
+T1W_SIDECAR = {
+    "Manufacturer": "synthpet",
+    "ManufacturersModelName": "synthetic MR-PET (Biograph mMR-like)",
+    "MagneticFieldStrength": 3,
+    "PulseSequenceType": "MPRAGE (simulated)",
+}
+
+
+def pet_sidecar(dose_mbq: float, weight_kg: float, fwhm_mm: float) -> dict:
+    return {
+        "Manufacturer": "synthpet",
+        "ManufacturersModelName": "synthetic MR-PET (Biograph mMR-like)",
+        "TracerName": TRACER,
+        "TracerRadionuclide": "C11",
+        "InjectedRadioactivity": round(dose_mbq, 3),
+        "InjectedRadioactivityUnits": "MBq",
+        "InjectedMass": "n/a",
+        "InjectedMassUnits": "n/a",
+        "SpecificRadioactivity": "n/a",
+        "SpecificRadioactivityUnits": "n/a",
+        "ModeOfAdministration": "bolus",
+        "BodyWeight": weight_kg,
+        "TimeZero": "10:00:00",
+        "ScanStart": 0,
+        "InjectionStart": 0,
+        "AcquisitionMode": "list mode",
+        "ImageDecayCorrected": True,
+        "ImageDecayCorrectionTime": 0,
+        "ReconMethodName": "3D-OSEM (simulated)",
+        "ReconMethodParameterLabels": ["subsets", "iterations"],
+        "ReconMethodParameterUnits": ["none", "none"],
+        "ReconMethodParameterValues": [21, 3],
+        "ReconFilterType": "Gaussian",
+        "ReconFilterSize": fwhm_mm,
+        "AttenuationCorrection": "MR-based (simulated)",
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# dataset-level files
+
+
+def write_dataset_files(root: str | Path, participants: list[PhantomParticipant], phantom: dict, seed: int) -> None:
+    """dataset_description.json, README, participants.tsv/json and the cohort's ground truth."""
+    root = Path(root)
+    write_json(
+        {
+            "Name": "synthpet synthetic TSPO PET cohort",
+            "BIDSVersion": "1.10.0",
+            "DatasetType": "raw",
+            "License": "CC0",
+            "Authors": ["synthpet"],
+            "GeneratedBy": [{"Name": "synthpet", "Version": __version__, "Description": f"synthpet phantom, seed {seed}"}],
+        },
+        root / "dataset_description.json",
+    )
+    write_text(
+        "Synthetic [11C]PBR28 TSPO PET and T1w MRI generated by synthpet (seed "
+        f"{seed}). Ground truth is under {GROUNDTRUTH}/.\n",
+        root / "README",
+    )
+    table = pd.DataFrame(
+        {
+            "participant_id": [f"sub-{p.subject}" for p in participants],
+            "group": [p.group for p in participants],
+            "genotype": [p.genotype for p in participants],
+        }
+    )
+    write_text(table.to_csv(sep="\t", index=False, lineterminator="\n"), root / "participants.tsv")
+    write_json(
+        {
+            "group": {"Description": "diagnostic group", "Levels": {g: g for g in sorted(set(table["group"]))}},
+            "genotype": {
+                "Description": "TSPO rs6971 genotype (binding affinity)",
+                "Levels": {"HAB": "high-affinity binder", "MAB": "mixed-affinity binder", "LAB": "low-affinity binder"},
+            },
+        },
+        root / "participants.json",
+    )
+    truth = cohort_truth(phantom, seed)
+    truth["participants"] = {
+        f"sub-{p.subject}": {
+            key: value
+            for key, value in participant_effects(p, phantom, seed).items()
+            if key != "regional_jitter"
+        }
+        for p in participants
+    }
+    write_json(truth, root / GROUNDTRUTH / "effects.json")
+
+
+def generate(root: str | Path, config: dict, progress=None) -> list[PhantomParticipant]:
+    """Write the whole synthetic dataset in one process (the ``synthpet phantom`` command)."""
+    phantom, seed = config["phantom"], config["seed"]
+    check_effect_regions(phantom)
+    participants = cohort_layout(phantom, seed)
+    reference = build_reference(phantom["t1_voxel_mm"])
+    write_dataset_files(root, participants, phantom, seed)
+    window = tuple(config["input"]["suv_window_min"])
+    for participant in participants:
+        for session in participant.sessions:
+            make_scan(reference, participant, session, phantom, seed, window, root)
+            if progress:
+                progress(scan_id(participant.subject, session))
+    return participants
