@@ -7,6 +7,7 @@ Snakemake builds the DAG, before any job starts.
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +51,13 @@ class Cohort:
     def table(self) -> pd.DataFrame:
         return pd.DataFrame(
             [
-                {"scan": s.id, "subject": s.subject, "session": s.session or "n/a", "group": s.group, "genotype": s.genotype}
+                {
+                    "scan": s.id,
+                    "subject": s.subject,
+                    "session": s.session or "n/a",
+                    "group": s.group,
+                    "genotype": s.genotype,
+                }
                 for s in self.scans
             ]
         )
@@ -122,8 +129,13 @@ def read_participants(root: Path, groups: list[str]) -> tuple[dict[str, tuple[st
     return rows, problems
 
 
-def _pick(layout, where: str, kind: str, filter_key: str, **query) -> tuple[str | None, str | None]:
-    found = sorted(f.path for f in layout.get(return_type="object", extension=list(_NIFTI), **query))
+def _pick(layout, root: Path, where: str, kind: str, filter_key: str, **query) -> tuple[str | None, str | None]:
+    # pybids answers absolute paths; keep them under the root as the user wrote it
+    absolute = Path(layout.root)
+    found = sorted(
+        str(root / os.path.relpath(f.path, absolute))
+        for f in layout.get(return_type="object", extension=list(_NIFTI), **query)
+    )
     if not found:
         return None, f"{where}: no {kind} image"
     if len(found) > 1:
@@ -164,7 +176,7 @@ def check_t1w(t1w: str) -> list[str]:
 
 def discover(bids_dir: str | Path, input_config: dict) -> Cohort:
     """Every usable scan of a BIDS dataset; raises InputError listing every problem found."""
-    from bids import BIDSLayout  # pybids: slow to import, so only when a dataset is read
+    from bids import BIDSLayout, BIDSLayoutIndexer  # pybids: slow to import, so only when needed
 
     root = Path(bids_dir)
     if not root.is_dir():
@@ -176,13 +188,16 @@ def discover(bids_dir: str | Path, input_config: dict) -> Cohort:
     problems += found
     for folder in sorted(p.name for p in root.glob("sub-*") if p.is_dir()):
         if not LABEL.match(folder.removeprefix("sub-")):
-            problems.append(f"{root / folder}: invalid participant folder name (BIDS labels hold letters and digits only)")
+            problems.append(
+                f"{root / folder}: invalid participant folder name (BIDS labels hold letters and digits only)"
+            )
     if problems and not participants:
         raise InputError(problems)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        layout = BIDSLayout(str(root), validate=False, index_metadata=False)
+        # metadata is merged by sidecar_chain; pybids only finds the images
+        layout = BIDSLayout(str(root), validate=False, indexer=BIDSLayoutIndexer(index_metadata=False))
     window = input_config["suv_window_min"]
     scans, excluded = [], {}
     subjects = sorted(layout.get_subjects())
@@ -196,8 +211,28 @@ def discover(bids_dir: str | Path, input_config: dict) -> Cohort:
         for session in sorted(sessions, key=lambda s: (s is None, s)):
             query = {"subject": subject, "session": session} if session else {"subject": subject}
             where = f"{root / ('sub-' + subject)}" + (f"/ses-{session}" if session else "")
-            t1w, t1_problem = _pick(layout, where, "T1w", "t1w_filters", suffix="T1w", datatype="anat", **query, **input_config["t1w_filters"])
-            pet, pet_problem = _pick(layout, where, "PET", "pet_filters", suffix="pet", datatype="pet", **query, **input_config["pet_filters"])
+            t1w, t1_problem = _pick(
+                layout,
+                root,
+                where,
+                "T1w",
+                "t1w_filters",
+                suffix="T1w",
+                datatype="anat",
+                **query,
+                **input_config["t1w_filters"],
+            )
+            pet, pet_problem = _pick(
+                layout,
+                root,
+                where,
+                "PET",
+                "pet_filters",
+                suffix="pet",
+                datatype="pet",
+                **query,
+                **input_config["pet_filters"],
+            )
             if t1_problem or pet_problem:
                 other = "PET" if t1_problem and not pet_problem else "T1w" if pet_problem and not t1_problem else None
                 suffix = f" (it has a {other} image; every session needs both)" if other else ""
@@ -228,4 +263,3 @@ def discover(bids_dir: str | Path, input_config: dict) -> Cohort:
     if not scans:
         raise InputError(f"{root}: no usable scans (excluded: {excluded or 'none'})")
     return Cohort(scans, excluded)
-

@@ -64,7 +64,9 @@ def validate_config(config: Mapping[str, Any], schema: dict | None = None) -> di
     schema = load_schema() if schema is None else schema
     filled = copy.deepcopy(dict(config))
     validator = _DefaultingValidator(schema)
-    problems = [_describe(e) for e in sorted(validator.iter_errors(filled), key=lambda e: list(map(str, e.absolute_path)))]
+    problems = [
+        _describe(e) for e in sorted(validator.iter_errors(filled), key=lambda e: list(map(str, e.absolute_path)))
+    ]
     if not problems:
         problems = _cross_key_problems(filled)
     if problems:

@@ -52,6 +52,7 @@ def save_nifti(
     img.set_data_dtype(dtype)
     img.set_qform(affine, code=1)
     img.set_sform(affine, code=1)
+    img.header.set_xyzt_units("mm", "sec")
     with atomic_path(path) as tmp:
         nib.save(img, tmp)
     return Path(path)
@@ -117,7 +118,9 @@ def load_volume(path: str | Path, what: str, ndim: int | tuple[int, ...] = 3) ->
         bad = int((~finite).sum())
         raise InputError(f"{path}: {what} has {bad} NaN or infinite voxels; fix or mask them before running")
     if data.size == 0 or float(data.max()) == float(data.min()):
-        raise InputError(f"{path}: {what} is constant (every voxel is {float(data.flat[0]) if data.size else 'absent'})")
+        raise InputError(
+            f"{path}: {what} is constant (every voxel is {float(data.flat[0]) if data.size else 'absent'})"
+        )
     return data, img
 
 

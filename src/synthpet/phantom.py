@@ -78,7 +78,9 @@ def cohort_layout(phantom: dict, seed: int) -> list[PhantomParticipant]:
     for group in dict.fromkeys(g for g, _ in rows):
         members = [i for i, (g, _) in enumerate(rows) if g == group]
         n_hab = int(round(phantom["hab_fraction"] * len(members)))
-        for i, genotype in zip(members, rng.permutation(["HAB"] * n_hab + ["MAB"] * (len(members) - n_hab))):
+        for i, genotype in zip(
+            members, rng.permutation(["HAB"] * n_hab + ["MAB"] * (len(members) - n_hab)), strict=True
+        ):
             genotypes[i] = str(genotype)
     n_lab = min(phantom["lab_participants"], len(rows))
     for i in rng.choice(len(rows), size=n_lab, replace=False):
@@ -122,7 +124,9 @@ def planned_cohort(config: dict) -> Cohort:
     for p in cohort_layout(config["phantom"], config["seed"]):
         for session in p.sessions:
             pet = pet_path(root, p.subject, session)
-            scan = Scan(p.subject, session, t1w_path(root, p.subject, session), pet, p.group, p.genotype, (_sidecar(pet),))
+            scan = Scan(
+                p.subject, session, t1w_path(root, p.subject, session), pet, p.group, p.genotype, (_sidecar(pet),)
+            )
             if p.genotype == "LAB" and not config["input"]["keep_lab"]:
                 excluded[scan.id] = "LAB genotype excluded (set input.keep_lab to keep it)"
             else:
@@ -279,14 +283,18 @@ def rigid(angles_deg, translation_mm, centre) -> np.ndarray:
     return about_centre(rotation_matrix(np.asarray(angles_deg, dtype=float)), translation_mm, centre)
 
 
-def smooth_field(rng: np.random.Generator, shape, voxel_mm: float, spacing_mm: float, sd_mm: float, components: int = 3):
+def smooth_field(
+    rng: np.random.Generator, shape, voxel_mm: float, spacing_mm: float, sd_mm: float, components: int = 3
+):
     """A smooth random field: normal draws on a coarse control grid, cubic-interpolated to ``shape``."""
     coarse = tuple(max(4, int(math.ceil(n * voxel_mm / spacing_mm)) + 1) for n in shape)
     draws = rng.normal(0.0, sd_mm, size=(components, *coarse)).astype(np.float32)
-    zoom = [n / c for n, c in zip(shape, coarse)]
+    zoom = [n / c for n, c in zip(shape, coarse, strict=True)]
     out = np.empty((components, *shape), dtype=np.float32)
     for k in range(components):
-        out[k] = ndimage.zoom(draws[k], zoom, order=3, mode="nearest", grid_mode=True)[tuple(slice(0, n) for n in shape)]
+        out[k] = ndimage.zoom(draws[k], zoom, order=3, mode="nearest", grid_mode=True)[
+            tuple(slice(0, n) for n in shape)
+        ]
     return out
 
 
@@ -403,10 +411,12 @@ def make_scan(
         window = suv_window_min[1] - suv_window_min[0]
         frames = [
             (pet_clean * np.float32(g) + pet_noise(math.sqrt(window / d) * math.sqrt(g))) * np.float32(to_bq_per_ml)
-            for g, d in zip(shape_curve, durations)
+            for g, d in zip(shape_curve, durations, strict=True)
         ]
         pet = np.stack(frames, axis=-1)
-        sidecar.update(Units="Bq/mL", FrameTimesStart=[s * 60.0 for s in starts], FrameDuration=[d * 60.0 for d in durations])
+        sidecar.update(
+            Units="Bq/mL", FrameTimesStart=[s * 60.0 for s in starts], FrameDuration=[d * 60.0 for d in durations]
+        )
     else:
         pet = pet_clean + pet_noise(1.0)
         sidecar.update(
@@ -512,7 +522,9 @@ def write_dataset_files(root: str | Path, participants: list[PhantomParticipant]
             "DatasetType": "raw",
             "License": "CC0",
             "Authors": ["synthpet"],
-            "GeneratedBy": [{"Name": "synthpet", "Version": __version__, "Description": f"synthpet phantom, seed {seed}"}],
+            "GeneratedBy": [
+                {"Name": "synthpet", "Version": __version__, "Description": f"synthpet phantom, seed {seed}"}
+            ],
         },
         root / "dataset_description.json",
     )
@@ -542,9 +554,7 @@ def write_dataset_files(root: str | Path, participants: list[PhantomParticipant]
     truth = cohort_truth(phantom, seed)
     truth["participants"] = {
         f"sub-{p.subject}": {
-            key: value
-            for key, value in participant_effects(p, phantom, seed).items()
-            if key != "regional_jitter"
+            key: value for key, value in participant_effects(p, phantom, seed).items() if key != "regional_jitter"
         }
         for p in participants
     }

@@ -26,7 +26,16 @@ HALF_LIFE_S = {
     "89Zr": 282_276.0,
 }
 
-_ACTIVITY_TO_BQ = {"bq": 1.0, "kbq": 1e3, "mbq": 1e6, "gbq": 1e9, "ci": 3.7e10, "mci": 3.7e7, "uci": 3.7e4, "µci": 3.7e4}
+_ACTIVITY_TO_BQ = {
+    "bq": 1.0,
+    "kbq": 1e3,
+    "mbq": 1e6,
+    "gbq": 1e9,
+    "ci": 3.7e10,
+    "mci": 3.7e7,
+    "uci": 3.7e4,
+    "µci": 3.7e4,
+}
 _CONCENTRATION_TO_BQ_PER_ML = {
     "bq/ml": 1.0,
     "kbq/ml": 1e3,
@@ -38,7 +47,14 @@ _CONCENTRATION_TO_BQ_PER_ML = {
 SUV_UNITS = {"g/ml", "suv", "suvbw"}
 
 # sidecar fields needed to turn an activity-concentration image into SUV
-REQUIRED_FOR_SUV = ("Units", "InjectedRadioactivity", "InjectedRadioactivityUnits", "BodyWeight", "FrameTimesStart", "FrameDuration")
+REQUIRED_FOR_SUV = (
+    "Units",
+    "InjectedRadioactivity",
+    "InjectedRadioactivityUnits",
+    "BodyWeight",
+    "FrameTimesStart",
+    "FrameDuration",
+)
 
 
 def _norm_unit(unit: str) -> str:
@@ -106,7 +122,8 @@ def recipe_from_sidecar(sidecar: dict, n_frames: int, source: str) -> SuvRecipe:
     missing = [field for field in REQUIRED_FOR_SUV if sidecar.get(field) in (None, "", [])]
     if missing:
         problems.append(
-            "cannot compute SUV: sidecar lacks " + ", ".join(missing)
+            "cannot compute SUV: sidecar lacks "
+            + ", ".join(missing)
             + " (PET-BIDS timing and dose fields; BodyWeight in kg)"
         )
     starts = _as_floats(sidecar.get("FrameTimesStart"), n_frames)

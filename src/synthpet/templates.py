@@ -78,7 +78,9 @@ def _harvard_oxford_maxprob_native(threshold: int) -> tuple[np.ndarray, np.ndarr
     return label, img.affine.copy()
 
 
-def harvard_oxford_maxprob(target_affine: np.ndarray, target_shape: tuple[int, int, int], threshold: int = 25) -> np.ndarray:
+def harvard_oxford_maxprob(
+    target_affine: np.ndarray, target_shape: tuple[int, int, int], threshold: int = 25
+) -> np.ndarray:
     """Harvard-Oxford maxprob labels resampled (nearest neighbour) onto a target MNI-space grid."""
     label, affine = _harvard_oxford_maxprob_native(threshold)
     ijk = np.indices(target_shape, dtype=np.float32).reshape(3, -1)

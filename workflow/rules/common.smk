@@ -14,7 +14,9 @@ from synthpet.errors import SynthpetError
 
 def _prepare(config):
     """Validate the config in place (defaults filled in) and return the cohort of scans."""
-    schema = load_schema(Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
+    schema = load_schema(
+        Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
+    )
     config.update(validate_config(config, schema))
     if config["input"]["source"] == "phantom":
         phantom.check_effect_regions(config["phantom"])
@@ -50,7 +52,9 @@ def scan_of(wildcards):
 
 def preproc_path(datatype, suffix, **entities):
     """Pattern of a per-scan derivative under <output_dir>/preproc (BIDS-derivatives names)."""
-    return paths.bids_path(f"{OUT}/preproc", datatype, suffix, "{subject}", SESSION, **entities)
+    return paths.bids_path(
+        f"{OUT}/preproc", datatype, suffix, "{subject}", SESSION, **entities
+    )
 
 
 def scan_log(rule):
@@ -59,3 +63,18 @@ def scan_log(rule):
 
 def scan_benchmark(rule):
     return f"{OUT}/benchmarks/{rule}/{paths.scan_id('{subject}', SESSION)}.tsv"
+
+
+def raw_inputs(kind):
+    """Input function: the raw image of a scan, plus the phantom's dataset files when it is generated."""
+
+    def inputs(wildcards):
+        scan = scan_of(wildcards)
+        files = {"image": getattr(scan, kind)}
+        if kind == "pet":
+            files["sidecars"] = list(scan.pet_sidecars)
+        if config["input"]["source"] == "phantom":
+            files["dataset"] = rules.phantom_dataset.output.participants
+        return files
+
+    return inputs

@@ -8,18 +8,20 @@ PHANTOM_MEM_MB = 3000 if config["phantom"]["t1_voxel_mm"] == 1 else 800
 
 rule phantom_reference:
     output:
-        temp(f"{OUT}/work/phantom/reference_res-{config['phantom']['t1_voxel_mm']}mm.npz"),
-    params:
-        resolution=config["phantom"]["t1_voxel_mm"],
+        temp(
+            f"{OUT}/work/phantom/reference_res-{config['phantom']['t1_voxel_mm']}mm.npz"
+        ),
     log:
         f"{OUT}/logs/phantom_reference.log",
     benchmark:
         f"{OUT}/benchmarks/phantom_reference.tsv"
+    conda:
+        "../../envs/synthpet.yaml"
     resources:
         mem_mb=lambda wildcards, attempt: 2 * PHANTOM_MEM_MB * attempt,
         runtime=lambda wildcards, attempt: 10 * attempt,
-    conda:
-        "../../envs/synthpet.yaml"
+    params:
+        resolution=config["phantom"]["t1_voxel_mm"],
     script:
         "../scripts/phantom_reference.py"
 
@@ -29,26 +31,29 @@ rule phantom_scan:
         reference=rules.phantom_reference.output[0],
     output:
         t1w=phantom.t1w_path(PHANTOM_DIR, "{subject}", "{session}"),
-        t1w_json=phantom.t1w_path(PHANTOM_DIR, "{subject}", "{session}").replace(".nii.gz", ".json"),
+        t1w_json=phantom.t1w_path(PHANTOM_DIR, "{subject}", "{session}").replace(
+            ".nii.gz", ".json"
+        ),
         pet=phantom.pet_path(PHANTOM_DIR, "{subject}", "{session}"),
-        pet_json=phantom.pet_path(PHANTOM_DIR, "{subject}", "{session}").replace(".nii.gz", ".json"),
+        pet_json=phantom.pet_path(PHANTOM_DIR, "{subject}", "{session}").replace(
+            ".nii.gz", ".json"
+        ),
         mask=phantom.truth_path(PHANTOM_DIR, "{subject}", "{session}", "mask"),
         noisefree=phantom.truth_path(PHANTOM_DIR, "{subject}", "{session}", "noisefree"),
         truth=phantom.truth_path(PHANTOM_DIR, "{subject}", "{session}", "json"),
-    params:
-        phantom=config["phantom"],
-        seed=config["seed"],
-        suv_window_min=config["input"]["suv_window_min"],
-        root=PHANTOM_DIR,
     log:
         f"{OUT}/logs/phantom_scan/sub-{{subject}}_ses-{{session}}.log",
     benchmark:
         f"{OUT}/benchmarks/phantom_scan/sub-{{subject}}_ses-{{session}}.tsv"
+    conda:
+        "../../envs/synthpet.yaml"
     resources:
         mem_mb=lambda wildcards, attempt: PHANTOM_MEM_MB * attempt,
         runtime=lambda wildcards, attempt: 10 * attempt,
-    conda:
-        "../../envs/synthpet.yaml"
+    params:
+        phantom=config["phantom"],
+        seed=config["seed"],
+        suv_window_min=config["input"]["suv_window_min"],
     script:
         "../scripts/phantom_scan.py"
 
@@ -60,16 +65,15 @@ rule phantom_dataset:
         participants_json=f"{PHANTOM_DIR}/participants.json",
         readme=f"{PHANTOM_DIR}/README",
         effects=f"{PHANTOM_DIR}/{phantom.GROUNDTRUTH}/effects.json",
-    params:
-        phantom=config["phantom"],
-        seed=config["seed"],
-        root=PHANTOM_DIR,
     log:
         f"{OUT}/logs/phantom_dataset.log",
+    conda:
+        "../../envs/synthpet.yaml"
     resources:
         mem_mb=500,
         runtime=5,
-    conda:
-        "../../envs/synthpet.yaml"
+    params:
+        phantom=config["phantom"],
+        seed=config["seed"],
     script:
         "../scripts/phantom_dataset.py"

@@ -1,0 +1,124 @@
+"""Shared fixtures: tiny hand-made BIDS datasets and one small synthetic cohort per test session."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from synthpet.config import validate_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+# A small synthetic cohort: 2 mm T1w, 4 scans of 3 participants, half of the PET dynamic
+SMALL_PHANTOM = {
+    "phantom": {
+        "cohort": [
+            {"group": "HC", "sessions": 1, "participants": 1},
+            {"group": "CLBP", "sessions": 2, "participants": 1},
+            {"group": "KOA", "sessions": 1, "participants": 1},
+        ],
+        "t1_voxel_mm": 2,
+        "pet_voxel_mm": 3,
+        "dynamic_fraction": 0.5,
+    }
+}
+
+
+def write_nifti(path: Path, shape=(8, 8, 8), affine=None, data=None, seed=0, dtype=np.float32) -> Path:
+    """A small positive random image (or ``data``) at ``path``."""
+    if data is None:
+        data = np.random.default_rng(seed).uniform(0.5, 1.5, size=shape)
+    affine = np.diag([2.0, 2.0, 2.0, 1.0]) if affine is None else affine
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nib.save(nib.Nifti1Image(np.asarray(data).astype(dtype), affine), path)
+    return path
+
+
+STATIC_PET_SIDECAR = {"Units": "g/mL", "TracerName": "PBR28", "TracerRadionuclide": "C11"}
+
+
+def dynamic_sidecar(n_frames: int = 3) -> dict:
+    """Three 10-min frames covering 60-90 min, 370 MBq into 74 kg."""
+    return {
+        "Units": "Bq/mL",
+        "TracerRadionuclide": "C11",
+        "InjectedRadioactivity": 370.0,
+        "InjectedRadioactivityUnits": "MBq",
+        "BodyWeight": 74.0,
+        "FrameTimesStart": [3600.0 + 600.0 * i for i in range(n_frames)],
+        "FrameDuration": [600.0] * n_frames,
+        "ImageDecayCorrected": True,
+        "ImageDecayCorrectionTime": 0,
+    }
+
+
+class TinyBids:
+    """Builds a small BIDS dataset, one file at a time, so each test can break exactly one thing."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "dataset_description.json").write_text(json.dumps({"Name": "tiny", "BIDSVersion": "1.10.0"}))
+        self.rows: list[tuple[str, str, str]] = []
+
+    def participant(self, label: str, group: str = "HC", genotype: str = "HAB") -> TinyBids:
+        self.rows.append((f"sub-{label}", group, genotype))
+        return self
+
+    def write_participants(self) -> TinyBids:
+        lines = ["participant_id\tgroup\tgenotype"] + ["\t".join(r) for r in self.rows]
+        (self.root / "participants.tsv").write_text("\n".join(lines) + "\n")
+        return self
+
+    def _dir(self, subject: str, session: str | None, datatype: str) -> tuple[Path, str]:
+        folder = self.root / f"sub-{subject}"
+        prefix = f"sub-{subject}"
+        if session:
+            folder, prefix = folder / f"ses-{session}", f"{prefix}_ses-{session}"
+        return folder / datatype, prefix
+
+    def t1w(self, subject: str, session: str | None = None, shape=(8, 8, 8), extra: str = "") -> Path:
+        folder, prefix = self._dir(subject, session, "anat")
+        path = write_nifti(folder / f"{prefix}{extra}_T1w.nii.gz", shape=shape)
+        (folder / f"{prefix}{extra}_T1w.json").write_text("{}")
+        return path
+
+    def pet(self, subject: str, session: str | None = None, sidecar: dict | None = None, frames: int = 1) -> Path:
+        folder, prefix = self._dir(subject, session, "pet")
+        shape = (8, 8, 8) if frames == 1 else (8, 8, 8, frames)
+        path = write_nifti(folder / f"{prefix}_trc-PBR28_pet.nii.gz", shape=shape)
+        if sidecar is not None:
+            (folder / f"{prefix}_trc-PBR28_pet.json").write_text(json.dumps(sidecar))
+        return path
+
+    def scan(self, subject: str, session: str | None = None, group: str = "HC", genotype: str = "HAB") -> TinyBids:
+        if (f"sub-{subject}", group, genotype) not in self.rows:
+            self.participant(subject, group, genotype)
+        self.t1w(subject, session)
+        self.pet(subject, session, STATIC_PET_SIDECAR)
+        return self
+
+
+@pytest.fixture
+def tiny_bids(tmp_path) -> TinyBids:
+    return TinyBids(tmp_path / "bids")
+
+
+@pytest.fixture
+def input_config() -> dict:
+    return validate_config({})["input"]
+
+
+@pytest.fixture(scope="session")
+def small_phantom(tmp_path_factory) -> tuple[Path, dict]:
+    """A small synthetic BIDS cohort written once for the whole test session."""
+    from synthpet import phantom
+
+    config = validate_config(SMALL_PHANTOM)
+    root = tmp_path_factory.mktemp("phantom") / "bids"
+    phantom.generate(root, config)
+    return root, config

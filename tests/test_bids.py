@@ -1,0 +1,130 @@
+import json
+
+import pytest
+from conftest import STATIC_PET_SIDECAR, dynamic_sidecar
+
+from synthpet.bids import discover, sidecar_chain
+from synthpet.errors import InputError
+
+
+def problems_of(root, input_config) -> str:
+    with pytest.raises(InputError) as caught:
+        discover(root, input_config)
+    return str(caught.value)
+
+
+def test_sessions_and_groups_are_discovered(tiny_bids, input_config):
+    tiny_bids.scan("01", "1", "HC", "HAB").scan("01", "2", "HC", "HAB").scan("02", "1", "KOA", "MAB")
+    tiny_bids.write_participants()
+    cohort = discover(tiny_bids.root, input_config)
+    assert [s.id for s in cohort.scans] == ["sub-01_ses-1", "sub-01_ses-2", "sub-02_ses-1"]
+    assert cohort.has_sessions
+    assert cohort.scans[2].group == "KOA" and cohort.scans[2].genotype == "MAB"
+    assert cohort.scans[0].t1w.startswith(str(tiny_bids.root))
+
+
+def test_dataset_without_sessions(tiny_bids, input_config):
+    tiny_bids.scan("01").scan("02").write_participants()
+    cohort = discover(tiny_bids.root, input_config)
+    assert [s.id for s in cohort.scans] == ["sub-01", "sub-02"]
+    assert not cohort.has_sessions
+
+
+def test_sidecar_inheritance(tiny_bids, input_config):
+    # dose and timing at the top level, apply to every dynamic PET of the dataset
+    (tiny_bids.root / "trc-PBR28_pet.json").write_text(json.dumps(dynamic_sidecar()))
+    tiny_bids.participant("01").t1w("01")
+    pet = tiny_bids.pet("01", sidecar={"BodyWeight": 80.0}, frames=3)
+    tiny_bids.write_participants()
+    chain = sidecar_chain(pet, tiny_bids.root)
+    assert [p.split("/")[-1] for p in chain] == ["trc-PBR28_pet.json", "sub-01_trc-PBR28_pet.json"]
+    cohort = discover(tiny_bids.root, input_config)
+    assert cohort.scans[0].pet_sidecars == tuple(chain)
+
+
+@pytest.mark.parametrize(
+    "breakage, words",
+    [
+        ("no_pet", "sub-02: no PET image (it has a T1w image; every session needs both)"),
+        ("no_t1w", "sub-02: no T1w image (it has a PET image; every session needs both)"),
+        ("not_listed", "participant sub-02 is not in participants.tsv"),
+        ("no_genotype", "(sub-02): no genotype"),
+        ("no_group", "(sub-02): no group"),
+        ("bad_group", "unknown group 'MS'"),
+        ("bad_genotype", "unknown genotype 'XAB'"),
+        ("bad_label", "participant_id must be 'sub-' followed by letters and digits only"),
+        ("t1w_4d", "T1w must be a 3D image"),
+        ("dynamic_without_fields", "cannot compute SUV: sidecar lacks"),
+        ("no_sidecar", "no JSON sidecar"),
+        ("two_t1w", "2 T1w images"),
+    ],
+)
+def test_each_bad_input_is_named(tiny_bids, input_config, breakage, words):
+    tiny_bids.scan("01")
+    group, genotype = {
+        "no_genotype": ("HC", "n/a"),
+        "no_group": ("n/a", "HAB"),
+        "bad_group": ("MS", "HAB"),
+        "bad_genotype": ("HC", "XAB"),
+    }.get(breakage, ("HC", "HAB"))
+    if breakage != "not_listed":
+        tiny_bids.participant("02" if breakage != "bad_label" else "0_2", group, genotype)
+    if breakage != "no_t1w":
+        tiny_bids.t1w("02", shape=(8, 8, 8, 3) if breakage == "t1w_4d" else (8, 8, 8))
+    if breakage == "two_t1w":
+        tiny_bids.t1w("02", extra="_acq-fast")
+    if breakage == "dynamic_without_fields":
+        tiny_bids.pet("02", sidecar={"Units": "Bq/mL"}, frames=4)
+    elif breakage != "no_pet":
+        tiny_bids.pet("02", sidecar=None if breakage == "no_sidecar" else STATIC_PET_SIDECAR)
+    tiny_bids.write_participants()
+    message = problems_of(tiny_bids.root, input_config)
+    assert words in message
+    assert "sub-01" not in message  # only the broken participant is blamed
+
+
+def test_all_problems_are_reported_together(tiny_bids, input_config):
+    tiny_bids.participant("01").participant("02").t1w("01")
+    tiny_bids.pet("02", sidecar=STATIC_PET_SIDECAR)
+    tiny_bids.write_participants()
+    message = problems_of(tiny_bids.root, input_config)
+    assert "sub-01: no PET image" in message and "sub-02: no T1w image" in message
+    assert "2 problem(s)" in message
+
+
+def test_filters_choose_among_several_t1w(tiny_bids, input_config):
+    tiny_bids.scan("01")
+    tiny_bids.t1w("01", extra="_acq-fast")
+    tiny_bids.write_participants()
+    assert "choose one with input.t1w_filters" in problems_of(tiny_bids.root, input_config)
+    cohort = discover(tiny_bids.root, input_config | {"t1w_filters": {"acquisition": "fast"}})
+    assert cohort.scans[0].t1w.endswith("sub-01_acq-fast_T1w.nii.gz")
+
+
+def test_lab_participants_are_excluded_unless_kept(tiny_bids, input_config):
+    tiny_bids.scan("01").scan("02", genotype="LAB").write_participants()
+    cohort = discover(tiny_bids.root, input_config)
+    assert [s.id for s in cohort.scans] == ["sub-01"]
+    assert "LAB" in cohort.excluded["sub-02"]
+    kept = discover(tiny_bids.root, input_config | {"keep_lab": True})
+    assert [s.id for s in kept.scans] == ["sub-01", "sub-02"]
+
+
+def test_mixed_session_layout_is_refused(tiny_bids, input_config):
+    tiny_bids.scan("01", "1").scan("02").write_participants()
+    assert "some participants have session folders" in problems_of(tiny_bids.root, input_config)
+
+
+def test_missing_dataset_and_participants_table(tmp_path, input_config):
+    assert "does not exist" in problems_of(tmp_path / "nowhere", input_config)
+    (tmp_path / "empty").mkdir()
+    message = problems_of(tmp_path / "empty", input_config)
+    assert "dataset_description.json" in message and "participants.tsv: missing" in message
+
+
+def test_inputs_are_not_modified(tiny_bids, input_config):
+    tiny_bids.scan("01").write_participants()
+    before = {p: p.read_bytes() for p in tiny_bids.root.rglob("*") if p.is_file()}
+    discover(tiny_bids.root, input_config)
+    after = {p: p.read_bytes() for p in tiny_bids.root.rglob("*") if p.is_file()}
+    assert before == after

@@ -1,0 +1,69 @@
+import pytest
+import yaml
+from conftest import REPO
+
+from synthpet.config import load_config, validate_config
+from synthpet.errors import ConfigError
+from synthpet.phantom import cohort_layout
+
+
+def test_defaults_are_filled_in():
+    config = validate_config({})
+    assert config["input"]["source"] == "phantom"
+    assert config["input"]["suv_window_min"] == [60, 90]
+    assert config["phantom"]["hab_over_mab"] == 1.4
+
+
+@pytest.mark.parametrize(
+    "config, key, words",
+    [
+        ({"phantom": {"pet_voxel": 2}}, "phantom.pet_voxel", "unknown config key"),
+        ({"sede": 1}, "sede", "unknown config key"),
+        ({"seed": "forty-two"}, "seed", "not of type 'integer'"),
+        ({"phantom": {"hab_fraction": 1.5}}, "phantom.hab_fraction", "greater than the maximum"),
+        ({"phantom": {"t1_voxel_mm": 3}}, "phantom.t1_voxel_mm", "not one of"),
+        ({"input": {"source": "bids"}}, "input.bids_dir", "must name a BIDS dataset"),
+        ({"input": {"suv_window_min": [90, 60]}}, "input.suv_window_min", "must be before"),
+        (
+            {"phantom": {"cohort": [{"group": "XX", "sessions": 1, "participants": 2}]}},
+            "phantom.cohort.0.group",
+            "not one of",
+        ),
+        ({"phantom": {"cohort": [{"group": "HC", "sessions": 1}]}}, "phantom.cohort.0", "'participants' is a required"),
+    ],
+)
+def test_bad_values_name_their_key(config, key, words):
+    with pytest.raises(ConfigError) as caught:
+        validate_config(config)
+    message = str(caught.value)
+    assert f"'{key}" in message and words in message
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(ConfigError) as caught:
+        validate_config({"seed": -1, "output_dirr": "x"})
+    assert "'seed'" in str(caught.value) and "'output_dirr'" in str(caught.value)
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "paper.yaml", "phantom-paper.yaml"])
+def test_shipped_configs_are_valid(name):
+    config = load_config(REPO / "config" / name)
+    assert config["output_dir"]
+
+
+def test_full_scale_cohort_matches_the_paper():
+    config = load_config(REPO / "config" / "phantom-paper.yaml")
+    people = cohort_layout(config["phantom"], config["seed"])
+    assert len(people) == 115
+    assert sum(len(p.sessions) for p in people) == 204
+    scans = {g: sum(len(p.sessions) for p in people if p.group == g) for g in ("KOA", "CLBP", "HC")}
+    assert scans == {"KOA": 87, "CLBP": 89, "HC": 28}
+    for group in scans:
+        assert {p.genotype for p in people if p.group == group} == {"HAB", "MAB"}
+
+
+def test_config_file_must_be_a_mapping(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump([1, 2]))
+    with pytest.raises(ConfigError, match="YAML mapping"):
+        load_config(path)

@@ -1,0 +1,118 @@
+import hashlib
+import json
+import subprocess
+
+import nibabel as nib
+import numpy as np
+import pytest
+from conftest import SMALL_PHANTOM
+from nibabel.processing import resample_from_to
+
+from synthpet import bids, phantom
+from synthpet.config import validate_config
+from synthpet.errors import ConfigError
+from synthpet.ingest import ingest_pet
+
+
+def digest(root):
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_layout_is_seeded_and_genotypes_are_balanced():
+    config = validate_config({})
+    first = phantom.cohort_layout(config["phantom"], 42)
+    assert first == phantom.cohort_layout(config["phantom"], 42)
+    assert first != phantom.cohort_layout(config["phantom"], 7)
+    hab = sum(p.genotype == "HAB" for p in first if p.group == "HC")
+    assert hab == round(0.55 * 28)
+
+
+def test_lab_participants_are_planned_and_excluded():
+    config = validate_config({"phantom": {"lab_participants": 3}})
+    cohort = phantom.planned_cohort(config)
+    assert len(cohort.excluded) >= 3 and all("LAB" in r for r in cohort.excluded.values())
+    assert all(s.genotype != "LAB" for s in cohort.scans)
+
+
+def test_unknown_effect_region_names_the_key():
+    config = validate_config({"phantom": {"group_effects": {"KOA": {"factor": 1.1, "regions": ["Left_Thalamu"]}}}})
+    with pytest.raises(ConfigError, match=r"phantom.group_effects.KOA.regions.*Left_Thalamu"):
+        phantom.check_effect_regions(config["phantom"])
+
+
+def test_same_seed_gives_identical_bytes(small_phantom, tmp_path):
+    root, config = small_phantom
+    again = tmp_path / "again"
+    phantom.generate(again, config)
+    assert digest(root) == digest(again)
+
+
+def test_another_seed_gives_another_cohort(small_phantom, tmp_path):
+    root, config = small_phantom
+    other = tmp_path / "other"
+    phantom.generate(other, validate_config(SMALL_PHANTOM | {"seed": 7}))
+    t1 = "sub-001/ses-01/anat/sub-001_ses-01_T1w.nii.gz"
+    assert digest(root)[t1] != digest(other)[t1]
+
+
+def test_dataset_is_discoverable_and_matches_the_plan(small_phantom):
+    root, config = small_phantom
+    found = bids.discover(root, config["input"])
+    planned = phantom.planned_cohort(config | {"output_dir": str(root.parent)})
+    assert [(s.id, s.group, s.genotype) for s in found.scans] == [(s.id, s.group, s.genotype) for s in planned.scans]
+    assert len(found.scans) == 4
+
+
+def test_dataset_passes_the_bids_validator(small_phantom):
+    root, _ = small_phantom
+    result = subprocess.run(["bids-validator-deno", str(root), "--json"], capture_output=True, text=True, timeout=300)
+    report = json.loads(result.stdout)
+    errors = [i for i in report["issues"]["issues"] if i["severity"] == "error"]
+    assert errors == []
+
+
+def noise_residual(noisefree, measured, matrix):
+    """(measured - truth) / sqrt(truth) in the brain, the truth moved by ``matrix`` with nibabel
+    (resampling code independent of the phantom's)."""
+    moved = nib.Nifti1Image(noisefree.get_fdata(), matrix @ noisefree.affine)
+    expected = resample_from_to(moved, measured, order=1).get_fdata()
+    brain = expected > 0.5 * expected.max()
+    return (measured.get_fdata() - expected)[brain] / np.sqrt(expected[brain])
+
+
+def test_ground_truth_is_consistent_with_the_images(small_phantom, tmp_path):
+    """The stored transform and noise-free PET explain the PET up to the configured noise."""
+    root, config = small_phantom
+    kinds_seen = set()
+    for participant in phantom.cohort_layout(config["phantom"], config["seed"]):
+        for session in participant.sessions:
+            sub = participant.subject
+            truth = json.loads((root / phantom.truth_path("", sub, session, "json")).read_text())
+            noisefree = nib.load(root / phantom.truth_path("", sub, session, "noisefree"))
+            mask = nib.load(root / phantom.truth_path("", sub, session, "mask")).get_fdata() > 0
+            t1 = nib.load(root / phantom.t1w_path("", sub, session)).get_fdata()
+            assert 900e3 < mask.sum() * 8 < 2200e3  # brain volume in mm^3
+            assert t1[mask].mean() > 2 * t1[~mask].mean()
+
+            pet = root / phantom.pet_path("", sub, session)
+            suv_file = tmp_path / f"{sub}_{session}_suv.nii.gz"
+            ingest_pet(pet, [str(pet).replace(".nii.gz", ".json")], (60, 90), suv_file)
+            measured = nib.load(suv_file)
+
+            true_residual = noise_residual(noisefree, measured, np.array(truth["t1w_to_pet_world"]))
+            assert abs(true_residual.mean()) < 0.01
+            assert true_residual.std() == pytest.approx(config["phantom"]["pet_noise"], rel=0.1)
+            assert noise_residual(noisefree, measured, np.eye(4)).std() > 1.5 * true_residual.std()
+            kinds_seen.add(truth["dynamic"])
+    assert kinds_seen == {True, False}  # both the dynamic and the static PET were checked
+
+
+def test_planted_genotype_effect(small_phantom):
+    root, config = small_phantom
+    effects = json.loads((root / phantom.GROUNDTRUTH / "effects.json").read_text())
+    genotypes = {p: e["genotype_factor"] for p, e in effects["participants"].items()}
+    assert set(genotypes.values()) <= {1.0, 1 / 1.4}

@@ -1,0 +1,104 @@
+import math
+
+import numpy as np
+import pytest
+from conftest import dynamic_sidecar
+
+from synthpet.errors import InputError
+from synthpet.suv import (
+    activity_to_bq,
+    compute_suv,
+    half_life_s,
+    recipe_from_sidecar,
+    window_weights,
+)
+
+
+def test_dynamic_suv_matches_a_hand_computation():
+    # frames 50-60, 60-70, 70-80, 80-90 min; the 60-90 window takes the last three equally
+    sidecar = dynamic_sidecar() | {"FrameTimesStart": [3000, 3600, 4200, 4800], "FrameDuration": [600] * 4}
+    frames = np.stack([np.full((2, 2, 2), v, dtype=np.float32) for v in (9000.0, 6000.0, 5000.0, 4000.0)], axis=-1)
+    recipe = recipe_from_sidecar(sidecar, 4, "pet.nii.gz")
+    suv = compute_suv(frames, recipe, (60, 90))
+    # mean concentration 5000 Bq/mL; dose 370e6 Bq into 74,000 g -> 5000 Bq/g
+    assert suv.dtype == np.float32
+    np.testing.assert_allclose(suv, 1.0, rtol=1e-6)
+
+
+def test_partial_frames_are_weighted_by_their_overlap():
+    # frames 55-75 and 75-95 min; the 60-90 window takes 15 min of each
+    weights = window_weights([3300, 4500], [1200, 1200], (60, 90))
+    np.testing.assert_allclose(weights, [0.5, 0.5])
+    weights = window_weights([3600, 4800], [1200, 1200], (60, 90))  # 60-80 (20 min), 80-100 (10 min)
+    np.testing.assert_allclose(weights, [2 / 3, 1 / 3])
+
+
+def test_units_are_converted():
+    sidecar = dynamic_sidecar(1) | {
+        "Units": "kBq/mL",
+        "InjectedRadioactivity": 10.0,
+        "InjectedRadioactivityUnits": "mCi",
+        "FrameTimesStart": [3600],
+        "FrameDuration": [1800],
+    }
+    recipe = recipe_from_sidecar(sidecar, 1, "pet")
+    suv = compute_suv(np.full((2, 2, 2), 5.0, dtype=np.float32), recipe, (60, 90))
+    # 5 kBq/mL / (3.7e8 Bq / 74,000 g) = 5000 / 5000
+    np.testing.assert_allclose(suv, 1.0, rtol=1e-6)
+    assert activity_to_bq(1, "GBq") == 1e9
+
+
+def test_images_that_are_not_decay_corrected_are_corrected_to_injection():
+    sidecar = dynamic_sidecar(1) | {"ImageDecayCorrected": False, "FrameTimesStart": [3600], "FrameDuration": [1800]}
+    recipe = recipe_from_sidecar(sidecar, 1, "pet")
+    measured = np.full((1, 1, 1), 1000.0, dtype=np.float32)
+    lam = math.log(2) / 1221.84
+    # a frame's measured mean is A0 * (exp(-lam t0) - exp(-lam t1)) / (lam d)
+    expected_a0 = 1000.0 * lam * 1800 / (math.exp(-lam * 3600) - math.exp(-lam * 5400))
+    np.testing.assert_allclose(compute_suv(measured, recipe, (60, 90)), expected_a0 / 5000.0, rtol=1e-5)
+
+
+def test_suv_images_pass_through():
+    recipe = recipe_from_sidecar({"Units": "g/mL"}, 1, "pet")
+    data = np.arange(8, dtype=np.float32).reshape(2, 2, 2)
+    np.testing.assert_array_equal(compute_suv(data, recipe, (60, 90)), data)
+
+
+def test_missing_timing_and_dose_fields_are_all_named():
+    with pytest.raises(InputError) as caught:
+        recipe_from_sidecar({"Units": "Bq/mL"}, 5, "sub-01_pet.nii.gz")
+    message = str(caught.value)
+    assert "sub-01_pet.nii.gz" in message
+    for field in ("InjectedRadioactivity", "BodyWeight", "FrameTimesStart", "FrameDuration"):
+        assert field in message
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ({"FrameDuration": [600, 600]}, "must each list 3 numbers"),
+        ({"InjectedRadioactivityUnits": "furlongs"}, "unknown InjectedRadioactivityUnits"),
+        ({"BodyWeight": 0.07}, "not a plausible weight"),
+        ({"Units": "counts"}, "unknown PET Units"),
+        ({"ImageDecayCorrected": False, "TracerRadionuclide": "Xx99"}, "known radionuclide"),
+    ],
+)
+def test_bad_sidecar_values(change, words):
+    with pytest.raises(InputError, match=words):
+        recipe_from_sidecar(dynamic_sidecar() | change, 3, "pet")
+
+
+def test_window_not_covered_by_frames():
+    with pytest.raises(InputError, match="cover only 10.0 of the 60-90 min"):
+        window_weights([3600], [600], (60, 90), "pet")
+
+
+def test_4d_image_in_suv_units_is_refused():
+    with pytest.raises(InputError, match="cannot be in SUV units"):
+        recipe_from_sidecar({"Units": "g/mL"}, 4, "pet")
+
+
+@pytest.mark.parametrize("name", ["11C", "C11", "C-11", "[11C]", "c11"])
+def test_half_life_spellings(name):
+    assert half_life_s(name) == pytest.approx(1221.84)
+    assert half_life_s("unobtainium") is None
