@@ -1,6 +1,8 @@
 import hashlib
 import json
 import subprocess
+import sys
+from pathlib import Path
 
 import nibabel as nib
 import numpy as np
@@ -69,7 +71,8 @@ def test_dataset_is_discoverable_and_matches_the_plan(small_phantom):
 
 def test_dataset_passes_the_bids_validator(small_phantom):
     root, _ = small_phantom
-    result = subprocess.run(["bids-validator-deno", str(root), "--json"], capture_output=True, text=True, timeout=300)
+    validator = Path(sys.executable).with_name("bids-validator-deno")
+    result = subprocess.run([str(validator), str(root), "--json"], capture_output=True, text=True, timeout=300)
     report = json.loads(result.stdout)
     errors = [i for i in report["issues"]["issues"] if i["severity"] == "error"]
     assert errors == []
