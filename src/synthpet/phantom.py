@@ -286,16 +286,24 @@ def rigid(angles_deg, translation_mm, centre) -> np.ndarray:
 def smooth_field(
     rng: np.random.Generator, shape, voxel_mm: float, spacing_mm: float, sd_mm: float, components: int = 3
 ):
-    """A smooth random field: normal draws on a coarse control grid, cubic-interpolated to ``shape``."""
+    """A smooth random field: normal draws on a coarse control grid, interpolated to ``shape``.
+
+    Cubic interpolation runs onto a 4 mm grid and linear interpolation does the rest: the field
+    varies over ``spacing_mm`` (tens of mm), and cubic splines on the full 1 mm grid cost 10x more.
+    """
     coarse = tuple(max(4, int(math.ceil(n * voxel_mm / spacing_mm)) + 1) for n in shape)
+    middle = tuple(min(n, max(c, int(math.ceil(n * voxel_mm / 4.0)))) for n, c in zip(shape, coarse, strict=True))
     draws = rng.normal(0.0, sd_mm, size=(components, *coarse)).astype(np.float32)
-    zoom = [n / c for n, c in zip(shape, coarse, strict=True)]
     out = np.empty((components, *shape), dtype=np.float32)
     for k in range(components):
-        out[k] = ndimage.zoom(draws[k], zoom, order=3, mode="nearest", grid_mode=True)[
-            tuple(slice(0, n) for n in shape)
-        ]
+        field = _resize(draws[k], middle, order=3)
+        out[k] = field if middle == tuple(shape) else _resize(field, shape, order=1)
     return out
+
+
+def _resize(volume: np.ndarray, shape, order: int) -> np.ndarray:
+    zoom = [n / c for n, c in zip(shape, volume.shape, strict=True)]
+    return ndimage.zoom(volume, zoom, order=order, mode="nearest", grid_mode=True)[tuple(slice(0, n) for n in shape)]
 
 
 def _grid_world(affine: np.ndarray, shape) -> np.ndarray:
