@@ -8,11 +8,18 @@ configfile: "config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/phantom.smk"
 include: "workflow/rules/ingest.smk"
+include: "workflow/rules/preprocess.smk"
 
 
 rule all:
     default_target: True
     input:
         rules.cohort_table.output.scans,
-        expand(rules.ingest_t1w.output.t1w, zip, **SCAN_WILDCARDS),
-        expand(rules.ingest_pet.output.suv, zip, **SCAN_WILDCARDS),
+        expand(rules.model_grid.output.t1w, zip, **SCAN_WILDCARDS),
+        expand(rules.qc_coregistration.output, zip, **SCAN_WILDCARDS),
+        expand(rules.genotype_correction.output.summary, fold=FOLDS),
+        (
+            rules.preprocessing_accuracy.output
+            if config["input"]["source"] == "phantom"
+            else []
+        ),

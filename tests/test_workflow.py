@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -52,7 +53,9 @@ def test_full_scale_dry_run_plans_every_scan(tmp_path):
     result = snakemake(tmp_path, "-n", configfile="config/phantom-paper.yaml")
     seconds = time.perf_counter() - start
     jobs = planned_jobs(result)
-    assert jobs["phantom_scan"] == 204 and jobs["ingest_pet"] == 204 and jobs["ingest_t1w"] == 204
+    for rule in ("phantom_scan", "ingest_pet", "ingest_t1w", "brain_mask", "coregister_pet", "model_grid"):
+        assert jobs[rule] == 204, rule
+    assert jobs["genotype_correction"] == 5
     print(f"dry run of the 204-scan DAG: {seconds:.1f} s")
 
 
@@ -111,6 +114,26 @@ def test_demo_workflow_end_to_end(tmp_path):
         )
         assert 0.93 < total_activity(suv) / total_activity(truth) < 1.02
         assert (out / "logs" / "ingest_pet" / f"{row.scan}.log").exists()
+
+        grid_t1 = nib.load(base / "anat" / f"{row.scan}_space-grid_desc-norm_T1w.nii.gz")
+        grid_pet = nib.load(base / "pet" / f"{row.scan}_space-grid_desc-norm_pet.nii.gz")
+        for img in (grid_t1, grid_pet):
+            assert img.shape == (48, 48, 48)
+            assert img.get_fdata().min() == 0.0 and img.get_fdata().max() == pytest.approx(1.0)
+        assert (out / "qc" / "coregistration" / f"{row.scan}_desc-coreg_qc.png").stat().st_size > 10_000
+
+    # preprocessing measured against the synthetic cohort's ground truth (issue floors)
+    accuracy = pd.read_csv(out / "qc" / "preprocessing_accuracy.tsv", sep="\t")
+    assert len(accuracy) == 16
+    assert accuracy["coreg_mean_error_mm"].median() <= 1.0 and accuracy["coreg_mean_error_mm"].max() <= 2.0
+    assert accuracy["mask_dice"].median() >= 0.94 and accuracy["mask_dice"].min() >= 0.92
+
+    folds = pd.read_csv(out / "cohort" / "folds.tsv", sep="\t", dtype=str)
+    assert sorted(folds["fold"].unique()) == ["0", "1", "2"]
+    assert folds.groupby("subject")["fold"].nunique().max() == 1
+    for fold in range(3):
+        summary = json.loads((out / "folds" / f"fold-{fold}" / "genotype_effect.json").read_text())
+        assert summary["scope"] == "fold" and summary["fitted_on"] == (folds["fold"] != str(fold)).sum()
 
     # nothing is stale after a complete run
     again = snakemake(work, "-n", "--cores", "2")

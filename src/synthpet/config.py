@@ -92,6 +92,9 @@ def _cross_key_problems(config: dict) -> list[str]:
     for group in phantom["group_effects"]:
         if group not in groups:
             problems.append(f"config key 'phantom.group_effects.{group}': not one of input.groups {groups}")
+    low, high = config["preprocess"]["mri_percentiles"]
+    if not low < high:
+        problems.append(f"config key 'preprocess.mri_percentiles': lower {low} must be below upper {high}")
     if source["source"] == "phantom" and sum(r["participants"] for r in phantom["cohort"]) == 0:
         problems.append("config key 'phantom.cohort': the synthetic cohort has no participants")
     return problems

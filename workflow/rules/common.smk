@@ -78,3 +78,6 @@ def raw_inputs(kind):
         return files
 
     return inputs
+
+
+FOLDS = list(range(config["folds"]["n_folds"]))

@@ -11,8 +11,6 @@ rule ingest_t1w:
         scan_log("ingest_t1w"),
     benchmark:
         scan_benchmark("ingest_t1w")
-    group:
-        "scan"
     conda:
         "../../envs/synthpet.yaml"
     resources:
@@ -31,8 +29,6 @@ rule ingest_pet:
         scan_log("ingest_pet"),
     benchmark:
         scan_benchmark("ingest_pet")
-    group:
-        "scan"
     conda:
         "../../envs/synthpet.yaml"
     resources:

@@ -1,0 +1,38 @@
+"""Cross-validation folds: all scans of a participant in one fold, diagnostic groups stratified.
+
+The split is computed once (seeded) and written to a table that every later stage reads.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from sklearn.model_selection import StratifiedGroupKFold
+
+from synthpet.errors import InputError
+
+
+def make_folds(scans: pd.DataFrame, n_folds: int, seed: int) -> pd.DataFrame:
+    """``scans`` (scan, subject, group, ...) with a ``fold`` column (0 .. n_folds-1) added.
+
+    Raises InputError when there are fewer participants than folds, or a group has fewer
+    participants than folds (it cannot then be spread across the folds).
+    """
+    participants = scans.drop_duplicates("subject")
+    if len(participants) < n_folds:
+        raise InputError(
+            f"{len(participants)} participants cannot fill {n_folds} folds; lower folds.n_folds or add participants"
+        )
+    sizes = participants.groupby("group").size()
+    small = sizes[sizes < n_folds]
+    if not small.empty:
+        detail = ", ".join(f"{group} has {count}" for group, count in small.items())
+        raise InputError(
+            f"groups too small to stratify over {n_folds} folds ({detail} participants); "
+            "lower folds.n_folds or merge groups"
+        )
+    splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    out = scans.reset_index(drop=True).copy()
+    out["fold"] = -1
+    for fold, (_, test) in enumerate(splitter.split(out, y=out["group"], groups=out["subject"])):
+        out.loc[test, "fold"] = fold
+    return out

@@ -1,0 +1,144 @@
+"""Per-scan preprocessing steps, each reading and writing files (what one workflow job runs).
+
+brain_mask -> coregistration -> model_grid. A step that cannot produce a sound result (an empty or
+whole-volume mask, a transform that moves the brain out of the PET field of view, a brain that does
+not fit the model grid) writes a QC figure under ``qc_failed`` and stops with an error that names
+the scan and that figure.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import nibabel as nib
+import numpy as np
+from scipy import ndimage
+
+from synthpet import brain_extraction, model_grid, normalize, registration
+from synthpet.errors import SynthpetError
+from synthpet.imageio import save_nifti
+from synthpet.qc import overlay_figure
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def _voxel_ml(img: nib.Nifti1Image) -> float:
+    return float(abs(np.linalg.det(img.affine[:3, :3]))) / 1000.0
+
+
+def brain_mask(
+    t1: str, mask_out: str, brain_out: str, backend: str, settings: dict, seed: int, scan: str, qc_failed: str
+) -> None:
+    img = nib.load(t1)
+    data = np.asarray(img.dataobj, dtype=np.float32)
+    mask = brain_extraction.extract(t1, backend, settings, seed)
+    try:
+        brain_extraction.check_mask(mask, _voxel_ml(img), scan, qc_failed)
+    except SynthpetError:
+        overlay_figure(data, qc_failed, f"{scan}: brain extraction FAILED", mask=mask)
+        raise
+    save_nifti(mask, img.affine, mask_out, dtype=np.uint8)
+    save_nifti(data * mask, img.affine, brain_out)
+
+
+def coregistration(
+    t1: str,
+    suv: str,
+    mask: str,
+    matrix_out: str,
+    pet_out: str,
+    backend: str,
+    settings: dict,
+    seed: int,
+    scan: str,
+    qc_failed: str,
+) -> None:
+    t1_img, pet_img, mask_img = nib.load(t1), nib.load(suv), nib.load(mask)
+    brain = np.asarray(mask_img.dataobj) > 0
+    matrix = registration.coregister(t1, suv, backend, settings, seed)
+    points = mask_img.affine[:3, :3] @ np.argwhere(brain).T + mask_img.affine[:3, 3:4]
+    inside = registration.fraction_inside(points, matrix, pet_img)
+    pet_t1 = np.asarray(registration.pet_in_t1_space(pet_img, t1_img, matrix).dataobj, dtype=np.float32)
+    if inside < 0.9:
+        overlay_figure(
+            np.asarray(t1_img.dataobj, np.float32), qc_failed, f"{scan}: coregistration FAILED", mask=brain, pet=pet_t1
+        )
+        raise SynthpetError(
+            f"{scan}: coregistration failed, it puts {100 * (1 - inside):.0f} % of the brain outside the PET "
+            f"field of view; see {qc_failed}"
+        )
+    registration.save_matrix(matrix, matrix_out)
+    save_nifti(pet_t1 * brain, t1_img.affine, pet_out)
+
+
+def _anti_alias(img: nib.Nifti1Image, voxel_mm: float) -> nib.Nifti1Image:
+    """Gaussian pre-smoothing before resampling onto a coarser grid (sigma from the voxel ratio)."""
+    source = np.sqrt((img.affine[:3, :3] ** 2).sum(axis=0))
+    ratio = voxel_mm / source
+    sigma = np.where(ratio > 1, np.sqrt(np.clip(ratio**2 - 1, 0, None)) / 2.355, 0.0)
+    if not np.any(sigma > 0):
+        return img
+    return nib.Nifti1Image(ndimage.gaussian_filter(np.asarray(img.dataobj, np.float32), sigma), img.affine)
+
+
+def to_model_grid(
+    t1: str, mask: str, pet_t1: str, t1_out: str, pet_out: str, mask_out: str, settings: dict, scan: str
+) -> None:
+    """Brain-extracted T1w and PET on the model grid, MRI and PET normalized to [0, 1]."""
+    shape, voxel = tuple(settings["grid_shape"]), float(settings["grid_voxel_mm"])
+    mask_img = nib.load(mask)
+    affine = model_grid.grid_affine(mask_img, shape, voxel)
+    fits = model_grid.brain_fits(mask_img, affine, shape)
+    if fits < 0.99:
+        raise SynthpetError(
+            f"{scan}: the model grid ({'x'.join(map(str, shape))} voxels of {voxel:g} mm) holds only "
+            f"{100 * fits:.1f} % of the brain; enlarge preprocess.grid_shape or preprocess.grid_voxel_mm"
+        )
+    grid_mask = model_grid.to_grid(mask_img, affine, shape, order=1) > 0.5
+    t1_grid = model_grid.to_grid(_anti_alias(nib.load(t1), voxel), affine, shape)
+    pet_grid = model_grid.to_grid(_anti_alias(nib.load(pet_t1), voxel), affine, shape)
+    save_nifti(
+        normalize.scale_mri(t1_grid, grid_mask, settings["mri_percentiles"], settings["mri_clip"]), affine, t1_out
+    )
+    save_nifti(normalize.scale_pet(pet_grid, grid_mask), affine, pet_out)
+    save_nifti(grid_mask, affine, mask_out, dtype=np.uint8)
+
+
+def qc_overlay(t1: str, mask: str, pet_t1: str, out: str, scan: str) -> None:
+    overlay_figure(
+        np.asarray(nib.load(t1).dataobj, np.float32),
+        out,
+        f"{scan}: PET (colour) and brain mask (red) over the T1w",
+        mask=np.asarray(nib.load(mask).dataobj) > 0,
+        pet=np.asarray(nib.load(pet_t1).dataobj, np.float32),
+    )
+
+
+def accuracy_against_truth(scans: list[str], matrices, masks, truths, truth_masks) -> pd.DataFrame:
+    """Per scan: coregistration error (mm) over the true brain, and the brain mask's Dice.
+
+    Only for the synthetic cohort, whose ground truth holds the true transform and brain mask.
+    """
+    import json
+
+    import pandas as pd
+
+    rows = []
+    for scan, matrix, mask, truth, truth_mask in zip(scans, matrices, masks, truths, truth_masks, strict=True):
+        true_img = nib.load(truth_mask)
+        brain = np.asarray(true_img.dataobj) > 0
+        points = true_img.affine[:3, :3] @ np.argwhere(brain).T + true_img.affine[:3, 3:4]
+        true_matrix = np.array(json.loads(Path(truth).read_text())["t1w_to_pet_world"])
+        error = registration.displacement_mm(registration.load_matrix(matrix), true_matrix, points)
+        estimate = np.asarray(nib.load(mask).dataobj) > 0
+        rows.append(
+            {
+                "scan": scan,
+                "coreg_mean_error_mm": round(float(error.mean()), 4),
+                "coreg_max_error_mm": round(float(error.max()), 4),
+                "mask_dice": round(brain_extraction.dice(estimate, brain), 4),
+            }
+        )
+    return pd.DataFrame(rows)

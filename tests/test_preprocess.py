@@ -1,0 +1,300 @@
+"""Preprocessing: FSL command lines, transform conventions, masks, grid, folds and genotype regression."""
+
+import json
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import write_nifti
+from scipy import ndimage
+
+from synthpet import brain_extraction, genotype, model_grid, preprocess, registration
+from synthpet.errors import InputError, SynthpetError
+from synthpet.folds import make_folds
+
+SETTINGS = {
+    "grid_shape": [24, 24, 24],
+    "grid_voxel_mm": 4.0,
+    "mri_percentiles": [1, 99],
+    "mri_clip": True,
+    "coreg_voxel_mm": 0,
+}
+
+
+def ellipsoid_head(shape=(40, 44, 36), voxel=3.0):
+    """A T1w-like head (bright brain with a darker core, a rim of 'scalp') and its brain mask."""
+    grid = np.indices(shape).astype(float)
+    centre = (np.array(shape) - 1) / 2
+    r = np.sqrt(sum(((grid[i] - centre[i]) / (0.36 * shape[i])) ** 2 for i in range(3)))
+    brain = r < 0.8
+    t1 = np.where(brain, 600.0, 0.0) + np.where((r > 0.9) & (r < 1.05), 800.0, 0.0)
+    t1[r < 0.35] = 300.0  # "ventricles": some structure to register on
+    t1[(grid[0] > centre[0]) & (r < 0.6) & (r > 0.4)] = 750.0
+    affine = np.diag([voxel, voxel, voxel, 1.0])
+    affine[:3, 3] = -voxel * centre
+    return t1.astype(np.float32), brain, affine
+
+
+# ---------------------------------------------------------------------------------------------
+# FSL backend: exact command lines, and FLIRT matrices as world transforms
+
+
+def test_flirt_command_line(tmp_path):
+    pet, t1 = write_nifti(tmp_path / "pet.nii.gz"), write_nifti(tmp_path / "t1.nii.gz")
+    command = registration.flirt_interface(pet, t1, tmp_path / "pet2t1.mat").cmdline
+    assert command == (
+        f"flirt -in {pet} -ref {t1} -out {tmp_path}/pet2t1_flirt.nii.gz -omat {tmp_path}/pet2t1.mat "
+        "-cost mutualinfo -dof 6 -searchrx -30 30 -searchry -30 30 -searchrz -30 30"
+    )
+
+
+def test_bet_command_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # nipype writes input paths relative to the working folder
+    t1 = write_nifti(tmp_path / "t1.nii.gz")
+    command = brain_extraction.bet_interface(t1, tmp_path / "brain.nii.gz", frac=0.4, robust=True).cmdline
+    assert command == f"bet t1.nii.gz {tmp_path}/brain.nii.gz -f 0.40 -m -R"
+
+
+def test_flirt_matrix_becomes_a_world_transform(tmp_path):
+    # radiological storage (det < 0): FSL's scaled-voxel x runs opposite to world x
+    affine = np.diag([-2.0, 2.0, 2.0, 1.0])
+    pet = write_nifti(tmp_path / "pet.nii.gz", affine=affine)
+    t1 = write_nifti(tmp_path / "t1.nii.gz", affine=affine)
+    flirt = np.eye(4)
+    flirt[:3, 3] = [4.0, 0.0, 6.0]  # PET -> T1w, in FSL coordinates (mm)
+    t1_to_pet = registration.flirt_matrix_to_world(flirt, pet, t1)
+    np.testing.assert_allclose(t1_to_pet[:3, 3], [4.0, 0.0, -6.0], atol=1e-9)
+    np.testing.assert_allclose(t1_to_pet[:3, :3], np.eye(3), atol=1e-9)
+
+
+def test_ants_transform_file_becomes_a_ras_world_transform(tmp_path):
+    import ants
+
+    rotation = registration_rotation(10.0)
+    transform = ants.create_ants_transform(
+        transform_type="AffineTransform",
+        dimension=3,
+        matrix=rotation,
+        translation=(5.0, 2.0, 3.0),
+        center=(1.0, -2.0, 4.0),
+    )
+    ants.write_transform(transform, str(tmp_path / "t.mat"))
+    world = registration.ants_transform_to_world(tmp_path / "t.mat")
+    # the same point mapped by ITK (LPS) and by our matrix (RAS)
+    point_lps = np.array([10.0, -20.0, 30.0])
+    mapped_lps = np.array(transform.apply_to_point(point_lps))
+    flip = np.array([-1.0, -1.0, 1.0])
+    np.testing.assert_allclose(world[:3, :3] @ (point_lps * flip) + world[:3, 3], mapped_lps * flip, atol=1e-6)
+
+
+def registration_rotation(degrees):
+    a = np.deg2rad(degrees)
+    return np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+
+
+def test_auto_backend_uses_fsl_only_when_installed(monkeypatch, tmp_path):
+    monkeypatch.delenv("FSLDIR", raising=False)
+    assert registration.resolve_backend("auto") == "ants"
+    with pytest.raises(RuntimeError, match="FSLDIR"):
+        registration.resolve_backend("fsl")
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "flirt").write_text("")
+    monkeypatch.setenv("FSLDIR", str(tmp_path))
+    assert registration.resolve_backend("auto") == "fsl"
+
+
+@pytest.mark.skipif(not registration.fsl_available(), reason="FSL is not installed (FSLDIR unset)")
+def test_fsl_backend_runs_for_real(tmp_path):
+    t1, brain, affine = ellipsoid_head()
+    t1_path = write_nifti(tmp_path / "t1.nii.gz", data=t1, affine=affine)
+    pet_path = write_nifti(tmp_path / "pet.nii.gz", data=t1 * brain, affine=affine)
+    matrix = registration.coregister_fsl(t1_path, pet_path)
+    np.testing.assert_allclose(matrix, np.eye(4), atol=0.05)
+    assert brain_extraction.extract_fsl(t1_path).any()
+
+
+# ---------------------------------------------------------------------------------------------
+# failures are stopped with the scan and a QC figure named
+
+
+def test_empty_and_whole_volume_masks_are_refused():
+    with pytest.raises(SynthpetError, match=r"sub-01: brain extraction failed, the mask holds 0 mL.*see qc.png"):
+        brain_extraction.check_mask(np.zeros((10, 10, 10), bool), 0.001, "sub-01", "qc.png")
+    with pytest.raises(SynthpetError, match="covers 100 % of the field of view"):
+        brain_extraction.check_mask(np.ones((100, 100, 100), bool), 0.001, "sub-01", "qc.png")
+    brain_extraction.check_mask(np.pad(np.ones((100, 100, 100), bool), 30), 0.001, "sub-01", "qc.png")
+
+
+def test_pet_that_misses_the_brain_stops_coregistration(tmp_path):
+    """A real ANTs registration against a PET whose field of view holds only the top of the head."""
+    t1, brain, affine = ellipsoid_head()
+    t1_path = write_nifti(tmp_path / "t1.nii.gz", data=t1, affine=affine)
+    mask_path = write_nifti(tmp_path / "mask.nii.gz", data=brain, affine=affine, dtype=np.uint8)
+    top = t1[:, :, -6:] * 0.002
+    pet_affine = affine.copy()
+    pet_affine[2, 3] += 3.0 * (t1.shape[2] - 6)
+    pet_path = write_nifti(tmp_path / "pet.nii.gz", data=top, affine=pet_affine)
+    qc = tmp_path / "qc" / "sub-01_desc-coreg_qc.png"
+    with pytest.raises(
+        SynthpetError, match=rf"sub-01: coregistration failed, it puts \d+ % of the brain outside.*{qc}"
+    ):
+        preprocess.coregistration(
+            t1_path, pet_path, mask_path, tmp_path / "m.txt", tmp_path / "p.nii.gz", "ants", SETTINGS, 0, "sub-01", qc
+        )
+    assert qc.exists() and not (tmp_path / "m.txt").exists() and not (tmp_path / "p.nii.gz").exists()
+
+
+def test_transform_moving_brain_out_of_view():
+    pet = nib.Nifti1Image(np.zeros((10, 10, 10), np.float32), np.diag([2.0, 2.0, 2.0, 1.0]))
+    points = np.random.default_rng(0).uniform(2, 16, size=(3, 50))
+    assert registration.fraction_inside(points, np.eye(4), pet) == 1.0
+    shifted = np.eye(4)
+    shifted[0, 3] = 100.0
+    assert registration.fraction_inside(points, shifted, pet) == 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# the model grid
+
+
+def grid_inputs(tmp_path):
+    t1, brain, affine = ellipsoid_head()
+    # a gradient across the brain: any flip or shift on the way to the grid and back would show
+    grid = np.indices(t1.shape).astype(np.float32)
+    pet = np.where(brain, 1.0 + 0.02 * grid[0] + 0.01 * grid[2], 0.0).astype(np.float32)
+    return (
+        write_nifti(tmp_path / "t1.nii.gz", data=t1 * brain, affine=affine),
+        write_nifti(tmp_path / "mask.nii.gz", data=brain, affine=affine, dtype=np.uint8),
+        write_nifti(tmp_path / "pet.nii.gz", data=pet, affine=affine),
+        brain,
+        affine,
+    )
+
+
+def test_model_grid_outputs(tmp_path):
+    t1, mask, pet, brain, affine = grid_inputs(tmp_path)
+    outs = [tmp_path / f"{n}_grid.nii.gz" for n in ("t1", "pet", "mask")]
+    preprocess.to_model_grid(t1, mask, pet, *outs, SETTINGS, "sub-01")
+    t1_grid, pet_grid, mask_grid = (nib.load(p) for p in outs)
+    for img in (t1_grid, pet_grid, mask_grid):
+        assert img.shape == (24, 24, 24)
+        np.testing.assert_allclose(np.diag(img.affine)[:3], 4.0)
+    # the grid is centred on the brain's centroid
+    centroid = affine[:3, :3] @ np.argwhere(brain).mean(axis=0) + affine[:3, 3]
+    np.testing.assert_allclose(t1_grid.affine[:3, :3] @ np.full(3, 11.5) + t1_grid.affine[:3, 3], centroid, atol=1e-6)
+    m = np.asarray(mask_grid.dataobj) > 0
+    for img in (t1_grid, pet_grid):
+        data = img.get_fdata()
+        assert data.min() == 0.0 and data.max() == pytest.approx(1.0) and not data[~m].any()
+    # back to native space: the PET pattern comes back where it was (away from the brain's edge,
+    # where the grid's zeros outside the mask blur in)
+    back = model_grid.from_grid(pet_grid.get_fdata(), pet_grid.affine, nib.load(pet)).get_fdata()
+    native = nib.load(pet).get_fdata()
+    inner = ndimage.binary_erosion(brain, iterations=2)
+    assert np.corrcoef(back[inner], native[inner])[0, 1] > 0.999
+
+
+def test_grid_too_small_for_the_brain(tmp_path):
+    t1, mask, pet, _, _ = grid_inputs(tmp_path)
+    small = SETTINGS | {"grid_shape": [16, 16, 16], "grid_voxel_mm": 2.0}
+    with pytest.raises(SynthpetError, match=r"sub-01: the model grid \(16x16x16 voxels of 2 mm\) holds only"):
+        preprocess.to_model_grid(t1, mask, pet, *(tmp_path / f"{n}.nii.gz" for n in "abc"), small, "sub-01")
+
+
+# ---------------------------------------------------------------------------------------------
+# folds
+
+
+def cohort_table(per_group=(6, 6, 6), sessions=2, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for group, count in zip(("HC", "CLBP", "KOA"), per_group, strict=True):
+        for i in range(count):
+            subject = f"{group}{i}"
+            for s in range(1 + rng.integers(sessions)):
+                rows.append({"scan": f"sub-{subject}_ses-{s}", "subject": subject, "group": group, "genotype": "HAB"})
+    return pd.DataFrame(rows)
+
+
+def test_folds_group_participants_and_stratify_groups():
+    table = cohort_table()
+    folds = make_folds(table, 5, seed=42)
+    assert sorted(folds["fold"].unique()) == [0, 1, 2, 3, 4]
+    assert folds.groupby("subject")["fold"].nunique().max() == 1  # no participant in two folds
+    per_fold = folds.drop_duplicates("subject").groupby(["fold", "group"]).size().unstack(fill_value=0)
+    assert (per_fold > 0).all().all()  # every group in every fold
+    assert folds.equals(make_folds(table, 5, seed=42))
+    assert not folds["fold"].equals(make_folds(table, 5, seed=1)["fold"])
+
+
+def test_too_few_participants_or_small_groups():
+    with pytest.raises(InputError, match="3 participants cannot fill 5 folds"):
+        make_folds(cohort_table((1, 1, 1)), 5, seed=0)
+    with pytest.raises(InputError, match="KOA has 2"):
+        make_folds(cohort_table((6, 6, 2)), 5, seed=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# genotype regression
+
+
+def planted_genotype_data(n=40, voxels=200, effect=0.2, seed=0):
+    rng = np.random.default_rng(seed)
+    genotypes = np.array(["HAB", "MAB"] * (n // 2))
+    pattern = rng.uniform(0.3, 0.7, voxels)
+    pet = pattern + rng.normal(0, 0.05, (n, voxels)) + effect * (genotypes == "HAB")[:, None]
+    return pet.astype(np.float32), genotypes
+
+
+def test_regression_removes_the_genotype_effect_and_keeps_the_grand_mean():
+    pet, genotypes = planted_genotype_data()
+    masks = np.ones_like(pet, bool)
+    before = genotype.hab_minus_mab(pet, masks, genotypes)
+    model = genotype.fit(pet, genotypes)
+    corrected = model.correct(pet, genotypes)
+    assert before == pytest.approx(0.2, abs=0.03)
+    assert abs(genotype.hab_minus_mab(corrected, masks, genotypes)) < 0.1 * abs(before)
+    np.testing.assert_allclose(corrected.mean(axis=0), pet.mean(axis=0), atol=1e-5)
+
+
+def test_lab_gets_its_own_coefficient_and_one_genotype_is_refused():
+    pet, genotypes = planted_genotype_data(n=30)
+    genotypes[::3] = "LAB"
+    assert genotype.fit(pet, genotypes).levels == ("MAB", "LAB")
+    with pytest.raises(InputError, match="fold 2's training scans hold only HAB"):
+        genotype.fit(pet[:5], ["HAB"] * 5, "fold 2's training scans")
+
+
+def write_grid_scans(tmp_path, pet, genotypes, shape=(5, 8, 5)):
+    paths, masks = [], []
+    for i, row in enumerate(pet):
+        paths.append(write_nifti(tmp_path / f"pet{i}.nii.gz", data=row.reshape(shape)))
+        masks.append(write_nifti(tmp_path / f"mask{i}.nii.gz", data=np.ones(shape), dtype=np.uint8))
+    return paths, masks
+
+
+@pytest.mark.parametrize("scope", ["fold", "cohort"])
+def test_fold_scope_keeps_test_scans_out_of_the_fit(tmp_path, scope):
+    pet, genotypes = planted_genotype_data(n=20, voxels=200)
+    folds = pd.DataFrame({"scan": [f"s{i}" for i in range(20)], "fold": [i % 4 for i in range(20)]})
+    labels = dict(zip(folds["scan"], genotypes, strict=True))
+
+    def fitted_model(data, name):
+        paths, masks = write_grid_scans(tmp_path / name, data, genotypes)
+        outs = [tmp_path / name / f"out{i}.nii.gz" for i in range(20)]
+        summary = genotype.correct_fold(
+            1, folds, labels, paths, masks, scope, tmp_path / name / "m.npz", tmp_path / name / "s.json", outs
+        )
+        return genotype.GenotypeModel.load(tmp_path / name / "m.npz"), summary
+
+    model, summary = fitted_model(pet, "original")
+    changed = pet.copy()
+    changed[folds["fold"] == 1] += 5.0  # fold 1's test scans change completely
+    model_changed, _ = fitted_model(changed, "changed")
+    same = np.allclose(model.coefficients, model_changed.coefficients)
+    assert same == (scope == "fold")
+    assert summary["fitted_on"] == (15 if scope == "fold" else 20)
+    after, before = summary["hab_minus_mab_after"]["train"], summary["hab_minus_mab_before"]["train"]
+    assert abs(after) < 0.1 * abs(before)
+    assert json.loads((tmp_path / "original" / "s.json").read_text())["scope"] == scope

@@ -1,0 +1,184 @@
+# Preprocessing: brain mask, PET-to-T1w coregistration, the model grid with normalized intensities,
+# the folds, and the genotype correction per fold.
+
+PREPROC = config["preprocess"]
+
+
+rule brain_mask:
+    input:
+        t1w=rules.ingest_t1w.output.t1w,
+    output:
+        mask=preproc_path("anat", "mask", desc="brain"),
+        brain=preproc_path("anat", "T1w", desc="brain"),
+    log:
+        scan_log("brain_mask"),
+    benchmark:
+        scan_benchmark("brain_mask")
+    conda:
+        "../../envs/synthpet.yaml"
+    threads: 2
+    resources:
+        mem_mb=lambda wildcards, input, attempt: (1500 + 60 * input.size_mb) * attempt,
+        runtime=lambda wildcards, attempt: 20 * attempt,
+    params:
+        backend=PREPROC["backend"],
+        settings=PREPROC,
+        seed=config["seed"],
+        scan=lambda wildcards: scan_of(wildcards).id,
+        qc_failed=lambda wildcards: f"{OUT}/qc/failed/{scan_of(wildcards).id}_desc-brainmask_qc.png",
+    script:
+        "../scripts/brain_mask.py"
+
+
+rule coregister_pet:
+    input:
+        t1w=rules.ingest_t1w.output.t1w,
+        suv=rules.ingest_pet.output.suv,
+        mask=rules.brain_mask.output.mask,
+    output:
+        matrix=preproc_path("pet", "xfm", ext=".txt", **{"from": "T1w", "to": "PET"}),
+        pet=preproc_path("pet", "pet", space="T1w", desc="brain"),
+    log:
+        scan_log("coregister_pet"),
+    benchmark:
+        scan_benchmark("coregister_pet")
+    conda:
+        "../../envs/synthpet.yaml"
+    threads: 2
+    resources:
+        mem_mb=lambda wildcards, input, attempt: (1000 + 40 * input.size_mb) * attempt,
+        runtime=lambda wildcards, attempt: 15 * attempt,
+    params:
+        backend=PREPROC["backend"],
+        settings=PREPROC,
+        seed=config["seed"],
+        scan=lambda wildcards: scan_of(wildcards).id,
+        qc_failed=lambda wildcards: f"{OUT}/qc/failed/{scan_of(wildcards).id}_desc-coreg_qc.png",
+    script:
+        "../scripts/coregister_pet.py"
+
+
+rule model_grid:
+    input:
+        t1w=rules.brain_mask.output.brain,
+        mask=rules.brain_mask.output.mask,
+        pet=rules.coregister_pet.output.pet,
+    output:
+        t1w=preproc_path("anat", "T1w", space="grid", desc="norm"),
+        pet=preproc_path("pet", "pet", space="grid", desc="norm"),
+        mask=preproc_path("anat", "mask", space="grid", desc="brain"),
+    log:
+        scan_log("model_grid"),
+    benchmark:
+        scan_benchmark("model_grid")
+    conda:
+        "../../envs/synthpet.yaml"
+    resources:
+        mem_mb=lambda wildcards, input, attempt: (800 + 20 * input.size_mb) * attempt,
+        runtime=lambda wildcards, attempt: 5 * attempt,
+    params:
+        settings=PREPROC,
+        scan=lambda wildcards: scan_of(wildcards).id,
+    script:
+        "../scripts/model_grid.py"
+
+
+rule qc_coregistration:
+    input:
+        t1w=rules.ingest_t1w.output.t1w,
+        mask=rules.brain_mask.output.mask,
+        pet=rules.coregister_pet.output.pet,
+    output:
+        report(
+            f"{OUT}/qc/coregistration/{paths.scan_id('{subject}', SESSION)}_desc-coreg_qc.png",
+            caption="../report/qc_coregistration.rst",
+            category="QC",
+            subcategory="coregistration and brain mask",
+            labels={"scan": "{subject}" + ("_{session}" if SESSION else "")},
+        ),
+    log:
+        scan_log("qc_coregistration"),
+    conda:
+        "../../envs/synthpet.yaml"
+    resources:
+        mem_mb=lambda wildcards, input, attempt: (500 + 20 * input.size_mb) * attempt,
+        runtime=lambda wildcards, attempt: 5 * attempt,
+    params:
+        scan=lambda wildcards: scan_of(wildcards).id,
+    script:
+        "../scripts/qc_coregistration.py"
+
+
+rule folds:
+    output:
+        folds=f"{OUT}/cohort/folds.tsv",
+    log:
+        f"{OUT}/logs/folds.log",
+    conda:
+        "../../envs/synthpet.yaml"
+    resources:
+        mem_mb=200,
+        runtime=2,
+    params:
+        scans=COHORT.table().to_dict(orient="list"),
+        n_folds=config["folds"]["n_folds"],
+        seed=config["seed"],
+    script:
+        "../scripts/folds.py"
+
+
+rule genotype_correction:
+    input:
+        folds=rules.folds.output.folds,
+        pet=expand(rules.model_grid.output.pet, zip, **SCAN_WILDCARDS),
+        mask=expand(rules.model_grid.output.mask, zip, **SCAN_WILDCARDS),
+    output:
+        model=f"{OUT}/folds/fold-{{fold}}/genotype_model.npz",
+        summary=f"{OUT}/folds/fold-{{fold}}/genotype_effect.json",
+        pet=[
+            f"{OUT}/folds/fold-{{fold}}/pet/{scan}_space-grid_desc-genocorr_pet.nii.gz"
+            for scan in SCANS
+        ],
+    log:
+        f"{OUT}/logs/genotype_correction/fold-{{fold}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/genotype_correction/fold-{{fold}}.tsv"
+    conda:
+        "../../envs/synthpet.yaml"
+    resources:
+        mem_mb=lambda wildcards, input, attempt: (1000 + 30 * input.size_mb) * attempt,
+        runtime=lambda wildcards, attempt: 10 * attempt,
+    params:
+        scans=list(SCANS),
+        genotypes=[scan.genotype for scan in SCANS.values()],
+        scope=config["genotype"]["scope"],
+    script:
+        "../scripts/genotype_correction.py"
+
+
+if config["input"]["source"] == "phantom":
+
+    rule preprocessing_accuracy:
+        input:
+            matrices=expand(rules.coregister_pet.output.matrix, zip, **SCAN_WILDCARDS),
+            masks=expand(rules.brain_mask.output.mask, zip, **SCAN_WILDCARDS),
+            truths=expand(rules.phantom_scan.output.truth, zip, **SCAN_WILDCARDS),
+            truth_masks=expand(rules.phantom_scan.output.mask, zip, **SCAN_WILDCARDS),
+        output:
+            report(
+                f"{OUT}/qc/preprocessing_accuracy.tsv",
+                caption="../report/preprocessing_accuracy.rst",
+                category="QC",
+                subcategory="accuracy against ground truth",
+            ),
+        log:
+            f"{OUT}/logs/preprocessing_accuracy.log",
+        conda:
+            "../../envs/synthpet.yaml"
+        resources:
+            mem_mb=2000,
+            runtime=10,
+        params:
+            scans=list(SCANS),
+        script:
+            "../scripts/preprocessing_accuracy.py"

@@ -1,0 +1,16 @@
+"""Snakemake job: fit the genotype effect for one fold and correct every scan's PET with it."""
+
+import pandas as pd
+
+from synthpet.genotype import correct_fold
+from synthpet.logs import job_log
+
+with job_log(snakemake.log[0]) as log:
+    p = snakemake.params
+    folds = pd.read_csv(snakemake.input.folds, sep="\t", dtype={"subject": str, "session": str})
+    folds = folds.set_index("scan").loc[p.scans].reset_index()
+    summary = correct_fold(
+        int(snakemake.wildcards.fold), folds, dict(zip(p.scans, p.genotypes, strict=True)), snakemake.input.pet,
+        snakemake.input.mask, p.scope, snakemake.output.model, snakemake.output.summary, snakemake.output.pet,
+    )
+    log.info("genotype effect: %s", summary)
