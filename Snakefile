@@ -9,6 +9,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/phantom.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/preprocess.smk"
+include: "workflow/rules/train.smk"
 
 
 rule all:
@@ -18,6 +19,8 @@ rule all:
         expand(rules.model_grid.output.t1w, zip, **SCAN_WILDCARDS),
         expand(rules.qc_coregistration.output, zip, **SCAN_WILDCARDS),
         expand(rules.genotype_correction.output.summary, fold=FOLDS),
+        expand(rules.train_fold.output.summary, fold=FOLDS),
+        expand(rules.predict_scan.output.native, zip, **SCAN_WILDCARDS),
         (
             rules.preprocessing_accuracy.output
             if config["input"]["source"] == "phantom"

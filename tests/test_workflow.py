@@ -118,7 +118,7 @@ def test_demo_workflow_end_to_end(tmp_path):
         grid_t1 = nib.load(base / "anat" / f"{row.scan}_space-grid_desc-norm_T1w.nii.gz")
         grid_pet = nib.load(base / "pet" / f"{row.scan}_space-grid_desc-norm_pet.nii.gz")
         for img in (grid_t1, grid_pet):
-            assert img.shape == (48, 48, 48)
+            assert img.shape == (32, 32, 32)
             assert img.get_fdata().min() == 0.0 and img.get_fdata().max() == pytest.approx(1.0)
         assert (out / "qc" / "coregistration" / f"{row.scan}_desc-coreg_qc.png").stat().st_size > 10_000
 
@@ -134,6 +134,60 @@ def test_demo_workflow_end_to_end(tmp_path):
     for fold in range(3):
         summary = json.loads((out / "folds" / f"fold-{fold}" / "genotype_effect.json").read_text())
         assert summary["scope"] == "fold" and summary["fitted_on"] == (folds["fold"] != str(fold)).sum()
+
+    # training: one model per fold, which never saw its own fold's scans and predicts exactly those
+    for fold in range(3):
+        summary = json.loads((out / "models" / f"fold-{fold}" / "summary.json").read_text())
+        own = set(folds.loc[folds["fold"] == str(fold), "scan"])
+        assert set(summary["scans"]["held_out"]) == own and not own & set(summary["scans"]["train"])
+        assert summary["facts"]["device"] == "cpu" and len(summary["settings"]) > 0
+        losses = pd.read_csv(out / "models" / f"fold-{fold}" / "losses.tsv", sep="\t")
+        assert list(losses["epoch"]) == [1, 2, 3] and losses["held_out_loss"].notna().all()
+    for row in folds.itertuples():
+        log = (out / "logs" / "predict_scan" / f"{row.scan}.log").read_text()
+        assert f"models/fold-{row.fold}/model.pt" in log
+        t1 = nib.load(
+            out
+            / "preproc"
+            / f"sub-{row.subject}"
+            / f"ses-{row.session}"
+            / "anat"
+            / f"{row.scan}_desc-ingested_T1w.nii.gz"
+        )
+        synthetic = nib.load(
+            out
+            / "predictions"
+            / f"sub-{row.subject}"
+            / f"ses-{row.session}"
+            / "pet"
+            / f"{row.scan}_space-T1w_desc-synthetic_pet.nii.gz"
+        )
+        assert synthetic.shape == t1.shape and np.allclose(synthetic.affine, t1.affine)
+        assert 0 < synthetic.get_fdata().max() <= 1
+
+    # a new T1w through `synthpet predict`: every fold model averaged, with their SD
+    new_t1w = out / "phantom" / "sub-001" / "ses-01" / "anat" / "sub-001_ses-01_T1w.nii.gz"
+    predicted = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("synthpet")),
+            "predict",
+            str(new_t1w),
+            "--models",
+            str(out / "models"),
+            "--out",
+            str(tmp_path / "new"),
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert predicted.returncode == 0, predicted.stderr
+    mean = nib.load(tmp_path / "new" / "sub-001_ses-01_desc-synthetic_pet.nii.gz")
+    spread = nib.load(tmp_path / "new" / "sub-001_ses-01_desc-synthetic_stat-std_pet.nii.gz")
+    assert mean.shape == nib.load(new_t1w).shape
+    assert 0 < mean.get_fdata().max() <= 1 and spread.get_fdata().min() >= 0 and spread.get_fdata().max() > 0
 
     # nothing is stale after a complete run
     again = snakemake(work, "-n", "--cores", "2")

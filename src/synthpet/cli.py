@@ -36,6 +36,14 @@ def _check(args: argparse.Namespace) -> None:
     print(f"{len(cohort.scans)} usable scans of {cohort.table()['subject'].nunique()} participants")
 
 
+def _predict(args: argparse.Namespace) -> None:
+    from synthpet.inference import predict_new
+
+    outputs = predict_new(args.t1w, args.models, args.out, device=args.device)
+    for key, path in outputs.items():
+        print(f"{key}: {path}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="synthpet", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -51,6 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("bids_dir")
     check.add_argument("--config", help="workflow config whose 'input' settings to use")
     check.set_defaults(run=_check)
+
+    predict = commands.add_parser(
+        "predict", help="synthetic PET for a new T1w: every fold model averaged, with their SD as uncertainty"
+    )
+    predict.add_argument("t1w", help="a T1w NIfTI image (with skull)")
+    predict.add_argument("--models", default="results/models", help="folder of the workflow's fold-*/ models")
+    predict.add_argument("--out", required=True, help="folder for the synthetic PET, its SD map and the brain mask")
+    predict.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    predict.set_defaults(run=_predict)
     return parser
 
 

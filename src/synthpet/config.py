@@ -95,6 +95,20 @@ def _cross_key_problems(config: dict) -> list[str]:
     low, high = config["preprocess"]["mri_percentiles"]
     if not low < high:
         problems.append(f"config key 'preprocess.mri_percentiles': lower {low} must be below upper {high}")
+    model = config["model"]
+    if len(model["channel_mults"]) != len(model["attention_levels"]):
+        problems.append("config key 'model.attention_levels': needs one entry per level of model.channel_mults")
+    for key in ("norm_groups", "head_norm_groups"):
+        if model["channels"] % model[key]:
+            problems.append(
+                f"config key 'model.{key}': {model[key]} does not divide model.channels {model['channels']}"
+            )
+    levels = len(model["channel_mults"])
+    if any(n % 2 ** (levels - 1) for n in config["preprocess"]["grid_shape"]):
+        problems.append(
+            f"config key 'preprocess.grid_shape': each size must be divisible by {2 ** (levels - 1)} "
+            f"for a model of {levels} levels"
+        )
     if source["source"] == "phantom" and sum(r["participants"] for r in phantom["cohort"]) == 0:
         problems.append("config key 'phantom.cohort': the synthetic cohort has no participants")
     return problems

@@ -89,7 +89,9 @@ def correct_fold(
     labels = [genotypes[s] for s in scans]
     train = (folds["fold"].to_numpy() != fold) if scope == "fold" else np.ones(len(scans), bool)
     model = fit(pet[train], [g for g, t in zip(labels, train, strict=True) if t], f"fold {fold}'s training scans")
-    corrected = model.correct(pet, labels) * masks
+    # the model's target must stay in [0, 1] (sigmoid output, BCE loss); the correction shifts a few
+    # voxels just outside it
+    corrected = np.clip(model.correct(pet, labels), 0.0, 1.0) * masks
     test = ~train if scope == "fold" else folds["fold"].to_numpy() == fold
     summary = {
         "fold": fold,

@@ -83,12 +83,8 @@ def _anti_alias(img: nib.Nifti1Image, voxel_mm: float) -> nib.Nifti1Image:
     return nib.Nifti1Image(ndimage.gaussian_filter(np.asarray(img.dataobj, np.float32), sigma), img.affine)
 
 
-def to_model_grid(
-    t1: str, mask: str, pet_t1: str, t1_out: str, pet_out: str, mask_out: str, settings: dict, scan: str
-) -> None:
-    """Brain-extracted T1w and PET on the model grid, MRI and PET normalized to [0, 1]."""
+def _grid_for(mask_img: nib.Nifti1Image, settings: dict, scan: str) -> tuple[np.ndarray, tuple[int, ...], float]:
     shape, voxel = tuple(settings["grid_shape"]), float(settings["grid_voxel_mm"])
-    mask_img = nib.load(mask)
     affine = model_grid.grid_affine(mask_img, shape, voxel)
     fits = model_grid.brain_fits(mask_img, affine, shape)
     if fits < 0.99:
@@ -96,14 +92,31 @@ def to_model_grid(
             f"{scan}: the model grid ({'x'.join(map(str, shape))} voxels of {voxel:g} mm) holds only "
             f"{100 * fits:.1f} % of the brain; enlarge preprocess.grid_shape or preprocess.grid_voxel_mm"
         )
+    return affine, shape, voxel
+
+
+def grid_t1w(t1: str, mask: str, t1_out: str, mask_out: str, settings: dict, scan: str) -> nib.Nifti1Image:
+    """Brain-extracted T1w on the model grid, scaled to [0, 1]; also writes the grid mask."""
+    mask_img = nib.load(mask)
+    affine, shape, voxel = _grid_for(mask_img, settings, scan)
     grid_mask = model_grid.to_grid(mask_img, affine, shape, order=1) > 0.5
     t1_grid = model_grid.to_grid(_anti_alias(nib.load(t1), voxel), affine, shape)
-    pet_grid = model_grid.to_grid(_anti_alias(nib.load(pet_t1), voxel), affine, shape)
-    save_nifti(
-        normalize.scale_mri(t1_grid, grid_mask, settings["mri_percentiles"], settings["mri_clip"]), affine, t1_out
-    )
-    save_nifti(normalize.scale_pet(pet_grid, grid_mask), affine, pet_out)
+    scaled = normalize.scale_mri(t1_grid, grid_mask, settings["mri_percentiles"], settings["mri_clip"])
+    save_nifti(scaled, affine, t1_out)
     save_nifti(grid_mask, affine, mask_out, dtype=np.uint8)
+    return nib.Nifti1Image(scaled, affine)
+
+
+def to_model_grid(
+    t1: str, mask: str, pet_t1: str, t1_out: str, pet_out: str, mask_out: str, settings: dict, scan: str
+) -> None:
+    """Brain-extracted T1w and PET on the model grid, MRI and PET normalized to [0, 1]."""
+    grid = grid_t1w(t1, mask, t1_out, mask_out, settings, scan)
+    grid_mask = np.asarray(nib.load(mask_out).dataobj) > 0
+    pet_grid = model_grid.to_grid(
+        _anti_alias(nib.load(pet_t1), float(settings["grid_voxel_mm"])), grid.affine, grid.shape
+    )
+    save_nifti(normalize.scale_pet(pet_grid, grid_mask), grid.affine, pet_out)
 
 
 def qc_overlay(t1: str, mask: str, pet_t1: str, out: str, scan: str) -> None:

@@ -10,6 +10,7 @@ from snakemake.exceptions import WorkflowError
 from synthpet import bids, paths, phantom
 from synthpet.config import load_schema, validate_config
 from synthpet.errors import SynthpetError
+from synthpet.folds import make_folds
 
 
 def _prepare(config):
@@ -81,3 +82,28 @@ def raw_inputs(kind):
 
 
 FOLDS = list(range(config["folds"]["n_folds"]))
+# the split is computed here, once, so that the DAG knows which fold model predicts which scan;
+# rule `folds` writes this same table for every later stage to read
+try:
+    FOLD_TABLE = make_folds(COHORT.table(), config["folds"]["n_folds"], config["seed"])
+except SynthpetError as err:
+    raise WorkflowError(f"synthpet: {err}") from None
+FOLD_OF = dict(zip(FOLD_TABLE["scan"], FOLD_TABLE["fold"]))
+
+
+def fold_volumes(wildcards):
+    """Every scan's grid T1w and mask, and its PET corrected by this fold's genotype model."""
+    fold = int(wildcards.fold)
+    return {
+        "t1w": expand(rules.model_grid.output.t1w, zip, **SCAN_WILDCARDS),
+        "mask": expand(rules.model_grid.output.mask, zip, **SCAN_WILDCARDS),
+        "pet": expand(rules.genotype_correction.output.pet, fold=fold),
+    }
+
+
+PREPROC = config["preprocess"]
+
+
+def settings(*keys):
+    """Only the settings a rule uses, so that changing another one does not make it stale."""
+    return {key: PREPROC[key] for key in keys}

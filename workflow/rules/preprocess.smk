@@ -1,7 +1,12 @@
 # Preprocessing: brain mask, PET-to-T1w coregistration, the model grid with normalized intensities,
 # the folds, and the genotype correction per fold.
 
-PREPROC = config["preprocess"]
+
+MASK_SETTINGS = settings(
+    "coreg_voxel_mm", "template_transform", "bet_frac", "bet_robust"
+)
+COREG_SETTINGS = settings("coreg_voxel_mm", "flirt_dof", "flirt_cost")
+GRID_SETTINGS = settings("grid_shape", "grid_voxel_mm", "mri_percentiles", "mri_clip")
 
 
 rule brain_mask:
@@ -22,7 +27,7 @@ rule brain_mask:
         runtime=lambda wildcards, attempt: 20 * attempt,
     params:
         backend=PREPROC["backend"],
-        settings=PREPROC,
+        settings=MASK_SETTINGS,
         seed=config["seed"],
         scan=lambda wildcards: scan_of(wildcards).id,
         qc_failed=lambda wildcards: f"{OUT}/qc/failed/{scan_of(wildcards).id}_desc-brainmask_qc.png",
@@ -50,7 +55,7 @@ rule coregister_pet:
         runtime=lambda wildcards, attempt: 15 * attempt,
     params:
         backend=PREPROC["backend"],
-        settings=PREPROC,
+        settings=COREG_SETTINGS,
         seed=config["seed"],
         scan=lambda wildcards: scan_of(wildcards).id,
         qc_failed=lambda wildcards: f"{OUT}/qc/failed/{scan_of(wildcards).id}_desc-coreg_qc.png",
@@ -77,7 +82,7 @@ rule model_grid:
         mem_mb=lambda wildcards, input, attempt: (800 + 20 * input.size_mb) * attempt,
         runtime=lambda wildcards, attempt: 5 * attempt,
     params:
-        settings=PREPROC,
+        settings=GRID_SETTINGS,
         scan=lambda wildcards: scan_of(wildcards).id,
     script:
         "../scripts/model_grid.py"
@@ -120,9 +125,7 @@ rule folds:
         mem_mb=200,
         runtime=2,
     params:
-        scans=COHORT.table().to_dict(orient="list"),
-        n_folds=config["folds"]["n_folds"],
-        seed=config["seed"],
+        folds=FOLD_TABLE.to_dict(orient="list"),
     script:
         "../scripts/folds.py"
 

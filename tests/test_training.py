@@ -1,0 +1,131 @@
+"""Training: the loss, a real training loop, resume after a real SIGKILL, fold isolation, inference."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+from conftest import REPO, write_nifti
+
+from synthpet.inference import predict_scan
+from synthpet.model import ModelConfig
+from synthpet.training import FoldData, TrainConfig, masked_loss, train_fold, write_fold_artefacts
+
+TINY = ModelConfig(channels=8, norm_groups=4, head_norm_groups=4)
+
+
+def tiny_data(n, seed=0, size=16):
+    """T1w-like inputs whose 'PET' is a smooth function of them, so there is something to learn."""
+    g = torch.Generator().manual_seed(seed)
+    inputs = torch.rand(n, 1, size, size, size, generator=g)
+    masks = torch.zeros_like(inputs)
+    masks[..., 2:-2, 2:-2, 2:-2] = 1
+    targets = torch.nn.functional.avg_pool3d(inputs, 3, stride=1, padding=1) * masks
+    return FoldData(inputs * masks, targets, masks)
+
+
+def test_loss_on_known_values():
+    prediction = torch.full((1, 1, 2, 2, 2), 0.5)
+    target = torch.ones_like(prediction)
+    mask = torch.zeros_like(prediction)
+    mask[..., 0] = 1  # half the voxels
+    # in the mask: BCE = ln 2, squared error 0.25; outside both are 0 after masking
+    expected = 0.5 * (0.5 * np.log(2)) + 0.5 * (0.5 * 0.25)
+    assert float(masked_loss(prediction, target, mask, 0.5)) == pytest.approx(expected, rel=1e-6)
+    assert float(masked_loss(prediction, target, mask, 1.0)) == pytest.approx(0.5 * np.log(2), rel=1e-6)
+
+
+def test_training_lowers_the_loss_and_writes_its_artefacts(tmp_path):
+    config = TrainConfig(epochs=6, batch_size=2, learning_rate=3e-3, seed=1, device="cpu", model=TINY)
+    model, history, facts = train_fold(tiny_data(6), tiny_data(2, seed=9), config, 0, tmp_path / "ckpt.pt", log=print)
+    assert len(history) == 6
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert history[-1]["held_out_loss"] < history[0]["held_out_loss"]
+    assert facts["device"] == "cpu" and facts["resumed_from_epoch"] == 0
+    out = {k: tmp_path / f"{k}.out" for k in ("weights", "losses", "plot", "summary")}
+    write_fold_artefacts(model, history, facts, config, 0, {"train": ["a"], "held_out": ["b"]}, out, {"grid": 1})
+    assert out["plot"].read_bytes()[:4] == b"\x89PNG"
+    assert "held_out_loss" in out["losses"].read_text()
+    # checkpoints and weights load without arbitrary code execution
+    assert torch.load(out["weights"], weights_only=True).keys() == model.state_dict().keys()
+    assert torch.load(tmp_path / "ckpt.pt", weights_only=True)["epoch"] == 5
+
+
+RESUME_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    import torch
+    sys.path.insert(0, {tests!r})
+    from test_training import TINY, tiny_data
+    from synthpet.training import TrainConfig, train_fold
+    torch.set_num_threads(1)
+    config = TrainConfig(epochs=5, batch_size=2, learning_rate=3e-3, seed=3, device="cpu", model=TINY)
+    model, _, facts = train_fold(tiny_data(6), tiny_data(2, seed=9), config, 1, Path(sys.argv[1]), log=print)
+    torch.save(model.state_dict(), sys.argv[2])
+    print("resumed_from_epoch", facts["resumed_from_epoch"])
+    """
+)
+
+
+def test_resume_after_sigkill_gives_the_same_weights(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text(RESUME_SCRIPT.format(tests=str(REPO / "tests")))
+    env = os.environ | {"PYTHONPATH": str(REPO / "src")}
+    # uninterrupted run
+    subprocess.run([sys.executable, script, tmp_path / "a.pt", tmp_path / "a_final.pt"], check=True, env=env)
+    # killed with SIGKILL once its first checkpoint exists, then started again
+    checkpoint = tmp_path / "b.pt"
+    process = subprocess.Popen([sys.executable, script, checkpoint, tmp_path / "b_final.pt"], env=env)
+    deadline = time.time() + 300
+    while not checkpoint.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (tmp_path / "b_final.pt").exists()  # it really died before finishing
+    resumed = subprocess.run(
+        [sys.executable, script, checkpoint, tmp_path / "b_final.pt"],
+        check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert "resuming after epoch" in resumed.stdout
+    a = torch.load(tmp_path / "a_final.pt", weights_only=True)
+    b = torch.load(tmp_path / "b_final.pt", weights_only=True)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+
+
+def test_checkpoint_of_other_settings_is_not_reused(tmp_path):
+    first = TrainConfig(epochs=1, seed=0, device="cpu", model=TINY)
+    train_fold(tiny_data(2), tiny_data(1), first, 0, tmp_path / "c.pt", log=print)
+    messages = []
+    second = TrainConfig(epochs=2, learning_rate=1e-3, seed=0, device="cpu", model=TINY)
+    _, history, facts = train_fold(tiny_data(2), tiny_data(1), second, 0, tmp_path / "c.pt", log=messages.append)
+    assert any("other settings" in m for m in messages) and facts["resumed_from_epoch"] == 0 and len(history) == 2
+
+
+def test_prediction_on_the_grid_and_in_native_space(tmp_path):
+    config = TrainConfig(epochs=1, seed=0, device="cpu", model=TINY)
+    model, history, facts = train_fold(tiny_data(2), tiny_data(1), config, 0, tmp_path / "c.pt", log=print)
+    weights = tmp_path / "model.pt"
+    torch.save(model.state_dict(), weights)
+    grid_affine = np.diag([4.0, 4.0, 4.0, 1.0])
+    grid_affine[:3, 3] = -30
+    data = tiny_data(1)
+    t1 = write_nifti(tmp_path / "t1g.nii.gz", data=data.inputs[0, 0].numpy(), affine=grid_affine)
+    mask = write_nifti(tmp_path / "mg.nii.gz", data=data.masks[0, 0].numpy(), affine=grid_affine, dtype=np.uint8)
+    native = write_nifti(tmp_path / "native.nii.gz", shape=(40, 40, 40), affine=np.diag([1.5, 1.5, 1.5, 1.0]))
+    predict_scan(weights, TINY.to_dict(), t1, mask, native, tmp_path / "pg.nii.gz", tmp_path / "pn.nii.gz", "cpu")
+    on_grid, in_native = nib.load(tmp_path / "pg.nii.gz"), nib.load(tmp_path / "pn.nii.gz")
+    assert on_grid.shape == (16, 16, 16) and np.allclose(on_grid.affine, grid_affine)
+    assert in_native.shape == (40, 40, 40) and np.allclose(in_native.affine, nib.load(native).affine)
+    values = on_grid.get_fdata()
+    assert values.max() <= 1 and not values[data.masks[0, 0].numpy() == 0].any()

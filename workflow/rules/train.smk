@@ -1,0 +1,67 @@
+# Training: one job per fold on that fold's training scans (genotype-corrected with the fold's own
+# model), then every scan predicted by the one fold model that never saw it.
+
+TRAIN = config["training"]
+GPU = 1 if TRAIN["device"] == "cuda" else 0
+
+
+rule train_fold:
+    input:
+        unpack(fold_volumes),
+        folds=rules.folds.output.folds,
+    output:
+        weights=f"{OUT}/models/fold-{{fold}}/model.pt",
+        losses=f"{OUT}/models/fold-{{fold}}/losses.tsv",
+        plot=report(
+            f"{OUT}/models/fold-{{fold}}/losses.png",
+            caption="../report/losses.rst",
+            category="training",
+            labels={"fold": "{fold}"},
+        ),
+        summary=f"{OUT}/models/fold-{{fold}}/summary.json",
+    log:
+        f"{OUT}/logs/train_fold/fold-{{fold}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/train_fold/fold-{{fold}}.tsv"
+    conda:
+        "../../envs/synthpet.yaml"
+    threads: 2
+    resources:
+        gpu=GPU,
+        mem_mb=lambda wildcards, input, attempt: (2000 + 3 * input.size_mb) * attempt,
+        runtime=lambda wildcards, attempt: (10 + TRAIN["epochs"] * len(SCANS) // 20)
+        * attempt,
+    params:
+        scans=list(SCANS),
+        training=TRAIN,
+        model=config["model"],
+        preprocess=PREPROC,
+        seed=config["seed"],
+        # not an output: it must survive a failed or killed job so that the next one resumes
+        checkpoint=lambda wildcards: f"{OUT}/models/fold-{wildcards.fold}/checkpoint.pt",
+    script:
+        "../scripts/train_fold.py"
+
+
+rule predict_scan:
+    input:
+        weights=lambda wildcards: f"{OUT}/models/fold-{FOLD_OF[scan_of(wildcards).id]}/model.pt",
+        t1w=rules.model_grid.output.t1w,
+        mask=rules.model_grid.output.mask,
+        native=rules.ingest_t1w.output.t1w,
+    output:
+        grid=f"{OUT}/predictions/{paths.scan_dir('{subject}', SESSION)}/pet/{paths.scan_id('{subject}', SESSION)}_space-grid_desc-synthetic_pet.nii.gz",
+        native=f"{OUT}/predictions/{paths.scan_dir('{subject}', SESSION)}/pet/{paths.scan_id('{subject}', SESSION)}_space-T1w_desc-synthetic_pet.nii.gz",
+    log:
+        scan_log("predict_scan"),
+    conda:
+        "../../envs/synthpet.yaml"
+    resources:
+        gpu=GPU,
+        mem_mb=lambda wildcards, input, attempt: (1500 + 10 * input.size_mb) * attempt,
+        runtime=lambda wildcards, attempt: 5 * attempt,
+    params:
+        model=config["model"],
+        device=TRAIN["device"],
+    script:
+        "../scripts/predict_scan.py"
