@@ -21,7 +21,8 @@ def test_configurable_variants_change_the_count():
 
 def test_output_shape_and_range():
     model = UNet3D(SMALL)
-    y = model(torch.rand(2, 1, 16, 16, 16))
+    with torch.no_grad():
+        y = model(torch.rand(2, 1, 16, 16, 16))
     assert y.shape == (2, 1, 16, 16, 16)
     assert 0 < float(y.min()) and float(y.max()) < 1
 
@@ -45,5 +46,6 @@ def test_attention_mixes_voxels_within_a_sample():
     x = torch.rand(1, 8, 3, 3, 3)
     changed = x.clone()
     changed[0, :, 0, 0, 0] += 1.0  # one voxel changes; attention carries it to the others
-    difference = (block(changed) - block(x)).abs()
+    with torch.no_grad():
+        difference = (block(changed) - block(x)).abs()
     assert float(difference[0, :, 2, 2, 2].sum()) > 0

@@ -9,6 +9,12 @@ os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(snakemake.threads)
 with job_log(snakemake.log[0]):
     p = snakemake.params
     brain_mask(
-        snakemake.input.t1w, snakemake.output.mask, snakemake.output.brain, p.backend, p.settings, p.seed, p.scan,
+        snakemake.input.t1w,
+        snakemake.output.mask,
+        snakemake.output.brain,
+        p.backend,
+        p.settings,
+        p.seed,
+        p.scan,
         p.qc_failed,
     )

@@ -10,7 +10,14 @@ with job_log(snakemake.log[0]) as log:
     folds = pd.read_csv(snakemake.input.folds, sep="\t", dtype={"subject": str, "session": str})
     folds = folds.set_index("scan").loc[p.scans].reset_index()
     summary = correct_fold(
-        int(snakemake.wildcards.fold), folds, dict(zip(p.scans, p.genotypes, strict=True)), snakemake.input.pet,
-        snakemake.input.mask, p.scope, snakemake.output.model, snakemake.output.summary, snakemake.output.pet,
+        int(snakemake.wildcards.fold),
+        folds,
+        dict(zip(p.scans, p.genotypes, strict=True)),
+        snakemake.input.pet,
+        snakemake.input.mask,
+        p.scope,
+        snakemake.output.model,
+        snakemake.output.summary,
+        snakemake.output.pet,
     )
     log.info("genotype effect: %s", summary)
