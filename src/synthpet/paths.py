@@ -11,13 +11,6 @@ LABEL = re.compile(r"^[0-9A-Za-z]+$")
 _ENTITY_ORDER = ("sub", "ses", "trc", "space", "res", "from", "to", "desc", "fold")
 
 
-def check_label(kind: str, label: str) -> str:
-    """Return ``label`` if it is a valid BIDS label (letters and digits only), else raise ValueError."""
-    if not isinstance(label, str) or not LABEL.match(label):
-        raise ValueError(f"invalid {kind} label {label!r}: BIDS labels hold letters and digits only")
-    return label
-
-
 def scan_id(subject: str, session: str | None) -> str:
     """The file-name prefix that identifies one scan, e.g. ``sub-01_ses-2``."""
     return f"sub-{subject}" + (f"_ses-{session}" if session else "")
