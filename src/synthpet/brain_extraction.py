@@ -35,11 +35,11 @@ def extract_ants(t1: str | Path, transform: str = "SyN", work_voxel_mm: float = 
     """Brain mask (bool, on the T1w grid) by registering the head template to the T1w."""
     import ants
 
+    from synthpet.registration import working_copy
+
     template, template_mask = head_template(2 if work_voxel_mm >= 2 else 1)
     image = ants.image_read(str(t1)).astype("float32")
-    fixed = (
-        ants.resample_image(image, (work_voxel_mm,) * 3, use_voxels=False, interp_type=0) if work_voxel_mm else image
-    )
+    fixed = working_copy(image, work_voxel_mm)
     with tempfile.TemporaryDirectory() as tmp:
         result = ants.registration(
             fixed=fixed,

@@ -77,10 +77,9 @@ def predict_new(t1w: str | Path, model_dir: str | Path, out_dir: str | Path, dev
             name,
             str(out_dir / f"{name}_desc-brainmask_qc.png"),
         )
-        grid = preprocess.grid_t1w(
+        grid, mask = preprocess.grid_t1w(
             work / "brain.nii.gz", work / "mask.nii.gz", work / "t1g.nii.gz", work / "maskg.nii.gz", settings, name
         )
-        mask = np.asarray(nib.load(work / "maskg.nii.gz").dataobj)
         predictions = []
         for summary_path in summaries:
             summary = json.loads(summary_path.read_text())

@@ -10,11 +10,12 @@ import nibabel as nib
 import numpy as np
 from nibabel.processing import resample_from_to
 
+from synthpet.geometry import mask_points, share_inside
+
 
 def grid_affine(mask: nib.Nifti1Image, shape, voxel_mm: float) -> np.ndarray:
     """RAS grid of ``shape`` voxels of ``voxel_mm``, its centre on the centroid of the brain mask."""
-    ijk = np.argwhere(np.asarray(mask.dataobj) > 0)
-    centroid = mask.affine[:3, :3] @ ijk.mean(axis=0) + mask.affine[:3, 3]
+    centroid = mask_points(mask).mean(axis=1)
     affine = np.diag([voxel_mm, voxel_mm, voxel_mm, 1.0])
     affine[:3, 3] = centroid - voxel_mm * (np.asarray(shape) - 1) / 2.0
     return affine
@@ -33,8 +34,4 @@ def from_grid(data: np.ndarray, affine: np.ndarray, target: nib.Nifti1Image, ord
 
 def brain_fits(mask: nib.Nifti1Image, affine: np.ndarray, shape) -> float:
     """Share of the brain mask's voxels that fall inside the grid (1.0 when the box holds the brain)."""
-    ijk = np.argwhere(np.asarray(mask.dataobj) > 0).T
-    world = mask.affine[:3, :3] @ ijk + mask.affine[:3, 3:4]
-    inverse = np.linalg.inv(affine)
-    grid = inverse[:3, :3] @ world + inverse[:3, 3:4]
-    return float(np.mean(np.all((grid >= -0.5) & (grid <= np.asarray(shape)[:, None] - 0.5), axis=0)))
+    return share_inside(mask_points(mask), affine, shape)

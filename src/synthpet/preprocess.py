@@ -17,6 +17,7 @@ from scipy import ndimage
 
 from synthpet import brain_extraction, model_grid, normalize, registration
 from synthpet.errors import SynthpetError
+from synthpet.geometry import mask_points
 from synthpet.imageio import save_nifti
 from synthpet.qc import overlay_figure
 
@@ -58,7 +59,7 @@ def coregistration(
     t1_img, pet_img, mask_img = nib.load(t1), nib.load(suv), nib.load(mask)
     brain = np.asarray(mask_img.dataobj) > 0
     matrix = registration.coregister(t1, suv, backend, settings, seed)
-    points = mask_img.affine[:3, :3] @ np.argwhere(brain).T + mask_img.affine[:3, 3:4]
+    points = mask_points(mask_img)
     inside = registration.fraction_inside(points, matrix, pet_img)
     pet_t1 = np.asarray(registration.pet_in_t1_space(pet_img, t1_img, matrix).dataobj, dtype=np.float32)
     if inside < 0.9:
@@ -95,8 +96,10 @@ def _grid_for(mask_img: nib.Nifti1Image, settings: dict, scan: str) -> tuple[np.
     return affine, shape, voxel
 
 
-def grid_t1w(t1: str, mask: str, t1_out: str, mask_out: str, settings: dict, scan: str) -> nib.Nifti1Image:
-    """Brain-extracted T1w on the model grid, scaled to [0, 1]; also writes the grid mask."""
+def grid_t1w(
+    t1: str, mask: str, t1_out: str, mask_out: str, settings: dict, scan: str
+) -> tuple[nib.Nifti1Image, np.ndarray]:
+    """Brain-extracted T1w on the model grid, scaled to [0, 1], and the grid mask; writes both."""
     mask_img = nib.load(mask)
     affine, shape, voxel = _grid_for(mask_img, settings, scan)
     grid_mask = model_grid.to_grid(mask_img, affine, shape, order=1) > 0.5
@@ -104,15 +107,14 @@ def grid_t1w(t1: str, mask: str, t1_out: str, mask_out: str, settings: dict, sca
     scaled = normalize.scale_mri(t1_grid, grid_mask, settings["mri_percentiles"], settings["mri_clip"])
     save_nifti(scaled, affine, t1_out)
     save_nifti(grid_mask, affine, mask_out, dtype=np.uint8)
-    return nib.Nifti1Image(scaled, affine)
+    return nib.Nifti1Image(scaled, affine), grid_mask
 
 
 def to_model_grid(
     t1: str, mask: str, pet_t1: str, t1_out: str, pet_out: str, mask_out: str, settings: dict, scan: str
 ) -> None:
     """Brain-extracted T1w and PET on the model grid, MRI and PET normalized to [0, 1]."""
-    grid = grid_t1w(t1, mask, t1_out, mask_out, settings, scan)
-    grid_mask = np.asarray(nib.load(mask_out).dataobj) > 0
+    grid, grid_mask = grid_t1w(t1, mask, t1_out, mask_out, settings, scan)
     pet_grid = model_grid.to_grid(
         _anti_alias(nib.load(pet_t1), float(settings["grid_voxel_mm"])), grid.affine, grid.shape
     )
@@ -142,7 +144,7 @@ def accuracy_against_truth(scans: list[str], matrices, masks, truths, truth_mask
     for scan, matrix, mask, truth, truth_mask in zip(scans, matrices, masks, truths, truth_masks, strict=True):
         true_img = nib.load(truth_mask)
         brain = np.asarray(true_img.dataobj) > 0
-        points = true_img.affine[:3, :3] @ np.argwhere(brain).T + true_img.affine[:3, 3:4]
+        points = mask_points(true_img)
         true_matrix = np.array(json.loads(Path(truth).read_text())["t1w_to_pet_world"])
         error = registration.displacement_mm(registration.load_matrix(matrix), true_matrix, points)
         estimate = np.asarray(nib.load(mask).dataobj) > 0

@@ -16,6 +16,8 @@ import nibabel as nib
 import numpy as np
 from nibabel.processing import resample_from_to
 
+from synthpet.geometry import share_inside
+
 _LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
 
@@ -47,6 +49,13 @@ def ants_transform_to_world(path: str | Path) -> np.ndarray:
     return _LPS @ lps @ _LPS
 
 
+def working_copy(image, voxel_mm: float):
+    """An ANTs image resampled (trilinear) to ``voxel_mm`` for registration; unchanged when 0."""
+    import ants
+
+    return ants.resample_image(image, (voxel_mm,) * 3, use_voxels=False, interp_type=0) if voxel_mm else image
+
+
 def coregister_ants(t1: str | Path, pet: str | Path, work_voxel_mm: float = 2.0, seed: int = 0) -> np.ndarray:
     """Rigid, mutual-information registration of the PET to the T1w (ANTs); returns T1w -> PET.
 
@@ -55,9 +64,7 @@ def coregister_ants(t1: str | Path, pet: str | Path, work_voxel_mm: float = 2.0,
     """
     import ants
 
-    fixed = ants.image_read(str(t1)).astype("float32")
-    if work_voxel_mm:
-        fixed = ants.resample_image(fixed, (work_voxel_mm,) * 3, use_voxels=False, interp_type=0)
+    fixed = working_copy(ants.image_read(str(t1)).astype("float32"), work_voxel_mm)
     moving = ants.image_read(str(pet)).astype("float32")
     with tempfile.TemporaryDirectory() as tmp:
         result = ants.registration(
@@ -121,10 +128,8 @@ def pet_in_t1_space(pet: nib.Nifti1Image, t1: nib.Nifti1Image, t1_to_pet: np.nda
 
 def fraction_inside(points_world: np.ndarray, t1_to_pet: np.ndarray, pet: nib.Nifti1Image) -> float:
     """Share of T1w-space points (3, N) that the transform puts inside the PET field of view."""
-    to_voxel = np.linalg.inv(pet.affine) @ t1_to_pet
-    ijk = to_voxel[:3, :3] @ points_world + to_voxel[:3, 3:4]
-    shape = np.array(pet.shape[:3])[:, None]
-    return float(np.mean(np.all((ijk >= -0.5) & (ijk <= shape - 0.5), axis=0)))
+    # PET voxel = inv(A_pet) @ M @ x, i.e. the PET grid placed in T1w space by inv(M) @ A_pet
+    return share_inside(points_world, np.linalg.inv(t1_to_pet) @ pet.affine, pet.shape)
 
 
 def displacement_mm(estimate: np.ndarray, truth: np.ndarray, points_world: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ import numpy as np
 from synthpet import brain_extraction, registration
 from synthpet.bids import discover
 from synthpet.config import validate_config
+from synthpet.geometry import mask_points
 from synthpet.ingest import ingest_pet, ingest_t1w
 from synthpet.phantom import truth_path
 
@@ -54,7 +55,7 @@ def main() -> None:
             truth = json.loads((args.root / truth_path("", scan.subject, scan.session, "json")).read_text())
             truth_mask_img = nib.load(args.root / truth_path("", scan.subject, scan.session, "mask"))
             truth_mask = np.asarray(truth_mask_img.dataobj) > 0
-            points = truth_mask_img.affine[:3, :3] @ np.argwhere(truth_mask).T + truth_mask_img.affine[:3, 3:4]
+            points = mask_points(truth_mask_img)
             true_matrix = np.array(truth["t1w_to_pet_world"])
 
             def error(matrix, points=points, true_matrix=true_matrix):
