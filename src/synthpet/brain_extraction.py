@@ -35,7 +35,7 @@ def extract_ants(t1: str | Path, transform: str = "SyN", work_voxel_mm: float = 
     """Brain mask (bool, on the T1w grid) by registering the head template to the T1w."""
     import ants
 
-    from synthpet.registration import working_copy
+    from synthpet.registration import ants_seed, working_copy
 
     template, template_mask = head_template(2 if work_voxel_mm >= 2 else 1)
     image = ants.image_read(str(t1)).astype("float32")
@@ -45,7 +45,7 @@ def extract_ants(t1: str | Path, transform: str = "SyN", work_voxel_mm: float = 
             fixed=fixed,
             moving=ants.image_read(str(template)),
             type_of_transform=transform,
-            random_seed=seed,
+            random_seed=ants_seed(seed),
             outprefix=f"{tmp}/tpl2t1_",
         )
         warped = ants.apply_transforms(

@@ -56,6 +56,11 @@ def working_copy(image, voxel_mm: float):
     return ants.resample_image(image, (voxel_mm,) * 3, use_voxels=False, interp_type=0) if voxel_mm else image
 
 
+def ants_seed(seed: int) -> int:
+    """Our seed as ANTs' --random-seed: ANTs takes 0 as 'unseeded' (a new draw every run), so shift by one."""
+    return seed + 1
+
+
 def coregister_ants(t1: str | Path, pet: str | Path, work_voxel_mm: float = 2.0, seed: int = 0) -> np.ndarray:
     """Rigid, mutual-information registration of the PET to the T1w (ANTs); returns T1w -> PET.
 
@@ -72,7 +77,7 @@ def coregister_ants(t1: str | Path, pet: str | Path, work_voxel_mm: float = 2.0,
             moving=moving,
             type_of_transform="Rigid",
             aff_metric="mattes",
-            random_seed=seed,
+            random_seed=ants_seed(seed),
             outprefix=f"{tmp}/pet2t1_",
         )
         return ants_transform_to_world(result["fwdtransforms"][0])
