@@ -5,11 +5,16 @@
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/phantom.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/preprocess.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
@@ -21,8 +26,11 @@ rule all:
         expand(rules.genotype_correction.output.summary, fold=FOLDS),
         expand(rules.train_fold.output.summary, fold=FOLDS),
         expand(rules.predict_scan.output.native, zip, **SCAN_WILDCARDS),
+        rules.evaluation_figures.output,
+        rules.provenance.output,
+        expand(rules.mni_register.output.qc, zip, **SCAN_WILDCARDS),
         (
-            rules.preprocessing_accuracy.output
+            [rules.preprocessing_accuracy.output, rules.ground_truth_tables.output]
             if config["input"]["source"] == "phantom"
             else []
         ),

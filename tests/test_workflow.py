@@ -165,6 +165,42 @@ def test_demo_workflow_end_to_end(tmp_path):
         assert synthetic.shape == t1.shape and np.allclose(synthetic.affine, t1.affine)
         assert 0 < synthetic.get_fdata().max() <= 1
 
+    # evaluation in MNI space: every scan measured, every table and figure of the paper, the report
+    evaluation = out / "evaluation"
+    measured = pd.read_csv(evaluation / "scan_metrics.tsv", sep="\t")
+    assert len(measured) == 16 and set(measured["scan"]) == set(folds["scan"])
+    assert (measured["mse_synthetic_vs_pet"] > 0).all() and measured["normdiff_synthetic_vs_pet"].abs().max() <= 1
+    # smoothing the true PET brings it closer to a smooth prediction
+    assert measured["mse_synthetic_vs_pet_smoothed"].median() < measured["mse_synthetic_vs_pet"].median()
+    table4 = pd.read_csv(evaluation / "table4_metrics.tsv", sep="\t")
+    assert list(table4["scans"]) == ["all", "fold 0", "fold 1", "fold 2"]
+    table3 = pd.read_csv(evaluation / "table3_median_split.tsv", sep="\t")
+    assert len(table3) == 21 and table3["p_ALL"].between(0, 1).all()
+    table2 = pd.read_csv(evaluation / "table2_regional_suv.tsv", sep="\t")
+    assert table2["original_mean"].between(0, 1).all()
+    table5 = pd.read_csv(evaluation / "table5_specificity.tsv", sep="\t")
+    assert list(table5["target"]) == ["pet", "pet_smoothed"]
+    truth_errors = pd.read_csv(evaluation / "groundtruth_errors.tsv", sep="\t")
+    assert list(truth_errors["image"]) == ["synthetic", "pet", "pet_smoothed"]
+    effects = pd.read_csv(evaluation / "groundtruth_effects.tsv", sep="\t")
+    assert (effects["ratio_noisefree"] > 1.05).all()  # the planted effects, seen in the truth (as SUVR)
+    for figure in (
+        "fig2_example_slices",
+        "fig3_groups",
+        "fig4_median_split_bland_altman",
+        "fig5_metric_distributions",
+        "fig6_correlations",
+        "fig7_loss_curves",
+    ):
+        assert (evaluation / "figures" / f"{figure}.png").stat().st_size > 10_000, figure
+    mni_t1 = nib.load(next((out / "mni").glob("sub-*/ses-*/anat/*_space-MNI152NLin2009aAsym_desc-brain_T1w.nii.gz")))
+    assert mni_t1.shape == (99, 117, 95)
+    provenance = json.loads((out / "provenance.json").read_text())
+    assert provenance["seed"] == 42 and provenance["packages"]["torch"] and "workflow" in provenance
+    snakemake(work, "--report", str(out / "report.html"))
+    html = (out / "report.html").read_text(errors="replace")
+    assert "table4_metrics.tsv" in html and "fig7_loss_curves.png" in html and "provenance.json" in html
+
     # a new T1w through `synthpet predict`: every fold model averaged, with their SD
     new_t1w = out / "phantom" / "sub-001" / "ses-01" / "anat" / "sub-001_ses-01_T1w.nii.gz"
     predicted = subprocess.run(

@@ -115,10 +115,14 @@ def to_model_grid(
 ) -> None:
     """Brain-extracted T1w and PET on the model grid, MRI and PET normalized to [0, 1]."""
     grid, grid_mask = grid_t1w(t1, mask, t1_out, mask_out, settings, scan)
-    pet_grid = model_grid.to_grid(
-        _anti_alias(nib.load(pet_t1), float(settings["grid_voxel_mm"])), grid.affine, grid.shape
-    )
+    pet_grid = pet_to_grid(nib.load(pet_t1), grid.affine, grid.shape)
     save_nifti(normalize.scale_pet(pet_grid, grid_mask), grid.affine, pet_out)
+
+
+def pet_to_grid(pet_t1: nib.Nifti1Image, affine: np.ndarray, shape) -> np.ndarray:
+    """A PET image in T1w space on the model grid, anti-aliased for the grid's voxel size."""
+    voxel_mm = float(np.sqrt((affine[:3, :3] ** 2).sum(axis=0)).max())
+    return model_grid.to_grid(_anti_alias(pet_t1, voxel_mm), affine, shape)
 
 
 def qc_overlay(t1: str, mask: str, pet_t1: str, out: str, scan: str) -> None:

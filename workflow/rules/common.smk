@@ -7,10 +7,10 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from synthpet import bids, paths, phantom
+from synthpet import bids, mni, paths, phantom
 from synthpet.config import load_schema, validate_config
 from synthpet.errors import SynthpetError
-from synthpet.folds import make_folds
+from synthpet.folds import check_genotypes, make_folds
 
 
 def _prepare(config):
@@ -58,6 +58,13 @@ def preproc_path(datatype, suffix, **entities):
     )
 
 
+def mni_path(datatype, suffix, **entities):
+    """Pattern of a per-scan image or transform in MNI space, under <output_dir>/mni."""
+    return paths.bids_path(
+        f"{OUT}/mni", datatype, suffix, "{subject}", SESSION, **entities
+    )
+
+
 def scan_log(rule):
     return f"{OUT}/logs/{rule}/{paths.scan_id('{subject}', SESSION)}.log"
 
@@ -86,6 +93,7 @@ FOLDS = list(range(config["folds"]["n_folds"]))
 # rule `folds` writes this same table for every later stage to read
 try:
     FOLD_TABLE = make_folds(COHORT.table(), config["folds"]["n_folds"], config["seed"])
+    check_genotypes(FOLD_TABLE, config["genotype"]["scope"])
 except SynthpetError as err:
     raise WorkflowError(f"synthpet: {err}") from None
 FOLD_OF = dict(zip(FOLD_TABLE["scan"], FOLD_TABLE["fold"]))
@@ -107,3 +115,72 @@ PREPROC = config["preprocess"]
 def settings(*keys):
     """Only the settings a rule uses, so that changing another one does not make it stale."""
     return {key: PREPROC[key] for key in keys}
+
+
+# ANTs (ITK) gives bit-identical results only on one thread, even seeded: registrations run one
+# thread each, and scans run in parallel instead
+ANTS_THREADS = 1
+
+
+def scan_fold_inputs(wildcards):
+    """A scan's PET as its fold model was trained to predict it (fold-corrected), and that fold's genotype model."""
+    scan = scan_of(wildcards).id
+    fold = FOLD_OF[scan]
+    return {
+        "pet": f"{OUT}/folds/fold-{fold}/pet/{scan}_space-grid_desc-genocorr_pet.nii.gz",
+        "genotype_model": rules.genotype_correction.output.model.format(fold=fold),
+    }
+
+
+def mni_images(wildcards):
+    """A scan's images in MNI space; with the synthetic cohort, its noise-free PET too."""
+    images = {
+        key: getattr(rules.mni_pet.output, key)
+        for key in ("t1w", "pet", "pet_smoothed", "synthetic")
+    }
+    if config["input"]["source"] == "phantom":
+        images["noisefree"] = rules.mni_noisefree.output.noisefree
+    return {key: expand(path, **wildcards)[0] for key, path in images.items()}
+
+
+def _example_scan():
+    chosen = config["evaluation"]["example_scan"] or next(iter(SCANS))
+    if chosen not in SCANS:
+        raise WorkflowError(
+            f"synthpet: config key 'evaluation.example_scan': {chosen!r} is not a scan of the cohort "
+            f"(for example {next(iter(SCANS))})"
+        )
+    return SCANS[chosen]
+
+
+EXAMPLE_SCAN = _example_scan().id
+
+
+def example_images(wildcards):
+    """The example scan's MNI images, for the example-slices figure."""
+    scan = _example_scan()
+    entities = {"subject": scan.subject}
+    if COHORT.has_sessions:
+        entities["session"] = scan.session
+    return {
+        f"example_{key}": expand(getattr(rules.mni_pet.output, key), **entities)[0]
+        for key in ("t1w", "pet", "pet_smoothed", "synthetic")
+    }
+
+
+def evaluation_table(name, caption):
+    return report(
+        f"{OUT}/evaluation/{name}.tsv",
+        caption=f"../report/{caption}.rst",
+        category="evaluation",
+        subcategory="tables",
+    )
+
+
+def evaluation_figure(name, caption):
+    return report(
+        f"{OUT}/evaluation/figures/{name}.png",
+        caption=f"../report/{caption}.rst",
+        category="evaluation",
+        subcategory="figures",
+    )

@@ -21,7 +21,7 @@ rule brain_mask:
         scan_benchmark("brain_mask")
     conda:
         "../../envs/synthpet.yaml"
-    threads: 2
+    threads: ANTS_THREADS
     resources:
         mem_mb=lambda wildcards, input, attempt: (1500 + 60 * input.size_mb) * attempt,
         runtime=lambda wildcards, attempt: 20 * attempt,
@@ -49,7 +49,7 @@ rule coregister_pet:
         scan_benchmark("coregister_pet")
     conda:
         "../../envs/synthpet.yaml"
-    threads: 2
+    threads: ANTS_THREADS
     resources:
         mem_mb=lambda wildcards, input, attempt: (1000 + 40 * input.size_mb) * attempt,
         runtime=lambda wildcards, attempt: 15 * attempt,

@@ -1,0 +1,364 @@
+"""Evaluation of the out-of-fold synthetic PET in MNI space: per-scan metrics, regional means, and
+the paper's tables (2 to 5) plus, for the synthetic cohort, comparisons with the noise-free truth.
+
+The "true" PET of a scan is what its fold model was trained to predict: the scan's normalized PET on
+the model grid, genotype-corrected by its fold's model. Every image reaches MNI space from the model
+grid in one resampling.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+
+from synthpet import metrics
+from synthpet.imageio import save_nifti
+
+IMAGES = ("t1w", "pet", "pet_smoothed", "synthetic")  # what every scan has in MNI space
+TRUTH = "noisefree"  # and, for the synthetic cohort, the noise-free PET on the same scale
+
+
+def noisefree_on_grid(noisefree_t1: str, pet_t1: str, grid_mask: str, genotype_model: str, genotype: str):
+    """The phantom's noise-free PET on the model grid, on the scale of the scan's normalized, corrected PET.
+
+    The measured PET was min-max scaled on the grid; the same linear map (from the measured PET's
+    min and max) and the fold's genotype correction are applied to the noise-free PET.
+    """
+    from synthpet.genotype import GenotypeModel
+    from synthpet.preprocess import pet_to_grid
+
+    mask_img = nib.load(grid_mask)
+    brain = np.asarray(mask_img.dataobj) > 0
+    shape, affine = mask_img.shape, mask_img.affine
+    measured = pet_to_grid(nib.load(pet_t1), affine, shape)[brain]
+    low, high = float(measured.min()), float(measured.max())
+    clean = np.zeros(shape, np.float32)
+    clean[brain] = (pet_to_grid(nib.load(noisefree_t1), affine, shape)[brain] - low) / (high - low)
+    corrected = GenotypeModel.load(genotype_model).correct(clean.reshape(1, -1), [genotype])[0]
+    return nib.Nifti1Image(corrected.reshape(shape) * brain, affine)
+
+
+def warp_scan(inputs: dict, outputs: dict, voxel_mm: int, fwhm_mm: float) -> None:
+    """A scan's grid images (t1w, pet, synthetic) to MNI space, each by one resampling; the true PET smoothed."""
+    from synthpet import mni
+
+    for key in ("t1w", "pet", "synthetic"):
+        img = mni.to_mni(inputs[key], inputs["warp"], inputs["affine"], voxel_mm)
+        save_nifti(np.asarray(img.dataobj), img.affine, outputs[key])
+        if key == "pet":
+            smoothed = mni.smooth(img, fwhm_mm)
+            save_nifti(np.asarray(smoothed.dataobj, np.float32), smoothed.affine, outputs["pet_smoothed"])
+
+
+def warp_noisefree(inputs: dict, output: str, voxel_mm: int, genotype: str) -> None:
+    """The synthetic cohort's noise-free PET of a scan, on the scan's normalized scale, in MNI space."""
+    from synthpet import mni
+
+    clean = noisefree_on_grid(inputs["noisefree"], inputs["pet_t1"], inputs["mask"], inputs["genotype_model"], genotype)
+    img = mni.to_mni(clean, inputs["warp"], inputs["affine"], voxel_mm)
+    save_nifti(np.asarray(img.dataobj), img.affine, output)
+
+
+def scan_measures(images: dict[str, str], voxel_mm: int, atlas, settings: dict, seed: int) -> tuple[dict, pd.DataFrame]:
+    """Metrics of one scan (inside the MNI brain mask) and its regional means of every image."""
+    from synthpet.mni import template
+
+    _, brain = template(voxel_mm)
+    volumes = {key: np.asarray(nib.load(path).dataobj, np.float32) for key, path in images.items()}
+    floor = settings["percdiff_min_target"]
+    row: dict[str, float] = {}
+    for target in ("pet", "pet_smoothed", TRUTH):
+        if target not in volumes:
+            continue
+        compared = ["synthetic"] + (["pet", "pet_smoothed"] if target == TRUTH else [])
+        for image in compared:
+            for name, value in metrics.compare(volumes[image][brain], volumes[target][brain], floor).items():
+                row[f"{name}_{image}_vs_{target}"] = value
+    # the same box pairs for every image of the scan, so their CNRs are comparable
+    pairs = metrics.draw_box_pairs(brain, settings["cnr_draws"], tuple(settings["cnr_box"]), seed)
+    for image in volumes:
+        if image != "t1w":
+            row[f"cnr_{image}"] = metrics.cnr(volumes[image], pairs)
+    regions = pd.DataFrame({"region": atlas.names})
+    for image, volume in volumes.items():
+        regions[image] = atlas.means(volume)
+    return row, regions
+
+
+# ----------------------------------------------------------------------------------------------
+# tables over scans
+
+
+def pvalue(result: pd.DataFrame) -> float:
+    """The p-value of a pingouin result (named 'p-val' before pingouin 0.6 and 'p_val' after)."""
+    return float(result["p_val" if "p_val" in result.columns else "p-val"].iloc[0])
+
+
+def mean_sd(values) -> str:
+    values = np.asarray(values, float)
+    return f"{np.nanmean(values):.4f} ± {np.nanstd(values, ddof=1):.4f}" if len(values) > 1 else f"{values[0]:.4f}"
+
+
+def table2_regional(regions: pd.DataFrame) -> pd.DataFrame:
+    """Table 2: regional normalized SUV over scans, original, synthetic and smoothed (mean, SD)."""
+    rows = []
+    for region, part in regions.groupby("region", sort=False):
+        row = {"region": region, "scans": int(part["pet"].notna().sum())}
+        for image, label in (("pet", "original"), ("synthetic", "synthetic"), ("pet_smoothed", "smoothed")):
+            row[f"{label}_mean"], row[f"{label}_sd"] = part[image].mean(), part[image].std(ddof=1)
+        rows.append(row)
+    every = regions[["pet", "synthetic", "pet_smoothed"]]
+    overall = {"region": "all regions", "scans": regions["scan"].nunique()}
+    for image, label in (("pet", "original"), ("synthetic", "synthetic"), ("pet_smoothed", "smoothed")):
+        overall[f"{label}_mean"], overall[f"{label}_sd"] = every[image].mean(), every[image].std(ddof=1)
+    return pd.DataFrame([*rows, overall])
+
+
+def median_split_p(smoothed: np.ndarray, synthetic: np.ndarray) -> float:
+    """Mann-Whitney U p-value of the synthetic SUV between scans below and above the smoothed true median."""
+    import pingouin as pg
+
+    smoothed, synthetic = np.asarray(smoothed, float), np.asarray(synthetic, float)
+    high = smoothed > np.median(smoothed)
+    if high.sum() < 2 or (~high).sum() < 2:
+        return float("nan")
+    return pvalue(pg.mwu(synthetic[high], synthetic[~high], alternative="two-sided"))
+
+
+def table3_median_split(regions: pd.DataFrame, names) -> pd.DataFrame:
+    """Table 3: per region, median-split Mann-Whitney p-values on all scans, HAB and MAB."""
+    rows = []
+    for region in names:
+        part = regions[regions["region"] == region].dropna(subset=["pet_smoothed", "synthetic"])
+        row = {"region": region}
+        for label, subset in (
+            ("ALL", part),
+            ("HAB", part[part["genotype"] == "HAB"]),
+            ("MAB", part[part["genotype"] == "MAB"]),
+        ):
+            row[f"p_{label}"] = median_split_p(subset["pet_smoothed"], subset["synthetic"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+TABLE4_METRICS = ("mse", "percent_mse", "normdiff", "percdiff")
+
+
+def table4_metrics(scans: pd.DataFrame) -> pd.DataFrame:
+    """Table 4: metrics of the synthetic PET against the raw and smoothed true PET, all scans and per fold."""
+    rows = []
+    for label, part in [("all", scans), *((f"fold {f}", p) for f, p in scans.groupby("fold"))]:
+        row = {"scans": label, "n": len(part)}
+        for target, suffix in (("pet", ""), ("pet_smoothed", "_smoothed")):
+            for name in TABLE4_METRICS:
+                row[f"{name}{suffix}"] = mean_sd(part[f"{name}_synthetic_vs_{target}"])
+        row["cnr_original"] = mean_sd(part["cnr_pet"])
+        row["cnr_smoothed"] = mean_sd(part["cnr_pet_smoothed"])
+        row["cnr_synthetic"] = mean_sd(part["cnr_synthetic"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def brain_vectors(paths, brain: np.ndarray) -> np.ndarray:
+    return np.stack([np.asarray(nib.load(p).dataobj, np.float32)[brain] for p in paths])
+
+
+def table5_specificity(
+    scans: pd.DataFrame, synthetic: np.ndarray, targets: dict[str, np.ndarray], min_target: float
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Table 5: each synthetic PET against every other participant's true PET, and against its own.
+
+    Returns (per-scan table: own and mean-over-others metrics, summary with the paired one-sided
+    Wilcoxon test that the own MSE is lower than the others').
+    """
+    import pingouin as pg
+
+    subjects = scans["subject"].to_numpy()
+    per_scan = []
+    for i, scan in enumerate(scans["scan"]):
+        row = {"scan": scan}
+        others = np.flatnonzero(subjects != subjects[i])
+        for target, volumes in targets.items():
+            own = metrics.compare(synthetic[i], volumes[i], min_target)
+            other = [metrics.compare(synthetic[i], volumes[j], min_target) for j in others]
+            for name in TABLE4_METRICS:
+                row[f"{name}_own_{target}"] = own[name]
+                row[f"{name}_others_{target}"] = float(np.mean([o[name] for o in other])) if other else np.nan
+        per_scan.append(row)
+    per_scan = pd.DataFrame(per_scan)
+    summary = []
+    for target in targets:
+        row = {"target": target}
+        for name in TABLE4_METRICS:
+            row[f"{name}_own"] = mean_sd(per_scan[f"{name}_own_{target}"])
+            row[f"{name}_others"] = mean_sd(per_scan[f"{name}_others_{target}"])
+        own, others = per_scan[f"mse_own_{target}"], per_scan[f"mse_others_{target}"]
+        valid = own.notna() & others.notna()
+        row["p_own_mse_lower"] = (
+            pvalue(pg.wilcoxon(own[valid], others[valid], alternative="less")) if valid.sum() >= 2 else np.nan
+        )
+        summary.append(row)
+    return per_scan, pd.DataFrame(summary)
+
+
+def correlations(regions: pd.DataFrame) -> pd.DataFrame:
+    """Per region, Pearson r and p across scans: synthetic vs smoothed true, synthetic vs T1w, smoothed true vs T1w."""
+    import pingouin as pg
+
+    pairs = (("synthetic", "pet_smoothed"), ("synthetic", "t1w"), ("pet_smoothed", "t1w"))
+    rows = []
+    for region, part in regions.groupby("region", sort=False):
+        for x, y in pairs:
+            data = part[[x, y]].dropna()
+            if len(data) < 3 or data[x].std() == 0 or data[y].std() == 0:
+                r, p = np.nan, np.nan
+            else:
+                result = pg.corr(data[x], data[y], method="pearson")
+                r, p = float(result["r"].iloc[0]), pvalue(result)
+            rows.append({"region": region, "pair": f"{x} vs {y}", "r": r, "p": p})
+    return pd.DataFrame(rows)
+
+
+def group_comparison(regions: pd.DataFrame, names) -> pd.DataFrame:
+    """Per region and group, original vs synthetic regional SUV: paired Wilcoxon signed-rank test."""
+    import pingouin as pg
+
+    rows = []
+    for region in names:
+        for group, part in regions[regions["region"] == region].groupby("group"):
+            data = part[["pet", "synthetic"]].dropna()
+            p = (
+                pvalue(pg.wilcoxon(data["pet"], data["synthetic"]))
+                if len(data) >= 2 and (data["pet"] != data["synthetic"]).any()
+                else np.nan
+            )
+            rows.append(
+                {
+                    "region": region,
+                    "group": group,
+                    "n": len(data),
+                    "original_mean": data["pet"].mean(),
+                    "synthetic_mean": data["synthetic"].mean(),
+                    "p_wilcoxon": p,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def ground_truth_table(scans: pd.DataFrame) -> pd.DataFrame:
+    """Synthetic cohort only: error against the noise-free PET of the synthetic, measured and smoothed PET.
+
+    Tests the paper's claim that the model filters noise: a paired one-sided Wilcoxon test that the
+    synthetic PET is closer to the noise-free truth than the measured (and the smoothed) PET.
+    """
+    import pingouin as pg
+
+    rows = []
+    for image in ("synthetic", "pet", "pet_smoothed"):
+        row = {"image": image, "n": len(scans)}
+        for name in TABLE4_METRICS:
+            row[name] = mean_sd(scans[f"{name}_{image}_vs_{TRUTH}"])
+        if image != "synthetic" and len(scans) >= 2:
+            row["p_synthetic_mse_lower"] = pvalue(
+                pg.wilcoxon(scans[f"mse_synthetic_vs_{TRUTH}"], scans[f"mse_{image}_vs_{TRUTH}"], alternative="less")
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def planted_effects(regions: pd.DataFrame, group_effects: dict, control: str) -> pd.DataFrame:
+    """Synthetic cohort only: does each planted group effect survive in the synthetic PET?
+
+    Per effect: the ratio of the group's to the controls' mean over the effect's regions, in the
+    noise-free, measured and synthetic PET, with a Mann-Whitney U p-value (group vs controls). Each
+    scan's regional values are divided by its mean over all regions first (an SUVR): per-scan min-max
+    normalization moves every voxel when the effect raises the maximum, a ratio to the scan's own
+    brain does not depend on the scale.
+    """
+    import pingouin as pg
+
+    images = [TRUTH, "pet", "synthetic"]
+    relative = regions.copy()
+    relative[images] = regions[images] / regions.groupby("scan")[images].transform("mean")
+    rows = []
+    for group, effect in group_effects.items():
+        part = relative[relative["region"].isin(effect["regions"])]
+        per_scan = part.groupby(["scan", "group"], as_index=False)[images].mean()
+        cases, controls = per_scan[per_scan["group"] == group], per_scan[per_scan["group"] == control]
+        row = {"group": group, "regions": " ".join(effect["regions"]), "planted_factor": effect["factor"]}
+        for image in images:
+            row[f"ratio_{image}"] = cases[image].mean() / controls[image].mean()
+            row[f"p_{image}"] = (
+                pvalue(pg.mwu(cases[image], controls[image])) if len(cases) >= 2 and len(controls) >= 2 else np.nan
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_tsv(table: pd.DataFrame, path: str | Path) -> None:
+    from synthpet.imageio import atomic_path
+
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+
+
+def _scans_table(inputs: dict) -> pd.DataFrame:
+    """The cohort table (scan, subject, group, genotype) with each scan's fold, in the order of the inputs."""
+    scans = pd.read_csv(inputs["scans"], sep="\t", dtype=str)
+    folds = pd.read_csv(inputs["folds"], sep="\t", dtype=str)[["scan", "fold"]]
+    return scans.merge(folds, on="scan", how="left")
+
+
+def write_tables(inputs: dict, outputs: dict, voxel_mm: int, min_target: float) -> None:
+    """Every table of the evaluation from the per-scan measures (and the MNI images, for Table 5)."""
+    import json
+
+    from synthpet.atlas import table_regions
+    from synthpet.mni import template
+
+    cohort = _scans_table(inputs)
+    names = [Path(p).name.removesuffix("_metrics.json") for p in inputs["metrics"]]
+    cohort = cohort.set_index("scan").loc[names].reset_index()
+    scans = pd.concat([cohort, pd.DataFrame([json.loads(Path(p).read_text()) for p in inputs["metrics"]])], axis=1)
+    regions = pd.concat(
+        [
+            pd.read_csv(p, sep="\t").assign(**row)
+            for p, row in zip(inputs["regions"], cohort.to_dict("records"), strict=True)
+        ],
+        ignore_index=True,
+    )
+    paper = table_regions(regions["region"])
+    write_tsv(scans, outputs["scan_metrics"])
+    write_tsv(regions, outputs["regions"])
+    write_tsv(table2_regional(regions), outputs["table2"])
+    write_tsv(table3_median_split(regions, paper), outputs["table3"])
+    write_tsv(table4_metrics(scans), outputs["table4"])
+    _, brain = template(voxel_mm)
+    synthetic = brain_vectors(inputs["synthetic"], brain)
+    targets = {"pet": brain_vectors(inputs["pet"], brain), "pet_smoothed": brain_vectors(inputs["pet_smoothed"], brain)}
+    per_scan, summary = table5_specificity(scans, synthetic, targets, min_target)
+    write_tsv(summary, outputs["table5"])
+    write_tsv(per_scan, outputs["table5_scans"])
+    write_tsv(correlations(regions), outputs["correlations"])
+    write_tsv(group_comparison(regions, paper), outputs["groups"])
+
+
+def draw_figures(inputs: dict, outputs: dict, voxel_mm: int, folds, example: str) -> None:
+    from synthpet import figures
+    from synthpet.atlas import table_regions
+    from synthpet.mni import template
+
+    _, brain = template(voxel_mm)
+    volumes = {key: np.asarray(nib.load(inputs[f"example_{key}"]).dataobj, np.float32) for key in IMAGES}
+    figures.example_slices(volumes, brain, f"{example} (MNI space, out-of-fold synthetic PET)", outputs["examples"])
+    regions = pd.read_csv(inputs["regions"], sep="\t")
+    paper = table_regions(regions["region"])
+    figures.groups_original_vs_synthetic(regions, pd.read_csv(inputs["groups"], sep="\t"), paper, outputs["groups"])
+    figures.median_split_scatter_bland_altman(regions, paper, outputs["median_split"])
+    figures.metric_distributions(pd.read_csv(inputs["scan_metrics"], sep="\t"), outputs["metrics"])
+    figures.correlation_bars(pd.read_csv(inputs["correlations"], sep="\t"), paper, outputs["correlations"])
+    losses = {fold: pd.read_csv(path, sep="\t") for fold, path in zip(folds, inputs["losses"], strict=True)}
+    figures.loss_curves(losses, outputs["losses"])

@@ -1,0 +1,159 @@
+"""The paper's figures 2 to 7, drawn from the evaluation tables (the numbers plotted are the TSVs')."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(figure, path: str | Path) -> Path:
+    from synthpet.imageio import atomic_path
+
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, dpi=90, format="png", bbox_inches="tight")
+    _pyplot().close(figure)
+    return Path(path)
+
+
+def stars(p: float) -> str:
+    if not np.isfinite(p):
+        return ""
+    return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else ""
+
+
+def example_slices(volumes: dict[str, np.ndarray], brain: np.ndarray, title: str, path: str | Path) -> Path:
+    """Figure 2: T1w, true PET, synthetic PET and smoothed true PET of one scan, three planes."""
+    plt = _pyplot()
+    columns = (("t1w", "T1w", "gray"), ("pet", "PET"), ("synthetic", "synthetic PET"), ("pet_smoothed", "smoothed PET"))
+    centre = np.argwhere(brain).mean(axis=0).round().astype(int)
+    figure, axes = plt.subplots(3, len(columns), figsize=(3 * len(columns), 8.5))
+    vmax = max(float(np.percentile(volumes[k][brain], 99.5)) for k in ("pet", "synthetic", "pet_smoothed")) or 1.0
+    for col, (key, label, *cmap) in enumerate(columns):
+        volume = np.where(brain, volumes[key], 0)
+        top = float(np.percentile(volume[brain], 99.5)) if key == "t1w" else vmax
+        for axis in range(3):
+            ax = axes[axis, col]
+            ax.imshow(
+                np.take(volume, centre[axis], axis=axis).T, origin="lower", cmap=(cmap or ["hot"])[0], vmin=0, vmax=top
+            )
+            ax.set_axis_off()
+        axes[0, col].set_title(label)
+    figure.suptitle(title)
+    return _save(figure, path)
+
+
+def groups_original_vs_synthetic(regions: pd.DataFrame, tests: pd.DataFrame, names, path: str | Path) -> Path:
+    """Figure 3: per region and group, original vs synthetic regional SUV (stars: paired Wilcoxon p)."""
+    plt = _pyplot()
+    groups = list(dict.fromkeys(regions["group"]))
+    figure, axes = plt.subplots(len(groups), 1, figsize=(max(10, 0.6 * len(names)), 3.2 * len(groups)), squeeze=False)
+    for ax, group in zip(axes[:, 0], groups, strict=True):
+        part = regions[(regions["group"] == group) & regions["region"].isin(names)]
+        positions = np.arange(len(names))
+        for offset, image, colour in ((-0.18, "pet", "tab:blue"), (0.18, "synthetic", "tab:orange")):
+            data = [part.loc[part["region"] == n, image].dropna().to_numpy() for n in names]
+            box = ax.boxplot(data, positions=positions + offset, widths=0.32, patch_artist=True, showfliers=False)
+            for patch in box["boxes"]:
+                patch.set_facecolor(colour)
+        for x, name in enumerate(names):
+            p = tests.loc[(tests["region"] == name) & (tests["group"] == group), "p_wilcoxon"]
+            if len(p):
+                ax.text(x, ax.get_ylim()[1], stars(float(p.iloc[0])), ha="center", va="top")
+        ax.set_xticks(positions, [n.replace("_", " ") for n in names], rotation=60, ha="right", fontsize=7)
+        ax.set_ylabel("normalized SUV")
+        ax.set_title(f"{group}: original (blue) vs synthetic (orange)")
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def median_split_scatter_bland_altman(regions: pd.DataFrame, names, path: str | Path) -> Path:
+    """Figure 4: median-split boxplots, scatter plot and Bland-Altman plot of synthetic vs smoothed true SUV."""
+    import pingouin as pg
+
+    plt = _pyplot()
+    part = regions[regions["region"].isin(names)].dropna(subset=["synthetic", "pet_smoothed"])
+    median = part.groupby("region")["pet_smoothed"].transform("median")
+    figure, axes = plt.subplots(1, 3, figsize=(16, 4.8))
+    low = part.loc[part["pet_smoothed"] <= median, "synthetic"]
+    high = part.loc[part["pet_smoothed"] > median, "synthetic"]
+    axes[0].boxplot([low, high], showfliers=False)
+    axes[0].set_xticks([1, 2], ["Low", "High"])
+    axes[0].set_ylabel("synthetic normalized SUV")
+    axes[0].set_title("median split of the smoothed true SUV (per region)")
+    axes[1].scatter(part["pet_smoothed"], part["synthetic"], s=8, alpha=0.6)
+    lims = [
+        min(part["pet_smoothed"].min(), part["synthetic"].min()),
+        max(part["pet_smoothed"].max(), part["synthetic"].max()),
+    ]
+    axes[1].plot(lims, lims, "k--", lw=0.8)
+    axes[1].set_xlabel("smoothed true SUV")
+    axes[1].set_ylabel("synthetic SUV")
+    axes[1].set_title("regional means, every scan")
+    pg.plot_blandaltman(part["synthetic"].to_numpy(), part["pet_smoothed"].to_numpy(), agreement=1.96, ax=axes[2])
+    axes[2].set_title("Bland-Altman: synthetic - smoothed true")
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def metric_distributions(scans: pd.DataFrame, path: str | Path) -> Path:
+    """Figure 5: distributions over scans of each metric, against the raw and the smoothed true PET."""
+    plt = _pyplot()
+    panels = [("mse", "MSE"), ("normdiff", "NormDiff"), ("percdiff", "PercDiff")]
+    figure, axes = plt.subplots(1, 4, figsize=(16, 4))
+    for ax, (name, label) in zip(axes, panels, strict=False):
+        data = [scans[f"{name}_synthetic_vs_pet"], scans[f"{name}_synthetic_vs_pet_smoothed"]]
+        ax.violinplot(data, showmedians=True)
+        ax.set_xticks([1, 2], ["raw", "smoothed"])
+        ax.set_title(label)
+    axes[3].violinplot([scans["cnr_pet"], scans["cnr_pet_smoothed"], scans["cnr_synthetic"]], showmedians=True)
+    axes[3].set_xticks([1, 2, 3], ["original", "smoothed", "synthetic"])
+    axes[3].set_title("CNR")
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def correlation_bars(table: pd.DataFrame, names, path: str | Path) -> Path:
+    """Figure 6: per region Pearson r of the three pairs of images, stars where p < 0.05."""
+    plt = _pyplot()
+    pairs = list(dict.fromkeys(table["pair"]))
+    figure, ax = plt.subplots(figsize=(max(10, 0.6 * len(names)), 4.5))
+    width = 0.8 / len(pairs)
+    for k, pair in enumerate(pairs):
+        part = table[table["pair"] == pair].set_index("region").reindex(names)
+        x = np.arange(len(names)) + (k - (len(pairs) - 1) / 2) * width
+        ax.bar(x, part["r"].fillna(0), width, label=pair)
+        for xi, r, p in zip(x, part["r"], part["p"], strict=True):
+            if np.isfinite(r):
+                ax.text(xi, r + (0.02 if r >= 0 else -0.08), stars(p), ha="center", fontsize=7)
+    ax.set_xticks(np.arange(len(names)), [n.replace("_", " ") for n in names], rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("Pearson r across scans")
+    ax.axhline(0, color="k", lw=0.6)
+    ax.legend(fontsize=8)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def loss_curves(losses: dict[str, pd.DataFrame], path: str | Path) -> Path:
+    """Figure 7: training and held-out loss per epoch, every fold."""
+    plt = _pyplot()
+    figure, ax = plt.subplots(figsize=(7, 4.5))
+    for k, (fold, table) in enumerate(losses.items()):
+        colour = f"C{k}"
+        ax.plot(table["epoch"], table["train_loss"], color=colour, label=f"fold {fold} train")
+        ax.plot(table["epoch"], table["held_out_loss"], color=colour, ls="--", label=f"fold {fold} held-out")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss (BCE + MSE)")
+    ax.legend(fontsize=7, ncol=2)
+    figure.tight_layout()
+    return _save(figure, path)

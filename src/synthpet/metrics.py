@@ -1,0 +1,79 @@
+"""Image-similarity metrics of the paper (METHOD.md, Evaluation), on voxels inside the brain.
+
+R is the reconstruction (synthetic PET), T the target (true PET, raw or smoothed), both as 1D arrays
+of the brain's voxels, on the normalized SUV scale.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def mse(r: np.ndarray, t: np.ndarray) -> float:
+    return float(np.mean((np.asarray(r, np.float64) - t) ** 2))
+
+
+def normdiff(r: np.ndarray, t: np.ndarray) -> float:
+    """Mean of (R - T) / (R + T), bounded in [-1, 1]; voxels where both are 0 are left out."""
+    r, t = np.asarray(r, np.float64), np.asarray(t, np.float64)
+    keep = (r + t) > 0
+    return float(np.mean((r[keep] - t[keep]) / (r[keep] + t[keep]))) if keep.any() else float("nan")
+
+
+def percdiff(r: np.ndarray, t: np.ndarray, min_target: float) -> float:
+    """Mean of (R - T) / T over voxels where T > ``min_target`` (a near-zero T makes the ratio explode)."""
+    r, t = np.asarray(r, np.float64), np.asarray(t, np.float64)
+    keep = t > min_target
+    return float(np.mean((r[keep] - t[keep]) / t[keep])) if keep.any() else float("nan")
+
+
+def box_origins(mask: np.ndarray, box: tuple[int, int, int]) -> np.ndarray:
+    """Voxel indices (N, 3) of the corners of every box of ``box`` voxels that lies wholly inside the mask."""
+    # the number of mask voxels in each box, from a summed-volume table
+    table = np.pad(np.asarray(mask, np.int32), ((1, 0), (1, 0), (1, 0))).cumsum(0).cumsum(1).cumsum(2)
+    a, b, c = box
+    nx, ny, nz = (np.asarray(mask.shape) - np.asarray(box) + 1).clip(0)
+    s = (
+        table[a : a + nx, b : b + ny, c : c + nz]
+        - table[:nx, b : b + ny, c : c + nz]
+        - table[a : a + nx, :ny, c : c + nz]
+        - table[a : a + nx, b : b + ny, :nz]
+        + table[:nx, :ny, c : c + nz]
+        + table[:nx, b : b + ny, :nz]
+        + table[a : a + nx, :ny, :nz]
+        - table[:nx, :ny, :nz]
+    )
+    return np.argwhere(s == a * b * c)
+
+
+def draw_box_pairs(mask: np.ndarray, draws: int, box: tuple[int, int, int], seed: int) -> np.ndarray:
+    """Flat voxel indices (draws, 2, voxels per box) of random box pairs inside the mask, seeded."""
+    origins = box_origins(mask, box)
+    if len(origins) == 0:
+        raise ValueError(f"no {box} box fits inside the brain mask")
+    rng = np.random.default_rng(seed)
+    chosen = origins[rng.integers(0, len(origins), size=(draws, 2))]  # (draws, 2, 3)
+    offsets = np.indices(box).reshape(3, -1).T  # (voxels, 3)
+    voxels = chosen[:, :, None, :] + offsets[None, None]
+    return np.ravel_multi_index(tuple(np.moveaxis(voxels, -1, 0)), mask.shape)
+
+
+def cnr(volume: np.ndarray, pairs: np.ndarray) -> float:
+    """Median over box pairs of (mean(ROI1) - mean(ROI2)) / std(ROI1 and ROI2 pooled)."""
+    values = np.asarray(volume, np.float64).ravel()[pairs]  # (draws, 2, voxels)
+    pooled = values.reshape(len(values), -1).std(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = (values[:, 0].mean(axis=1) - values[:, 1].mean(axis=1)) / pooled
+    ratio[pooled == 0] = np.nan
+    return float(np.nanmedian(ratio)) if np.isfinite(ratio).any() else float("nan")
+
+
+def compare(r: np.ndarray, t: np.ndarray, min_target: float) -> dict[str, float]:
+    """Every voxelwise metric of R against T (1D arrays of brain voxels)."""
+    error = mse(r, t)
+    return {
+        "mse": error,
+        "percent_mse": 100.0 * error,
+        "normdiff": normdiff(r, t),
+        "percdiff": percdiff(r, t, min_target),
+    }

@@ -1,0 +1,113 @@
+"""Spatial normalization to MNI space (antspyx): affine then SyN, to nilearn's bundled MNI152 template.
+
+nilearn's template is the asymmetric ICBM152 2009 release a, hence the BIDS space label. The
+transforms are kept as ANTs writes them (a displacement field and an affine) so that any image in
+the scan's T1w world (native T1w, PET in T1w space, or the model grid, whose affine is in the same
+world) reaches MNI space by one resampling.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+SPACE = "MNI152NLin2009aAsym"
+
+
+@lru_cache(maxsize=2)
+def template(voxel_mm: int) -> tuple[nib.Nifti1Image, np.ndarray]:
+    """(skull-stripped T1 template, brain mask) of nilearn's MNI152 at ``voxel_mm``."""
+    from nilearn import datasets
+
+    t1 = datasets.load_mni152_template(resolution=voxel_mm)
+    mask = datasets.load_mni152_brain_mask(resolution=voxel_mm)
+    data = np.asarray(mask.dataobj) > 0.5
+    return nib.Nifti1Image(t1.get_fdata(dtype=np.float32), t1.affine), data
+
+
+def _to_ants(img: nib.Nifti1Image):
+    """A nibabel image as an ANTs image (through a file: this antspyx has no in-memory conversion)."""
+    import ants
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = f"{tmp}/image.nii.gz"
+        nib.save(nib.Nifti1Image(np.asarray(img.dataobj, np.float32), img.affine), path)
+        return ants.image_read(path)
+
+
+def _to_nibabel(image) -> nib.Nifti1Image:
+    import ants
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = f"{tmp}/image.nii.gz"
+        ants.image_write(image, path)
+        img = nib.load(path)
+        return nib.Nifti1Image(img.get_fdata(dtype=np.float32), img.affine)
+
+
+def _ants_template(voxel_mm: int):
+    return _to_ants(template(voxel_mm)[0])
+
+
+def register(
+    brain_t1w: str | Path,
+    voxel_mm: int,
+    warp_out: str | Path,
+    affine_out: str | Path,
+    warped_out: str | Path,
+    seed: int = 0,
+) -> None:
+    """Register a brain-extracted T1w to the template (affine then SyN); writes the transforms and the warped T1w."""
+    import ants
+
+    from synthpet.imageio import atomic_path, save_nifti
+    from synthpet.registration import ants_seed
+
+    fixed = _ants_template(voxel_mm)
+    moving = ants.image_read(str(brain_t1w)).astype("float32")
+    with tempfile.TemporaryDirectory() as tmp:
+        result = ants.registration(
+            fixed=fixed,
+            moving=moving,
+            type_of_transform="SyN",
+            random_seed=ants_seed(seed),
+            outprefix=f"{tmp}/t1w2mni_",
+        )
+        warp, affine = result["fwdtransforms"]
+        for source, target in ((warp, warp_out), (affine, affine_out)):
+            with atomic_path(target) as part:
+                shutil.copyfile(source, part)
+        warped = _to_nibabel(result["warpedmovout"])
+        save_nifti(np.asarray(warped.dataobj), warped.affine, warped_out)
+
+
+def to_mni(
+    image: str | Path | nib.Nifti1Image,
+    warp: str | Path,
+    affine: str | Path,
+    voxel_mm: int,
+    interpolator: str = "linear",
+) -> nib.Nifti1Image:
+    """An image in the scan's T1w world (any grid) resampled once onto the template grid."""
+    import ants
+
+    moving = _to_ants(image if isinstance(image, nib.Nifti1Image) else nib.load(str(image)))
+    warped = ants.apply_transforms(
+        fixed=_ants_template(voxel_mm),
+        moving=moving.astype("float32"),
+        transformlist=[str(warp), str(affine)],
+        interpolator=interpolator,
+    )
+    return _to_nibabel(warped)
+
+
+def smooth(img: nib.Nifti1Image, fwhm_mm: float) -> nib.Nifti1Image:
+    """Gaussian smoothing with a FWHM in mm (nilearn); 0 leaves the image as it is."""
+    from nilearn.image import smooth_img
+
+    return smooth_img(img, fwhm=fwhm_mm) if fwhm_mm > 0 else img

@@ -1,0 +1,183 @@
+"""Evaluation: metrics against hand computations, statistics against independent implementations,
+the atlas, and the noise-free truth's scaling."""
+
+from __future__ import annotations
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import write_nifti
+from scipy import stats
+
+from synthpet import atlas, evaluation, metrics
+from synthpet.errors import ConfigError
+from synthpet.genotype import GenotypeModel
+
+
+def test_voxelwise_metrics_match_hand_computations():
+    r = np.array([0.2, 0.5, 0.0, 0.9])
+    t = np.array([0.1, 0.5, 0.0, 0.6])
+    assert metrics.mse(r, t) == pytest.approx((0.01 + 0 + 0 + 0.09) / 4)
+    # the voxel where both are 0 has no NormDiff; the others: 0.1/0.3, 0, 0.3/1.5
+    assert metrics.normdiff(r, t) == pytest.approx((0.1 / 0.3 + 0 + 0.3 / 1.5) / 3)
+    # T <= 0.05 is left out of PercDiff: 0.1/0.1, 0, 0.3/0.6
+    assert metrics.percdiff(r, t, 0.05) == pytest.approx((1.0 + 0 + 0.5) / 3)
+    assert metrics.compare(r, t, 0.05)["percent_mse"] == pytest.approx(100 * metrics.mse(r, t))
+    assert -1 <= metrics.normdiff(np.random.default_rng(0).random(50), np.random.default_rng(1).random(50)) <= 1
+
+
+def test_boxes_lie_inside_the_mask_exactly_where_brute_force_says():
+    mask = np.random.default_rng(3).random((9, 8, 7)) > 0.15
+    mask[2:8, 1:7, 1:6] = True
+    box = (3, 2, 2)
+    brute = {
+        (i, j, k)
+        for i in range(9 - 2)
+        for j in range(8 - 1)
+        for k in range(7 - 1)
+        if mask[i : i + 3, j : j + 2, k : k + 2].all()
+    }
+    assert {tuple(o) for o in metrics.box_origins(mask, box)} == brute
+
+
+def test_cnr_with_a_fixed_seed_matches_a_hand_computation():
+    # the volume is its x index; a 5x4x3 mask admits boxes of 4x4x3 at x = 0 and x = 1 only
+    volume = np.broadcast_to(np.arange(5.0)[:, None, None], (5, 4, 3)).copy()
+    mask = np.ones((5, 4, 3), bool)
+    pairs = metrics.draw_box_pairs(mask, 101, (4, 4, 3), seed=7)
+    assert np.array_equal(pairs, metrics.draw_box_pairs(mask, 101, (4, 4, 3), seed=7))
+    # box at x=0 holds 0..3 (mean 1.5), at x=1 holds 1..4 (mean 2.5); pooled SD of both is sqrt(1.5)
+    first_x = np.unravel_index(pairs[:, 0, 0], mask.shape)[0]
+    second_x = np.unravel_index(pairs[:, 1, 0], mask.shape)[0]
+    hand = (first_x - second_x) / np.sqrt(1.5)
+    assert metrics.cnr(volume, pairs) == pytest.approx(float(np.median(hand)))
+    assert set(np.round(hand, 4)) <= {0.0, 0.8165, -0.8165}
+
+
+def test_median_split_p_is_scipys_mann_whitney():
+    rng = np.random.default_rng(5)
+    smoothed = rng.random(14)
+    synthetic = smoothed + rng.normal(0, 0.2, 14)
+    high = smoothed > np.median(smoothed)
+    expected = stats.mannwhitneyu(synthetic[high], synthetic[~high], alternative="two-sided").pvalue
+    assert evaluation.median_split_p(smoothed, synthetic) == pytest.approx(expected, rel=1e-6)
+    assert np.isnan(evaluation.median_split_p(smoothed[:3], synthetic[:3]))
+
+
+def regions_table(rng, scans=10):
+    rows = []
+    for s in range(scans):
+        for region in ("Left_Thalamus", "Right_Thalamus", "Brain-Stem"):
+            pet = rng.random()
+            rows.append(
+                {
+                    "scan": f"s{s}",
+                    "subject": f"{s}",
+                    "group": "HC" if s % 2 else "KOA",
+                    "genotype": "HAB" if s < 6 else "MAB",
+                    "region": region,
+                    "pet": pet,
+                    "pet_smoothed": pet * 0.9 + 0.05 * rng.random(),
+                    "synthetic": pet + 0.1 * rng.random(),
+                    "t1w": rng.random(),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_correlations_and_group_tests_match_scipy():
+    regions = regions_table(np.random.default_rng(2))
+    table = evaluation.correlations(regions)
+    part = regions[regions["region"] == "Brain-Stem"]
+    row = table[(table["region"] == "Brain-Stem") & (table["pair"] == "synthetic vs pet_smoothed")].iloc[0]
+    expected = stats.pearsonr(part["synthetic"], part["pet_smoothed"])
+    assert row["r"] == pytest.approx(expected.statistic) and row["p"] == pytest.approx(expected.pvalue, rel=1e-6)
+
+    groups = evaluation.group_comparison(regions, ["Brain-Stem"])
+    koa = part[part["group"] == "KOA"]
+    expected = stats.wilcoxon(koa["pet"], koa["synthetic"]).pvalue
+    assert groups.set_index("group").loc["KOA", "p_wilcoxon"] == pytest.approx(expected, rel=1e-6)
+
+    table3 = evaluation.table3_median_split(regions, ["Left_Thalamus"])
+    assert list(table3.columns) == ["region", "p_ALL", "p_HAB", "p_MAB"]
+    table2 = evaluation.table2_regional(regions)
+    assert table2.iloc[-1]["region"] == "all regions"
+    assert table2.iloc[-1]["original_mean"] == pytest.approx(regions["pet"].mean())
+
+
+def test_specificity_own_versus_other_participants():
+    rng = np.random.default_rng(4)
+    truth = rng.random((6, 200))
+    synthetic = truth + rng.normal(0, 0.05, truth.shape)  # each close to its own truth
+    scans = pd.DataFrame({"scan": [f"s{i}" for i in range(6)], "subject": ["a", "a", "b", "c", "d", "e"]})
+    per_scan, summary = evaluation.table5_specificity(scans, synthetic, {"pet": truth}, 0.05)
+    assert per_scan.loc[0, "mse_own_pet"] == pytest.approx(metrics.mse(synthetic[0], truth[0]))
+    # scan 0's others exclude scan 1: the same participant
+    others = np.mean([metrics.mse(synthetic[0], truth[j]) for j in (2, 3, 4, 5)])
+    assert per_scan.loc[0, "mse_others_pet"] == pytest.approx(others)
+    expected = stats.wilcoxon(per_scan["mse_own_pet"], per_scan["mse_others_pet"], alternative="less").pvalue
+    assert summary.loc[0, "p_own_mse_lower"] == pytest.approx(expected, rel=1e-6) and expected < 0.05
+
+
+def test_harvard_oxford_has_the_papers_21_regions_lateralized():
+    regions = atlas.harvard_oxford(2)
+    assert set(atlas.PAPER_SUBCORTICAL) <= set(regions.names) and len(atlas.PAPER_SUBCORTICAL) == 21
+    from synthpet.mni import template
+
+    t1, brain = template(2)
+    x = (t1.affine @ np.vstack([np.indices(t1.shape).reshape(3, -1), np.ones((1, brain.size))]))[0].reshape(t1.shape)
+    for name in atlas.PAPER_SUBCORTICAL:
+        mask = regions.masks[regions.names.index(name)]
+        assert mask.sum() > 20, name
+        if name.startswith("Left"):
+            assert np.median(x[mask]) < 0, name
+        if name.startswith("Right"):
+            assert np.median(x[mask]) > 0, name
+    means = regions.means(np.ones(brain.shape))
+    assert np.allclose(means[np.isfinite(means)], 1.0)
+
+
+def test_atlas_round_trips_and_a_user_atlas_is_checked(tmp_path):
+    small = atlas.Atlas(("a", "b"), np.random.default_rng(0).random((2, 5, 6, 7)) > 0.5)
+    small.save(tmp_path / "atlas.npz")
+    loaded = atlas.Atlas.load(tmp_path / "atlas.npz")
+    assert loaded.names == small.names and np.array_equal(loaded.masks, small.masks)
+
+    from synthpet.mni import template
+
+    t1, brain = template(2)
+    labels = np.zeros(brain.shape, np.int16)
+    labels[40:50, 50:60, 40:50] = 3
+    image = tmp_path / "labels.nii.gz"
+    nib.save(nib.Nifti1Image(labels, t1.affine), image)
+    table = tmp_path / "labels.tsv"
+    table.write_text("index\tname\n3\tcube\n4\tnowhere\n")
+    with pytest.raises(ConfigError, match="nowhere"):
+        atlas.build({"image": str(image), "labels": str(table)}, 2)
+    table.write_text("index\tname\n3\tcube\n")
+    user = atlas.build({"image": str(image), "labels": str(table)}, 2)
+    assert user.names == ("cube",) and user.masks[0].sum() == 1000
+    with pytest.raises(ConfigError, match="missing.tsv"):
+        atlas.build({"image": str(image), "labels": str(tmp_path / "missing.tsv")}, 2)
+
+
+def test_noisefree_truth_takes_the_measured_pets_scale_and_genotype_correction(tmp_path):
+    from synthpet.normalize import scale_pet
+    from synthpet.preprocess import pet_to_grid
+
+    rng = np.random.default_rng(1)
+    t1_affine = np.diag([2.0, 2.0, 2.0, 1.0])
+    pet = write_nifti(tmp_path / "pet.nii.gz", data=rng.uniform(1, 3, (20, 20, 20)), affine=t1_affine)
+    grid_affine = np.diag([4.0, 4.0, 4.0, 1.0])
+    grid_affine[:3, 3] = 4.0
+    mask = np.zeros((8, 8, 8), np.uint8)
+    mask[1:7, 1:7, 1:7] = 1
+    mask_path = write_nifti(tmp_path / "mask.nii.gz", data=mask, affine=grid_affine, dtype=np.uint8)
+    model = GenotypeModel(("MAB",), np.full((1, 512), 0.1), np.array([0.5]))
+    model.save(tmp_path / "geno.npz")
+    # the noise-free PET equal to the measured one gives the measured normalized, corrected PET
+    clean = evaluation.noisefree_on_grid(str(pet), str(pet), str(mask_path), str(tmp_path / "geno.npz"), "MAB")
+    normalized = scale_pet(pet_to_grid(nib.load(pet), grid_affine, (8, 8, 8)), mask.astype(bool))
+    expected = (normalized - 0.05) * mask
+    assert np.allclose(np.asarray(clean.dataobj), expected, atol=1e-5)

@@ -1,0 +1,230 @@
+# Evaluation: every scan's T1w, true PET and out-of-fold synthetic PET warped to MNI space (affine
+# then SyN), the true PET smoothed, per-scan metrics and regional means, then the paper's tables,
+# figures and, for the synthetic cohort, comparisons with the noise-free truth.
+
+EVAL = config["evaluation"]
+MNI_VOXEL = EVAL["mni_voxel_mm"]
+# settings of the per-scan measures; changing one reruns the measures and tables, not the warps
+MEASURE_SETTINGS = {
+    key: EVAL[key] for key in ("atlas", "cnr_draws", "cnr_box", "percdiff_min_target")
+}
+
+
+rule mni_register:
+    input:
+        brain=rules.brain_mask.output.brain,
+    output:
+        warp=mni_path(
+            "anat",
+            "xfm",
+            **{"from": "T1w", "to": mni.SPACE},
+            desc="warp",
+        ),
+        affine=mni_path(
+            "anat",
+            "xfm",
+            ext=".mat",
+            **{"from": "T1w", "to": mni.SPACE},
+            desc="affine",
+        ),
+        t1w=mni_path("anat", "T1w", space=mni.SPACE, desc="brain"),
+        qc=report(
+            f"{OUT}/qc/mni/{paths.scan_id('{subject}', SESSION)}_desc-mni_qc.png",
+            caption="../report/qc_mni.rst",
+            category="QC",
+            subcategory="MNI registration",
+            labels={"scan": "{subject}" + ("_{session}" if SESSION else "")},
+        ),
+    log:
+        scan_log("mni_register"),
+    benchmark:
+        scan_benchmark("mni_register")
+    conda:
+        "../../envs/synthpet.yaml"
+    threads: ANTS_THREADS
+    resources:
+        mem_mb=lambda wildcards, input, attempt: (2000 + 60 * input.size_mb) * attempt,
+        runtime=lambda wildcards, attempt: (10 if MNI_VOXEL > 1 else 30) * attempt,
+    params:
+        voxel_mm=MNI_VOXEL,
+        seed=config["seed"],
+        scan=lambda wildcards: scan_of(wildcards).id,
+    script:
+        "../scripts/mni_register.py"
+
+
+rule mni_pet:
+    input:
+        unpack(scan_fold_inputs),
+        warp=rules.mni_register.output.warp,
+        affine=rules.mni_register.output.affine,
+        t1w=rules.model_grid.output.t1w,
+        synthetic=rules.predict_scan.output.grid,
+    output:
+        t1w=mni_path("anat", "T1w", space=mni.SPACE, desc="norm"),
+        pet=mni_path("pet", "pet", space=mni.SPACE, desc="true"),
+        pet_smoothed=mni_path("pet", "pet", space=mni.SPACE, desc="smoothed"),
+        synthetic=mni_path("pet", "pet", space=mni.SPACE, desc="synthetic"),
+    log:
+        scan_log("mni_pet"),
+    conda:
+        "../../envs/synthpet.yaml"
+    threads: ANTS_THREADS
+    resources:
+        mem_mb=lambda wildcards, input, attempt: (1500 + 20 * input.size_mb) * attempt,
+        runtime=lambda wildcards, attempt: 5 * attempt,
+    params:
+        voxel_mm=MNI_VOXEL,
+        fwhm_mm=EVAL["smoothing_fwhm_mm"],
+    script:
+        "../scripts/mni_pet.py"
+
+
+rule atlas:
+    output:
+        f"{OUT}/evaluation/atlas_res-{MNI_VOXEL}mm.npz",
+    log:
+        f"{OUT}/logs/atlas.log",
+    conda:
+        "../../envs/synthpet.yaml"
+    resources:
+        mem_mb=3000,
+        runtime=10,
+    params:
+        atlas=EVAL["atlas"],
+        voxel_mm=MNI_VOXEL,
+    script:
+        "../scripts/atlas.py"
+
+
+rule scan_measures:
+    input:
+        unpack(mni_images),
+        atlas=rules.atlas.output[0],
+    output:
+        metrics=f"{OUT}/evaluation/scans/{paths.scan_id('{subject}', SESSION)}_metrics.json",
+        regions=f"{OUT}/evaluation/scans/{paths.scan_id('{subject}', SESSION)}_regions.tsv",
+    log:
+        scan_log("scan_measures"),
+    conda:
+        "../../envs/synthpet.yaml"
+    resources:
+        mem_mb=lambda wildcards, input, attempt: (1500 + 20 * input.size_mb) * attempt,
+        runtime=lambda wildcards, attempt: 5 * attempt,
+    params:
+        voxel_mm=MNI_VOXEL,
+        settings=MEASURE_SETTINGS,
+        seed=config["seed"],
+    script:
+        "../scripts/scan_measures.py"
+
+
+rule evaluation_tables:
+    input:
+        scans=rules.cohort_table.output.scans,
+        folds=rules.folds.output.folds,
+        metrics=expand(rules.scan_measures.output.metrics, zip, **SCAN_WILDCARDS),
+        regions=expand(rules.scan_measures.output.regions, zip, **SCAN_WILDCARDS),
+        pet=expand(rules.mni_pet.output.pet, zip, **SCAN_WILDCARDS),
+        pet_smoothed=expand(rules.mni_pet.output.pet_smoothed, zip, **SCAN_WILDCARDS),
+        synthetic=expand(rules.mni_pet.output.synthetic, zip, **SCAN_WILDCARDS),
+    output:
+        scan_metrics=evaluation_table("scan_metrics", "scan_metrics"),
+        regions=f"{OUT}/evaluation/regional_suv.tsv",
+        table2=evaluation_table("table2_regional_suv", "table2"),
+        table3=evaluation_table("table3_median_split", "table3"),
+        table4=evaluation_table("table4_metrics", "table4"),
+        table5=evaluation_table("table5_specificity", "table5"),
+        table5_scans=f"{OUT}/evaluation/table5_specificity_per_scan.tsv",
+        correlations=evaluation_table("correlations", "correlations"),
+        groups=evaluation_table("group_comparison", "group_comparison"),
+    log:
+        f"{OUT}/logs/evaluation_tables.log",
+    conda:
+        "../../envs/synthpet.yaml"
+    resources:
+        mem_mb=lambda wildcards, input, attempt: (2000 + 3 * input.size_mb) * attempt,
+        runtime=lambda wildcards, attempt: 30 * attempt,
+    params:
+        voxel_mm=MNI_VOXEL,
+        min_target=EVAL["percdiff_min_target"],
+    script:
+        "../scripts/evaluation_tables.py"
+
+
+rule evaluation_figures:
+    input:
+        unpack(example_images),
+        scan_metrics=rules.evaluation_tables.output.scan_metrics,
+        regions=rules.evaluation_tables.output.regions,
+        correlations=rules.evaluation_tables.output.correlations,
+        groups=rules.evaluation_tables.output.groups,
+        losses=expand(rules.train_fold.output.losses, fold=FOLDS),
+    output:
+        examples=evaluation_figure("fig2_example_slices", "fig2"),
+        groups=evaluation_figure("fig3_groups", "fig3"),
+        median_split=evaluation_figure("fig4_median_split_bland_altman", "fig4"),
+        metrics=evaluation_figure("fig5_metric_distributions", "fig5"),
+        correlations=evaluation_figure("fig6_correlations", "fig6"),
+        losses=evaluation_figure("fig7_loss_curves", "fig7"),
+    log:
+        f"{OUT}/logs/evaluation_figures.log",
+    conda:
+        "../../envs/synthpet.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        voxel_mm=MNI_VOXEL,
+        folds=FOLDS,
+        example=EXAMPLE_SCAN,
+    script:
+        "../scripts/evaluation_figures.py"
+
+
+if config["input"]["source"] == "phantom":
+
+    rule mni_noisefree:
+        input:
+            unpack(scan_fold_inputs),
+            noisefree=rules.phantom_scan.output.noisefree,
+            pet_t1=rules.coregister_pet.output.pet,
+            mask=rules.model_grid.output.mask,
+            warp=rules.mni_register.output.warp,
+            affine=rules.mni_register.output.affine,
+        output:
+            noisefree=mni_path("pet", "pet", space=mni.SPACE, desc="noisefree"),
+        log:
+            scan_log("mni_noisefree"),
+        conda:
+            "../../envs/synthpet.yaml"
+        threads: ANTS_THREADS
+        resources:
+            mem_mb=lambda wildcards, input, attempt: (1500 + 20 * input.size_mb)
+            * attempt,
+            runtime=lambda wildcards, attempt: 5 * attempt,
+        params:
+            voxel_mm=MNI_VOXEL,
+            genotype=lambda wildcards: scan_of(wildcards).genotype,
+        script:
+            "../scripts/mni_noisefree.py"
+
+    rule ground_truth_tables:
+        input:
+            scan_metrics=rules.evaluation_tables.output.scan_metrics,
+            regions=rules.evaluation_tables.output.regions,
+        output:
+            errors=evaluation_table("groundtruth_errors", "groundtruth_errors"),
+            effects=evaluation_table("groundtruth_effects", "groundtruth_effects"),
+        log:
+            f"{OUT}/logs/ground_truth_tables.log",
+        conda:
+            "../../envs/synthpet.yaml"
+        resources:
+            mem_mb=1000,
+            runtime=5,
+        params:
+            group_effects=config["phantom"]["group_effects"],
+            control=config["input"]["groups"][0],
+        script:
+            "../scripts/ground_truth_tables.py"

@@ -1,0 +1,12 @@
+"""Snakemake job (synthetic cohort): one scan's noise-free PET, on its normalized scale, in MNI space."""
+
+import os
+
+from synthpet.evaluation import warp_noisefree
+from synthpet.logs import job_log
+
+os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(snakemake.threads)
+with job_log(snakemake.log[0]):
+    warp_noisefree(
+        dict(snakemake.input), snakemake.output.noisefree, snakemake.params.voxel_mm, snakemake.params.genotype
+    )

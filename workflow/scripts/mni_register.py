@@ -1,0 +1,22 @@
+"""Snakemake job: one scan's brain-extracted T1w registered to MNI space (affine then SyN), with a QC figure."""
+
+import os
+
+import nibabel as nib
+import numpy as np
+
+from synthpet import mni
+from synthpet.logs import job_log
+from synthpet.qc import overlay_figure
+
+os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(snakemake.threads)
+with job_log(snakemake.log[0]):
+    o, p = snakemake.output, snakemake.params
+    mni.register(snakemake.input.brain, p.voxel_mm, o.warp, o.affine, o.t1w, seed=p.seed)
+    _, brain = mni.template(p.voxel_mm)
+    overlay_figure(
+        np.asarray(nib.load(o.t1w).dataobj, np.float32),
+        o.qc,
+        f"{p.scan}: T1w in MNI space, template brain outline (red)",
+        mask=brain,
+    )
