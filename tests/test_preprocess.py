@@ -11,7 +11,7 @@ from scipy import ndimage
 
 from synthpet import brain_extraction, genotype, model_grid, preprocess, registration
 from synthpet.errors import InputError, SynthpetError
-from synthpet.folds import make_folds
+from synthpet.folds import check_genotypes, make_folds
 
 SETTINGS = {
     "grid_shape": [24, 24, 24],
@@ -233,6 +233,14 @@ def test_too_few_participants_or_small_groups():
         make_folds(cohort_table((1, 1, 1)), 5, seed=0)
     with pytest.raises(InputError, match="KOA has 2"):
         make_folds(cohort_table((6, 6, 2)), 5, seed=0)
+
+
+def test_a_fold_without_mab_training_scans_is_reported_before_any_job():
+    folds = make_folds(cohort_table((6, 6, 6)), 3, seed=0)
+    folds.loc[folds["fold"] == 2, "genotype"] = "MAB"  # MAB only in fold 2: fold 2 trains on HAB alone
+    with pytest.raises(InputError, match="fold 2's training scans have no MAB scan"):
+        check_genotypes(folds, "fold")
+    check_genotypes(folds, "cohort")  # fitted on every scan: both genotypes are there
 
 
 # ---------------------------------------------------------------------------------------------

@@ -36,3 +36,23 @@ def make_folds(scans: pd.DataFrame, n_folds: int, seed: int) -> pd.DataFrame:
     for fold, (_, test) in enumerate(splitter.split(out, y=out["group"], groups=out["subject"])):
         out.loc[test, "fold"] = fold
     return out
+
+
+def check_genotypes(folds: pd.DataFrame, scope: str) -> None:
+    """With scope 'fold', each fold's training scans must hold HAB and MAB scans to fit the genotype effect.
+
+    Checked when the DAG is built, so the run stops before any job rather than at the regression.
+    """
+    if scope != "fold":
+        return
+    problems = []
+    for fold in sorted(folds["fold"].unique()):
+        present = set(folds.loc[folds["fold"] != fold, "genotype"])
+        missing = {"HAB", "MAB"} - present
+        if missing:
+            problems.append(f"fold {fold}'s training scans have no {' or '.join(sorted(missing))} scan")
+    if problems:
+        raise InputError(
+            "; ".join(problems) + ": the genotype effect cannot be fitted per fold (set genotype.scope to "
+            "'cohort', lower folds.n_folds, or add participants)"
+        )
