@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import sys
 import time
@@ -43,11 +44,18 @@ class TrainConfig:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: str, job: int | None = None) -> torch.device:
+    """The torch device of a setting ('auto', 'cpu', 'cuda', 'cuda:N').
+
+    With several GPUs visible and no scheduler choosing one (a workstation; SLURM exposes only the
+    job's own GPU), concurrent fold jobs spread over them: job k takes GPU k modulo their number.
+    """
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError(f"training.device is {name!r} but torch sees no CUDA device")
+    if name == "cuda" and job is not None:
+        return torch.device("cuda", job % torch.cuda.device_count())
     return torch.device(name)
 
 
@@ -118,7 +126,7 @@ def train_fold(
     log: Callable[[str], None] = print,
 ) -> tuple[nn.Module, list[dict], dict]:
     """Train (or resume) one fold; returns the model, the per-epoch loss table and timing facts."""
-    device = resolve_device(config.device)
+    device = resolve_device(config.device, job=fold)
     torch.manual_seed(config.seed + fold)
     model = UNet3D(config.model).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
@@ -177,6 +185,8 @@ def train_fold(
         )
     facts = {
         "device": str(device),
+        # set by the scheduler (SLURM) to the GPUs allocated to this job
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
         "seconds_this_run": time.perf_counter() - started,
         "resumed_from_epoch": start_epoch,
