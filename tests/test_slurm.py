@@ -1,0 +1,138 @@
+"""The workflow submitted through profiles/slurm to a real single-node SLURM cluster.
+
+Where SLURM cannot be installed or started (not root, no apt-get), the tests are skipped and the
+reason is printed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import REPO
+from slurm_cluster import Cluster, Unavailable, install
+
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+# on top of the demo config: 6 participants in 3 groups, 2 folds, 1 epoch
+SMALL = """
+phantom:
+  cohort:
+    - {group: HC, sessions: 1, participants: 2}
+    - {group: CLBP, sessions: 1, participants: 2}
+    - {group: KOA, sessions: 1, participants: 2}
+folds: {n_folds: 2}
+genotype: {scope: cohort}
+training: {epochs: 1, learning_rate: 0.001, device: auto}
+"""
+TARGETS = [f"results/models/fold-{fold}/summary.json" for fold in (0, 1)]
+# fast polling for a test; the profile keeps the plugin's defaults for real clusters
+FAST_POLLING = ["--slurm-init-seconds-before-status-checks", "1", "--seconds-between-status-checks", "1"]
+# the test node has 2 CPUs: group jobs must not ask for more (the profile's SITE setting `cores`)
+NODE = ["--cores", "2"]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    try:
+        install()
+        running = Cluster(tmp_path_factory.mktemp("slurm")).start()
+    except Unavailable as reason:
+        print(f"SLURM tests skipped: {reason}")
+        pytest.skip(str(reason))
+    yield running
+    running.stop()
+
+
+def run(workdir: Path, env: dict, *args: str, timeout: int = 1500) -> subprocess.CompletedProcess:
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "small.yaml").write_text(SMALL)
+    command = [
+        SNAKEMAKE,
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--configfile",
+        str(REPO / "config" / "config.yaml"),
+        str(workdir / "small.yaml"),
+        *args,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_training_through_slurm_matches_a_local_run(cluster, tmp_path):
+    # the training rule asks SLURM for a GPU (the cluster's fake one): it must be scheduled and see it
+    through_slurm = run(
+        tmp_path / "slurm",
+        cluster.env,
+        "--profile",
+        str(REPO / "profiles" / "slurm"),
+        *FAST_POLLING,
+        *NODE,
+        "--set-resources",
+        "train_fold:gpu=1",
+        "--",
+        *TARGETS,
+    )
+    assert through_slurm.returncode == 0, through_slurm.stderr[-5000:]
+    assert "sbatch" in through_slurm.stderr + through_slurm.stdout or "SLURM" in through_slurm.stderr
+    local = run(tmp_path / "local", cluster.env, "--cores", "2", "--", *TARGETS)
+    assert local.returncode == 0, local.stderr[-5000:]
+
+    slurm_out, local_out = tmp_path / "slurm" / "results", tmp_path / "local" / "results"
+    assert digest(slurm_out / "cohort" / "folds.tsv") == digest(local_out / "cohort" / "folds.tsv")
+    for fold in (0, 1):
+        summary = json.loads((slurm_out / "models" / f"fold-{fold}" / "summary.json").read_text())
+        assert summary["facts"]["cuda_visible_devices"] == "0"  # SLURM gave the job its (fake) GPU
+        corrected = sorted((slurm_out / "folds" / f"fold-{fold}" / "pet").glob("*.nii.gz"))
+        assert len(corrected) == 6
+        for path in corrected:
+            assert digest(path) == digest(local_out / path.relative_to(slurm_out)), path.name
+        weights = [
+            torch.load(out / "models" / f"fold-{fold}" / "model.pt", weights_only=True)
+            for out in (slurm_out, local_out)
+        ]
+        assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_a_failing_job_is_reported_as_failed(cluster, tmp_path):
+    (tmp_path / "Snakefile").write_text(
+        'rule fails:\n    output: "never.txt"\n    shell: "echo about to fail >&2; exit 3"\n'
+    )
+    start = time.monotonic()
+    done = subprocess.run(
+        [
+            SNAKEMAKE,
+            "-s",
+            str(tmp_path / "Snakefile"),
+            "-d",
+            str(tmp_path),
+            "--profile",
+            str(REPO / "profiles" / "slurm"),
+            *FAST_POLLING,
+            "--retries",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        env=cluster.env,
+        timeout=600,
+    )
+    assert done.returncode != 0
+    # the job ran on the cluster and failed there (not a failed submission)
+    assert "SLURM status is: 'FAILED'" in done.stdout + done.stderr, done.stderr[-3000:]
+    job_logs = list((tmp_path / ".snakemake" / "slurm_logs").rglob("*.log"))
+    assert any("about to fail" in log.read_text() for log in job_logs)
+    assert not (tmp_path / "never.txt").exists()
+    print(f"failed SLURM job reported in {time.monotonic() - start:.0f} s")
