@@ -67,3 +67,14 @@ def test_config_file_must_be_a_mapping(tmp_path):
     path.write_text(yaml.safe_dump([1, 2]))
     with pytest.raises(ConfigError, match="YAML mapping"):
         load_config(path)
+
+
+def test_command_line_strings_become_the_numbers_the_schema_expects():
+    # snakemake --config 'training={epochs: 1}' passes nested values as strings
+    config = validate_config(
+        {"training": {"epochs": "1", "learning_rate": "1e-3"}, "input": {"t1w_filters": {"acquisition": "001"}}}
+    )
+    assert config["training"]["epochs"] == 1 and config["training"]["learning_rate"] == 0.001
+    assert config["input"]["t1w_filters"] == {"acquisition": "001"}  # a string where strings belong stays one
+    with pytest.raises(ConfigError, match="'training.epochs': 'many' is not of type 'integer'"):
+        validate_config({"training": {"epochs": "many"}})

@@ -112,6 +112,20 @@ def test_checkpoint_of_other_settings_is_not_reused(tmp_path):
     assert any("other settings" in m for m in messages) and facts["resumed_from_epoch"] == 0 and len(history) == 2
 
 
+def test_checkpoint_of_other_data_is_not_reused(tmp_path):
+    """A fold whose input volumes changed (a scan's T1w edited) trains afresh, not from the old checkpoint."""
+    config = TrainConfig(epochs=2, seed=0, device="cpu", model=TINY)
+    train_fold(tiny_data(2), tiny_data(1), config, 0, tmp_path / "c.pt", log=print)
+    messages = []
+    same = train_fold(tiny_data(2), tiny_data(1), config, 0, tmp_path / "c.pt", log=messages.append)
+    assert same[2]["resumed_from_epoch"] == 2  # same settings and data: nothing left to train
+    changed = tiny_data(2)
+    changed.inputs[0, 0, 0, 0, 0] += 0.5
+    messages.clear()
+    _, history, facts = train_fold(changed, tiny_data(1), config, 0, tmp_path / "c.pt", log=messages.append)
+    assert any("other settings or data" in m for m in messages) and facts["resumed_from_epoch"] == 0
+
+
 def test_prediction_on_the_grid_and_in_native_space(tmp_path):
     config = TrainConfig(epochs=1, seed=0, device="cpu", model=TINY)
     model, history, facts = train_fold(tiny_data(2), tiny_data(1), config, 0, tmp_path / "c.pt", log=print)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -86,10 +89,17 @@ def test_bad_dataset_is_reported_before_any_job(tiny_bids, tmp_path):
 
 
 @pytest.mark.e2e
-def test_demo_workflow_end_to_end(tmp_path):
-    """The README's demo: synthetic cohort -> checked, canonical T1w and SUV for every scan."""
-    work = tmp_path / "demo"
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    """The README's demo run once, end to end, on 2 cores; its working directory."""
+    work = tmp_path_factory.mktemp("demo")
     snakemake(work, "--cores", "2")
+    return work
+
+
+def test_demo_workflow_end_to_end(demo, tmp_path):
+    """The README's demo: synthetic cohort -> preprocessing -> training -> evaluation and report."""
+    work = demo
     out = work / "results"
     scans = pd.read_csv(out / "cohort" / "scans.tsv", sep="\t", dtype=str)
     assert len(scans) == 16 and scans["subject"].nunique() == 12
@@ -232,3 +242,85 @@ def test_demo_workflow_end_to_end(tmp_path):
     # the generated dataset is a BIDS dataset the workflow itself can take as input
     result = snakemake(tmp_path / "as-bids", "-n", "--config", f"input={{source: bids, bids_dir: {out / 'phantom'}}}")
     assert planned_jobs(result)["ingest_pet"] == 16
+
+
+def plan(work: Path, *args: str, snakefile: Path | None = None) -> dict[str, int]:
+    """The jobs a dry run would run (rule -> count); empty when nothing is stale."""
+    extra = ["-s", str(snakefile)] if snakefile else []
+    result = snakemake(work, "-n", "--cores", "2", *extra, *args)
+    return {} if "Nothing to be done" in result.stdout + result.stderr else planned_jobs(result)
+
+
+PREPROCESSING = ("ingest_t1w", "ingest_pet", "brain_mask", "coregister_pet", "model_grid", "mni_register")
+
+
+def test_only_what_is_stale_reruns(demo, tmp_path):
+    # a statistics-only setting: the per-scan measures, the tables, figures and provenance, nothing else
+    stats = plan(demo, "--config", "evaluation={cnr_draws: 500}")
+    assert set(stats) == {
+        "scan_measures",
+        "evaluation_tables",
+        "evaluation_figures",
+        "ground_truth_tables",
+        "provenance",
+        "all",
+    }, stats
+    # the smoothing kernel: from the MNI images of the PET onward
+    smoothing = plan(demo, "--config", "evaluation={smoothing_fwhm_mm: 6}")
+    assert smoothing["mni_pet"] == 16 and not set(PREPROCESSING) & set(smoothing), smoothing
+    assert "train_fold" not in smoothing
+    # the genotype-regression scope: from the regression onward, no preprocessing
+    scope = plan(demo, "--config", "genotype={scope: cohort}")
+    assert scope["genotype_correction"] == 3 and scope["train_fold"] == 3 and scope["predict_scan"] == 16
+    assert not set(PREPROCESSING) & set(scope), scope
+
+    # one scan's T1w changes: that scan's chain, every fold's training (each reads every scan), and
+    # what follows; no other scan's preprocessing
+    t1w = demo / "results" / "phantom" / "sub-003" / "ses-01" / "anat" / "sub-003_ses-01_T1w.nii.gz"
+    os.utime(t1w)  # now: newer than everything the demo made from it
+    changed = plan(demo)
+    for rule in ("ingest_t1w", "brain_mask", "coregister_pet", "model_grid", "mni_register"):
+        assert changed[rule] == 1, (rule, changed)
+    assert "ingest_pet" not in changed and changed["train_fold"] == 3
+    assert changed["predict_scan"] == 16  # every fold model changed
+    snakemake(demo, "--cores", "2", "--touch")  # mark the run up to date again for the other tests
+
+    # a comment and a reformatted line in a rule file: nothing reruns (job scripts are code: editing one
+    # reruns its jobs, as Snakemake's code trigger intends)
+    copy = tmp_path / "workflow-copy"
+    shutil.copytree(REPO / "workflow", copy / "workflow")
+    shutil.copy(REPO / "Snakefile", copy / "Snakefile")
+    rules = copy / "workflow" / "rules" / "preprocess.smk"
+    rules.write_text(
+        "# an added comment\n"
+        + rules.read_text().replace("    threads: ANTS_THREADS\n", "    threads:  ANTS_THREADS  # why\n")
+    )
+    assert plan(demo, snakefile=copy / "Snakefile") == {}
+
+
+def test_a_second_run_gives_identical_weights_predictions_and_tables(demo):
+    """Same config and seed on the CPU: the stages after preprocessing run again, bit for bit."""
+    out = demo / "results"
+    watched = [
+        out / "cohort" / "folds.tsv",
+        *sorted((out / "folds").rglob("*.nii.gz")),
+        *sorted((out / "models").glob("fold-*/model.pt")),
+        *sorted((out / "predictions").rglob("*.nii.gz")),
+        *sorted((out / "mni").rglob("*_desc-synthetic_pet.nii.gz")),
+        *[
+            out / "evaluation" / name
+            for name in (
+                "table2_regional_suv.tsv",
+                "table3_median_split.tsv",
+                "table4_metrics.tsv",
+                "table5_specificity.tsv",
+                "groundtruth_errors.tsv",
+            )
+        ],
+    ]
+    before = {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in watched}
+    for checkpoint in (out / "models").glob("fold-*/checkpoint.pt"):
+        checkpoint.unlink()  # a second run from scratch, not a resumption
+    snakemake(demo, "--cores", "2", "--forcerun", "folds")
+    changed = [str(p.relative_to(out)) for p in watched if hashlib.sha256(p.read_bytes()).hexdigest() != before[p]]
+    assert not changed, changed

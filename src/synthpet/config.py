@@ -64,6 +64,7 @@ def validate_config(config: Mapping[str, Any], schema: dict | None = None) -> di
     schema = load_schema() if schema is None else schema
     filled = copy.deepcopy(dict(config))
     validator = _DefaultingValidator(schema)
+    _coerce_command_line_scalars(validator, filled)
     problems = [
         _describe(e) for e in sorted(validator.iter_errors(filled), key=lambda e: list(map(str, e.absolute_path)))
     ]
@@ -72,6 +73,41 @@ def validate_config(config: Mapping[str, Any], schema: dict | None = None) -> di
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
     return filled
+
+
+_SCALAR_TYPES = {"integer": int, "number": (int, float), "boolean": bool}
+
+
+def _coerce_command_line_scalars(validator, config: dict) -> None:
+    """Turn strings into the numbers or booleans the schema expects there, in place.
+
+    Snakemake's ``--config key={a: 1}`` hands nested values over as strings ('1'); only where the
+    schema wants a number or a boolean and the string reads as one (YAML) is it converted.
+    """
+    for _ in range(3):  # defaults filled in by one pass may expose nested keys to the next
+        changed = False
+        for error in validator.iter_errors(config):
+            wanted = error.validator_value if error.validator == "type" else None
+            if not isinstance(error.instance, str) or wanted is None:
+                continue
+            wanted = [wanted] if isinstance(wanted, str) else wanted
+            value = yaml.safe_load(error.instance)
+            if isinstance(value, str) and "number" in wanted:
+                try:
+                    value = float(value)  # YAML 1.1 reads '1e-3' as a string
+                except ValueError:
+                    pass
+            if any(isinstance(value, _SCALAR_TYPES[t]) for t in wanted if t in _SCALAR_TYPES) and not (
+                isinstance(value, bool) and "boolean" not in wanted
+            ):
+                parent = config
+                *path, last = list(error.absolute_path)
+                for key in path:
+                    parent = parent[key]
+                parent[last] = value
+                changed = True
+        if not changed:
+            return
 
 
 def _cross_key_problems(config: dict) -> list[str]:

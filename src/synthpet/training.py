@@ -84,6 +84,13 @@ class FoldData:
     def __len__(self) -> int:
         return self.inputs.shape[0]
 
+    def digest(self) -> str:
+        """Identifies the data: a checkpoint made on other volumes must not be resumed."""
+        sha = hashlib.sha256()
+        for tensor in (self.inputs, self.targets, self.masks):
+            sha.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        return sha.hexdigest()[:16]
+
 
 def load_volumes(inputs: Sequence[str], targets: Sequence[str], masks: Sequence[str]) -> FoldData:
     import nibabel as nib
@@ -132,16 +139,18 @@ def train_fold(
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     history: list[dict] = []
     start_epoch = 0
+    # settings and data: a setting or an input volume that changed starts the training afresh
+    fingerprint = f"{config.fingerprint()}-{train.digest()}-{held_out.digest()}"
     if checkpoint.exists():
         state = torch.load(checkpoint, map_location=device, weights_only=True)
-        if state.get("fingerprint") == config.fingerprint():
+        if state.get("fingerprint") == fingerprint:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             history = list(state["history"])
             start_epoch = int(state["epoch"]) + 1
             log(f"fold {fold}: resuming after epoch {start_epoch} from {checkpoint}")
         else:
-            log(f"fold {fold}: {checkpoint} was made with other settings; starting afresh")
+            log(f"fold {fold}: {checkpoint} was made with other settings or data; starting afresh")
 
     train, held_out = train.to(device), held_out.to(device)
     started = time.perf_counter()
@@ -170,7 +179,7 @@ def train_fold(
         history.append(row)
         _save_atomic(
             {
-                "fingerprint": config.fingerprint(),
+                "fingerprint": fingerprint,
                 "epoch": epoch,
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),

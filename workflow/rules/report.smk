@@ -18,6 +18,5 @@ rule provenance:
     params:
         # the whole config: any change of setting is recorded
         config=config,
-        workflow_dir=workflow.basedir,
     script:
         "../scripts/provenance.py"
