@@ -23,7 +23,10 @@ MARKER = "# written by the synthpet tests (tests/slurm_cluster.py); removed when
 
 
 class Unavailable(Exception):
-    """SLURM cannot be set up on this machine (the reason is the message)."""
+    """SLURM cannot be installed or configured on this machine (the reason is the message): skip.
+
+    A cluster that is installed but fails to start is a failure, not a skip (RuntimeError).
+    """
 
 
 def install() -> None:
@@ -94,14 +97,14 @@ def write_config(folder: Path, host: str, cpus: int, memory_mb: int) -> Path:
     return conf
 
 
-def _read_pid(path: Path, wait_s: float = 10.0) -> int:
+def _read_pid(path: Path, wait_s: float = 30.0) -> int:
     """The PID a daemon wrote (daemons write it just after forking, so wait a moment for it)."""
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         if path.exists() and path.read_text().strip():
             return int(path.read_text().split()[0])
         time.sleep(0.1)
-    raise Unavailable(f"no PID file {path} after {wait_s:.0f} s")
+    raise RuntimeError(f"no PID file {path} after {wait_s:.0f} s (see the daemon's log beside it)")
 
 
 class Cluster:
@@ -125,7 +128,7 @@ class Cluster:
             text=True,
         )
         if done.returncode != 0:
-            raise Unavailable(f"munged did not start: {done.stderr[-300:]}")
+            raise RuntimeError(f"munged did not start: {done.stderr[-300:]}")
         self.pids.append(_read_pid(pid_file))
 
     def start(self) -> Cluster:
@@ -139,8 +142,12 @@ class Cluster:
             )
             if done.returncode != 0:
                 self.stop()
-                raise Unavailable(f"{daemon} did not start: {done.stderr[-300:]}")
-            self.pids.append(_read_pid(self.folder / f"{daemon}.pid"))
+                raise RuntimeError(f"{daemon} did not start: {done.stderr[-300:]}")
+            try:
+                self.pids.append(_read_pid(self.folder / f"{daemon}.pid"))
+            except RuntimeError:
+                self.stop()
+                raise
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             state = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, env=self.env)
@@ -149,7 +156,7 @@ class Cluster:
             time.sleep(1)
         log = (self.folder / "log" / "slurmctld.log").read_text()[-1000:]
         self.stop()
-        raise Unavailable(f"the SLURM node did not become idle in 90 s; slurmctld log:\n{log}")
+        raise RuntimeError(f"the SLURM node did not become idle in 90 s; slurmctld log:\n{log}")
 
     def stop(self) -> None:
         """Stop every daemon this cluster started, by the PID it wrote, and wait for it to exit."""

@@ -53,9 +53,28 @@ def versions() -> dict[str, str | None]:
     return found
 
 
+def input_dataset(config: dict) -> dict:
+    """The BIDS dataset the results come from: its folder and dataset_description.json."""
+    import json
+
+    if config["input"]["source"] == "bids":
+        root = Path(config["input"]["bids_dir"])
+    else:
+        from synthpet.phantom import phantom_dir
+
+        root = Path(phantom_dir(config))
+    description = root / "dataset_description.json"
+    return {
+        "path": str(root.resolve()),
+        "source": config["input"]["source"],
+        "dataset_description": json.loads(description.read_text()) if description.exists() else None,
+    }
+
+
 def record(config: dict, workflow_dir: str | Path) -> dict:
     return {
         "seed": config.get("seed"),
+        "input_dataset": input_dataset(config),
         "config": config,
         "workflow": git_state(workflow_dir),
         "python": sys.version.split()[0],

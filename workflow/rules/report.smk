@@ -2,6 +2,13 @@
 
 
 rule provenance:
+    input:
+        # the generated dataset's description is recorded, so it must exist first
+        dataset=(
+            rules.phantom_dataset.output.participants
+            if config["input"]["source"] == "phantom"
+            else []
+        ),
     output:
         report(
             f"{OUT}/provenance.json",

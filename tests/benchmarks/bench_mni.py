@@ -1,0 +1,81 @@
+"""Benchmark: MNI registration (antspyx, affine then SyN) per scan, at 1 mm and at 2 mm.
+
+    python tests/benchmarks/bench_mni.py PHANTOM_ROOT [--scans N]
+
+PHANTOM_ROOT is a synthetic dataset with ground truth (e.g. `synthpet phantom` with 1 mm T1w).
+Each scan's T1w is skull-stripped with its true brain mask (so only the registration is timed),
+then registered to nilearn's MNI152 template at 1 mm (what a 1 mm study pays) and, as the baseline
+in the same run, at 2 mm (the workflow's default output grid), with one ITK thread (the workflow's
+setting, for bit-reproducible results) and with two. Quality: Dice of the warped true brain mask
+with the template's brain mask. Medians over scans are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+from synthpet.bids import discover
+from synthpet.brain_extraction import dice
+from synthpet.config import validate_config
+from synthpet.imageio import save_nifti
+from synthpet.ingest import ingest_t1w
+from synthpet.phantom import truth_path
+
+
+def register_once(brain: Path, mask: Path, voxel_mm: int, work: Path, threads: int) -> tuple[float, float]:
+    import ants  # noqa: F401 (import outside the timing)
+
+    from synthpet import mni
+
+    os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(threads)
+    start = time.perf_counter()
+    mni.register(brain, voxel_mm, work / "warp.nii.gz", work / "affine.mat", work / "t1w.nii.gz", seed=42)
+    seconds = time.perf_counter() - start
+    warped = mni.to_mni(mask, work / "warp.nii.gz", work / "affine.mat", voxel_mm)
+    _, template_mask = mni.template(voxel_mm)
+    return seconds, dice(np.asarray(warped.dataobj) > 0.5, template_mask)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("root", type=Path)
+    parser.add_argument("--scans", type=int, default=3)
+    args = parser.parse_args()
+    scans = discover(args.root, validate_config({})["input"]).scans[: args.scans]
+    results: dict[str, list[tuple[float, float]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        for scan in scans:
+            ingest_t1w(scan.t1w, work / "t1.nii.gz")
+            t1 = nib.load(work / "t1.nii.gz")
+            mask_img = nib.load(truth_path(args.root, scan.subject, scan.session, "mask"))
+            mask = np.asarray(mask_img.dataobj) > 0
+            save_nifti(t1.get_fdata(dtype=np.float32) * mask, t1.affine, work / "brain.nii.gz")
+            save_nifti(mask.astype(np.float32), mask_img.affine, work / "mask.nii.gz")
+            voxel = float(abs(t1.affine[0, 0]))
+            for voxel_mm, threads in ((1, 1), (1, 2), (2, 1)):
+                seconds, overlap = register_once(work / "brain.nii.gz", work / "mask.nii.gz", voxel_mm, work, threads)
+                results.setdefault(f"{voxel_mm} mm template, {threads} thread(s)", []).append((seconds, overlap))
+                print(
+                    f"{scan.id} (T1w {voxel:g} mm) -> {voxel_mm} mm, {threads} thread(s): {seconds:.1f} s, "
+                    f"Dice {overlap:.3f}",
+                    flush=True,
+                )
+    print(f"\nmedians over {len(scans)} scans")
+    for label, values in results.items():
+        print(
+            f"{label}: {statistics.median(v[0] for v in values):.1f} s, "
+            f"Dice {statistics.median(v[1] for v in values):.3f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
