@@ -143,3 +143,18 @@ def test_prediction_on_the_grid_and_in_native_space(tmp_path):
     assert in_native.shape == (40, 40, 40) and np.allclose(in_native.affine, nib.load(native).affine)
     values = on_grid.get_fdata()
     assert values.max() <= 1 and not values[data.masks[0, 0].numpy() == 0].any()
+
+
+def test_concurrent_fold_jobs_spread_over_the_visible_gpus(monkeypatch):
+    """No GPU here: the choice of device is checked with torch's CUDA queries answered for 3 GPUs."""
+    from synthpet.training import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
+    assert [resolve_device("cuda", job=k).index for k in range(5)] == [0, 1, 2, 0, 1]
+    assert resolve_device("cuda:2", job=0) == torch.device("cuda", 2)  # an explicit GPU is kept
+    assert resolve_device("auto", job=4) == torch.device("cuda", 1)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto", job=4) == torch.device("cpu")
+    with pytest.raises(RuntimeError, match="torch sees no CUDA device"):
+        resolve_device("cuda", job=0)

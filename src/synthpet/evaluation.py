@@ -269,7 +269,7 @@ def ground_truth_table(scans: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def planted_effects(regions: pd.DataFrame, group_effects: dict, control: str) -> pd.DataFrame:
+def planted_effects(regions: pd.DataFrame, group_effects: dict, control: str, hab_over_mab: float) -> pd.DataFrame:
     """Synthetic cohort only: does each planted group effect survive in the synthetic PET?
 
     Per effect: the ratio of the group's to the controls' mean over the effect's regions, in the
@@ -294,6 +294,16 @@ def planted_effects(regions: pd.DataFrame, group_effects: dict, control: str) ->
             row[f"p_{image}"] = (
                 pvalue(pg.mwu(cases[image], controls[image])) if len(cases) >= 2 and len(controls) >= 2 else np.nan
             )
+        rows.append(row)
+    # the genotype is a global factor, removed by the genotype regression before training (and
+    # mostly by min-max normalization already): MAB/HAB of the brain mean, planted 1/hab_over_mab
+    brain = regions.groupby(["scan", "genotype"], as_index=False)[images].mean()
+    mab, hab = brain[brain["genotype"] == "MAB"], brain[brain["genotype"] == "HAB"]
+    if len(mab) and len(hab):
+        row = {"group": "genotype MAB/HAB", "regions": "all", "planted_factor": 1.0 / hab_over_mab}
+        for image in images:
+            row[f"ratio_{image}"] = mab[image].mean() / hab[image].mean()
+            row[f"p_{image}"] = pvalue(pg.mwu(mab[image], hab[image])) if len(mab) >= 2 and len(hab) >= 2 else np.nan
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -13,8 +13,11 @@ with the template's brain mask. Medians over scans are printed.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,11 +34,29 @@ from synthpet.phantom import truth_path
 
 
 def register_once(brain: Path, mask: Path, voxel_mm: int, work: Path, threads: int) -> tuple[float, float]:
+    """One registration in a fresh process: ITK reads its thread count once, when it loads."""
+    code = (
+        "import sys, json; from pathlib import Path; sys.path.insert(0, sys.argv[1]); import bench_mni; "
+        "print(json.dumps(bench_mni.timed_registration(Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), "
+        "Path(sys.argv[5]))))"
+    )
+    env = {**os.environ, "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS": str(threads)}
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(Path(__file__).parent), str(brain), str(mask), str(voxel_mm), str(work)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    seconds, overlap = json.loads(done.stdout.strip().splitlines()[-1])
+    return seconds, overlap
+
+
+def timed_registration(brain: Path, mask: Path, voxel_mm: int, work: Path) -> tuple[float, float]:
     import ants  # noqa: F401 (import outside the timing)
 
     from synthpet import mni
 
-    os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(threads)
     start = time.perf_counter()
     mni.register(brain, voxel_mm, work / "warp.nii.gz", work / "affine.mat", work / "t1w.nii.gz", seed=42)
     seconds = time.perf_counter() - start

@@ -226,5 +226,6 @@ if config["input"]["source"] == "phantom":
         params:
             group_effects=config["phantom"]["group_effects"],
             control=config["input"]["groups"][0],
+            hab_over_mab=config["phantom"]["hab_over_mab"],
         script:
             "../scripts/ground_truth_tables.py"

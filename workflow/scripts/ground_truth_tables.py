@@ -9,4 +9,4 @@ with job_log(snakemake.log[0]):
     p = snakemake.params
     write_tsv(ground_truth_table(pd.read_csv(snakemake.input.scan_metrics, sep="\t")), snakemake.output.errors)
     regions = pd.read_csv(snakemake.input.regions, sep="\t")
-    write_tsv(planted_effects(regions, p.group_effects, p.control), snakemake.output.effects)
+    write_tsv(planted_effects(regions, p.group_effects, p.control, p.hab_over_mab), snakemake.output.effects)
