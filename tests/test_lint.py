@@ -28,3 +28,11 @@ def test_snakemake_lint(tmp_path):
         str(BIN / "snakemake"), "--lint", "-d", str(tmp_path), "--configfile", str(REPO / "config" / "config.yaml")
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_no_rule_runs_a_shell_command():
+    """Config values and file names never reach a shell: every rule runs a Python script."""
+    rule_files = [REPO / "Snakefile", *(REPO / "workflow" / "rules").glob("*.smk")]
+    for path in rule_files:
+        text = path.read_text()
+        assert "shell:" not in text and "run:" not in text, path.name
