@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import nibabel as nib
@@ -12,6 +13,23 @@ import pytest
 from synthpet.config import validate_config
 
 REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+
+def workflow_command(workdir: Path, *args: str, configfiles=("config/config.yaml",)) -> list[str]:
+    """The command that runs this repository's workflow from ``workdir`` (config files relative to the repo,
+    or absolute), so a test never locks or writes into the repository."""
+    return [
+        SNAKEMAKE,
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--configfile",
+        *(str(REPO / path) for path in configfiles),
+        *args,
+    ]
+
 
 # A small synthetic cohort: 2 mm T1w, 4 scans of 3 participants, half of the PET dynamic
 SMALL_PHANTOM = {

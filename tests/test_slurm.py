@@ -9,16 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO
+from conftest import REPO, SNAKEMAKE, workflow_command
 from slurm_cluster import Cluster, Unavailable, install
-
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 # on top of the demo config: 6 participants in 3 groups, 2 folds, 1 epoch
 SMALL = """
@@ -53,17 +50,7 @@ def cluster(tmp_path_factory):
 def run(workdir: Path, env: dict, *args: str, timeout: int = 1500) -> subprocess.CompletedProcess:
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "small.yaml").write_text(SMALL)
-    command = [
-        SNAKEMAKE,
-        "-s",
-        str(REPO / "Snakefile"),
-        "-d",
-        str(workdir),
-        "--configfile",
-        str(REPO / "config" / "config.yaml"),
-        str(workdir / "small.yaml"),
-        *args,
-    ]
+    command = workflow_command(workdir, *args, configfiles=("config/config.yaml", workdir / "small.yaml"))
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
 
 

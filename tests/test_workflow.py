@@ -17,24 +17,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import REPO, STATIC_PET_SIDECAR
-
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+from conftest import REPO, STATIC_PET_SIDECAR, workflow_command
 
 
 def snakemake(workdir: Path, *args: str, configfile: str = "config/config.yaml", check: bool = True):
     """Run the workflow from ``workdir`` (its own .snakemake folder), never locking the repository."""
     workdir.mkdir(parents=True, exist_ok=True)
-    command = [
-        SNAKEMAKE,
-        "-s",
-        str(REPO / "Snakefile"),
-        "-d",
-        str(workdir),
-        "--configfile",
-        str(REPO / configfile),
-        *args,
-    ]
+    command = workflow_command(workdir, *args, configfiles=(configfile,))
     result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
     if check and result.returncode != 0:
         raise AssertionError(
@@ -354,21 +343,7 @@ def test_a_killed_preprocessing_run_resumes_to_identical_outputs(demo):
     before = {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in outputs}
     # every output is a target: Snakemake does not redo a missing intermediate for a target that exists
     targets = [str(path.relative_to(demo)) for path in outputs]
-    command = [
-        SNAKEMAKE,
-        "-s",
-        str(REPO / "Snakefile"),
-        "-d",
-        str(demo),
-        "--configfile",
-        str(REPO / "config" / "config.yaml"),
-        "--cores",
-        "2",
-        "--forcerun",
-        "brain_mask",
-        "--",
-        *targets,
-    ]
+    command = workflow_command(demo, "--cores", "2", "--forcerun", "brain_mask", "--", *targets)
     run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     log = demo / "results" / "logs" / "brain_mask" / "sub-003_ses-01.log"
     started = log.stat().st_mtime if log.exists() else 0
