@@ -35,19 +35,12 @@ def extract_ants(t1: str | Path, transform: str = "SyN", work_voxel_mm: float = 
     """Brain mask (bool, on the T1w grid) by registering the head template to the T1w."""
     import ants
 
-    from synthpet.registration import ants_seed, working_copy
+    from synthpet.registration import ants_registration, working_copy
 
     template, template_mask = head_template(2 if work_voxel_mm >= 2 else 1)
     image = ants.image_read(str(t1)).astype("float32")
     fixed = working_copy(image, work_voxel_mm)
-    with tempfile.TemporaryDirectory() as tmp:
-        result = ants.registration(
-            fixed=fixed,
-            moving=ants.image_read(str(template)),
-            type_of_transform=transform,
-            random_seed=ants_seed(seed),
-            outprefix=f"{tmp}/tpl2t1_",
-        )
+    with ants_registration(fixed, ants.image_read(str(template)), transform, seed) as result:
         warped = ants.apply_transforms(
             fixed=image,
             moving=ants.image_read(str(template_mask)),

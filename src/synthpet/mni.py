@@ -66,18 +66,11 @@ def register(
     import ants
 
     from synthpet.imageio import atomic_path, save_nifti
-    from synthpet.registration import ants_seed
+    from synthpet.registration import ants_registration
 
     fixed = _ants_template(voxel_mm)
     moving = ants.image_read(str(brain_t1w)).astype("float32")
-    with tempfile.TemporaryDirectory() as tmp:
-        result = ants.registration(
-            fixed=fixed,
-            moving=moving,
-            type_of_transform="SyN",
-            random_seed=ants_seed(seed),
-            outprefix=f"{tmp}/t1w2mni_",
-        )
+    with ants_registration(fixed, moving, "SyN", seed) as result:
         warp, affine = result["fwdtransforms"]
         for source, target in ((warp, warp_out), (affine, affine_out)):
             with atomic_path(target) as part:
@@ -96,7 +89,7 @@ def to_mni(
     """An image in the scan's T1w world (any grid) resampled once onto the template grid."""
     import ants
 
-    moving = _to_ants(image if isinstance(image, nib.Nifti1Image) else nib.load(str(image)))
+    moving = _to_ants(image) if isinstance(image, nib.Nifti1Image) else ants.image_read(str(image))
     warped = ants.apply_transforms(
         fixed=_ants_template(voxel_mm),
         moving=moving.astype("float32"),

@@ -8,8 +8,10 @@ whatever tool produced them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import nibabel as nib
@@ -61,6 +63,22 @@ def ants_seed(seed: int) -> int:
     return seed + 1
 
 
+@contextlib.contextmanager
+def ants_registration(fixed, moving, transform: str, seed: int, **options) -> Iterator[dict]:
+    """``ants.registration`` seeded the project's way; its transform files live until the block ends."""
+    import ants
+
+    with tempfile.TemporaryDirectory() as tmp:
+        yield ants.registration(
+            fixed=fixed,
+            moving=moving,
+            type_of_transform=transform,
+            random_seed=ants_seed(seed),
+            outprefix=f"{tmp}/",
+            **options,
+        )
+
+
 def coregister_ants(t1: str | Path, pet: str | Path, work_voxel_mm: float = 2.0, seed: int = 0) -> np.ndarray:
     """Rigid, mutual-information registration of the PET to the T1w (ANTs); returns T1w -> PET.
 
@@ -71,15 +89,7 @@ def coregister_ants(t1: str | Path, pet: str | Path, work_voxel_mm: float = 2.0,
 
     fixed = working_copy(ants.image_read(str(t1)).astype("float32"), work_voxel_mm)
     moving = ants.image_read(str(pet)).astype("float32")
-    with tempfile.TemporaryDirectory() as tmp:
-        result = ants.registration(
-            fixed=fixed,
-            moving=moving,
-            type_of_transform="Rigid",
-            aff_metric="mattes",
-            random_seed=ants_seed(seed),
-            outprefix=f"{tmp}/pet2t1_",
-        )
+    with ants_registration(fixed, moving, "Rigid", seed, aff_metric="mattes") as result:
         return ants_transform_to_world(result["fwdtransforms"][0])
 
 
