@@ -30,6 +30,11 @@ def test_defaults_are_filled_in():
             "not one of",
         ),
         ({"phantom": {"cohort": [{"group": "HC", "sessions": 1}]}}, "phantom.cohort.0", "'participants' is a required"),
+        (
+            {"phantom": {"hab_over_mab": 2.5, "nondisplaceable_fraction": 0.45}},
+            "phantom.nondisplaceable_fraction",
+            "negative specific binding",
+        ),
     ],
 )
 def test_bad_values_name_their_key(config, key, words):

@@ -259,19 +259,39 @@ def test_regression_removes_the_genotype_effect_and_keeps_the_grand_mean():
     pet, genotypes = planted_genotype_data()
     masks = np.ones_like(pet, bool)
     before = genotype.hab_minus_mab(pet, masks, genotypes)
-    model = genotype.fit(pet, genotypes)
+    model = genotype.fit(pet, masks, genotypes)
     corrected = model.correct(pet, genotypes)
     assert before == pytest.approx(0.2, abs=0.03)
     assert abs(genotype.hab_minus_mab(corrected, masks, genotypes)) < 0.1 * abs(before)
     np.testing.assert_allclose(corrected.mean(axis=0), pet.mean(axis=0), atol=1e-5)
 
 
+def test_each_voxel_is_fitted_on_the_scans_whose_brain_covers_it():
+    # HAB brains happen to reach further at one edge: counting the zeros outside the MAB brains
+    # there would read as a genotype effect of the whole PET value
+    pet, genotypes = planted_genotype_data(n=40, voxels=200, effect=0.1)
+    masks = np.ones_like(pet, bool)
+    edge = slice(180, 200)
+    masks[(genotypes == "MAB"), edge] = False
+    masks[np.flatnonzero(genotypes == "MAB")[:2], edge] = True  # two MAB scans reach it: too few to fit
+    masked_pet = pet * masks
+    model = genotype.fit(masked_pet, masks, genotypes)
+    assert model.coefficients[0, :180].mean() == pytest.approx(-0.1, abs=0.01)
+    assert np.all(model.coefficients[0, edge] == 0.0)  # left uncorrected, not corrected by noise
+    unmasked = genotype.fit(masked_pet, np.ones_like(masks), genotypes)
+    assert np.all(unmasked.coefficients[0, edge] < -0.3)
+    corrected = model.correct(masked_pet, genotypes) * masks
+    before = genotype.hab_minus_mab(masked_pet, masks, genotypes)
+    assert abs(genotype.hab_minus_mab(corrected, masks, genotypes)) < 0.1 * abs(before)
+
+
 def test_lab_gets_its_own_coefficient_and_one_genotype_is_refused():
     pet, genotypes = planted_genotype_data(n=30)
     genotypes[::3] = "LAB"
-    assert genotype.fit(pet, genotypes).levels == ("MAB", "LAB")
+    masks = np.ones_like(pet, bool)
+    assert genotype.fit(pet, masks, genotypes).levels == ("MAB", "LAB")
     with pytest.raises(InputError, match="fold 2's training scans hold only HAB"):
-        genotype.fit(pet[:5], ["HAB"] * 5, "fold 2's training scans")
+        genotype.fit(pet[:5], masks[:5], ["HAB"] * 5, "fold 2's training scans")
 
 
 def write_grid_scans(tmp_path, pet, genotypes, shape=(5, 8, 5)):

@@ -125,6 +125,12 @@ def _cross_key_problems(config: dict) -> list[str]:
             problems.append(
                 f"config key 'phantom.cohort.{i}.group': '{row['group']}' is not one of input.groups {groups}"
             )
+    if phantom["nondisplaceable_fraction"] >= 1.0 / phantom["hab_over_mab"]:
+        problems.append(
+            f"config key 'phantom.nondisplaceable_fraction': {phantom['nondisplaceable_fraction']} must be below "
+            f"1 / phantom.hab_over_mab = {1.0 / phantom['hab_over_mab']:.3f}, "
+            "or MAB would need negative specific binding"
+        )
     for group in phantom["group_effects"]:
         if group not in groups:
             problems.append(f"config key 'phantom.group_effects.{group}': not one of input.groups {groups}")

@@ -295,8 +295,8 @@ def planted_effects(regions: pd.DataFrame, group_effects: dict, control: str, ha
                 pvalue(pg.mwu(cases[image], controls[image])) if len(cases) >= 2 and len(controls) >= 2 else np.nan
             )
         rows.append(row)
-    # the genotype is a global factor, removed by the genotype regression before training (and
-    # mostly by min-max normalization already): MAB/HAB of the brain mean, planted 1/hab_over_mab
+    # the genotype effect is removed by the genotype regression before training: MAB/HAB of the
+    # brain mean, planted 1/hab_over_mab where the regional pattern is 1 (SUV; less after min-max scaling)
     brain = regions.groupby(["scan", "genotype"], as_index=False)[images].mean()
     mab, hab = brain[brain["genotype"] == "MAB"], brain[brain["genotype"] == "HAB"]
     if len(mab) and len(hab):

@@ -1,9 +1,11 @@
 """Regressing the TSPO genotype (HAB/MAB, and LAB when kept) out of the PET, voxelwise.
 
-Each voxel's PET is modelled on genotype indicators with a least-squares fit (scikit-learn). The
-correction subtracts the fitted genotype effect relative to the fit's mean design, so the grand
-mean of the fitted scans is kept. Fitted on a fold's training scans only (scope ``fold``), no test
-scan informs the correction of its own fold.
+Each voxel's PET is modelled on genotype indicators with a least-squares fit (scikit-learn), on
+the scans whose brain mask covers that voxel: a voxel outside a scan's brain holds no PET of that
+scan, and counting its zero would turn differences between the masks into a genotype effect. The
+correction subtracts the fitted genotype effect relative to the mean design of the scans fitted at
+that voxel, so their mean is kept. Fitted on a fold's training scans only (scope ``fold``), no
+test scan informs the correction of its own fold.
 """
 
 from __future__ import annotations
@@ -20,26 +22,35 @@ if TYPE_CHECKING:
     import pandas as pd
 
 ORDER = ("HAB", "MAB", "LAB")
+# a genotype needs this many scans covering a voxel for its coefficient there; fewer leave that
+# genotype uncorrected at the voxel (brain edges seen by few scans) rather than correct it by noise
+MIN_SCANS_PER_VOXEL = 3
 
 
 @dataclass(frozen=True)
 class GenotypeModel:
     levels: tuple[str, ...]  # genotypes with a coefficient (HAB is the reference)
     coefficients: np.ndarray  # (len(levels), voxels)
-    mean_design: np.ndarray  # (len(levels),) over the scans the model was fitted on
+    mean_design: np.ndarray  # (len(levels), voxels): over the scans fitted at each voxel
 
     def design(self, genotypes) -> np.ndarray:
-        return np.array([[g == level for level in self.levels] for g in genotypes], dtype=np.float64)
+        return design_matrix(genotypes, self.levels)
 
     def effect(self, genotypes) -> np.ndarray:
         """The genotype part of each scan's PET, relative to the fitted scans' mean: (scans, voxels)."""
-        return (self.design(genotypes) - self.mean_design) @ self.coefficients
+        centred = self.design(genotypes)[:, :, None] - self.mean_design[None]
+        return np.einsum("slv,lv->sv", centred, self.coefficients)
 
     def correct(self, pet: np.ndarray, genotypes) -> np.ndarray:
         return (pet - self.effect(genotypes)).astype(np.float32)
 
     def save(self, path) -> None:
-        np.savez(path, levels=np.array(self.levels), coefficients=self.coefficients, mean_design=self.mean_design)
+        np.savez_compressed(
+            path,
+            levels=np.array(self.levels),
+            coefficients=self.coefficients.astype(np.float32),
+            mean_design=self.mean_design.astype(np.float32),
+        )
 
     @classmethod
     def load(cls, path) -> GenotypeModel:
@@ -47,8 +58,17 @@ class GenotypeModel:
             return cls(tuple(str(v) for v in npz["levels"]), npz["coefficients"], npz["mean_design"])
 
 
-def fit(pet: np.ndarray, genotypes, where: str = "the fitted scans") -> GenotypeModel:
-    """Fit on ``pet`` (scans, voxels); every genotype present beside HAB gets its own coefficient."""
+def design_matrix(genotypes, levels) -> np.ndarray:
+    return np.array([[g == level for level in levels] for g in genotypes], dtype=np.float64)
+
+
+def fit(pet: np.ndarray, masks: np.ndarray, genotypes, where: str = "the fitted scans") -> GenotypeModel:
+    """Fit on ``pet`` (scans, voxels), each voxel on the scans whose ``masks`` cover it.
+
+    Every genotype present beside HAB gets its own coefficient. Voxels covered by the same set of
+    scans share one fit (one multi-output regression), so the brain's interior is one fit.
+    """
+    genotypes = np.asarray(genotypes)
     present = [g for g in ORDER if g in set(genotypes)]
     if "HAB" not in present or len(present) < 2:
         raise InputError(
@@ -56,10 +76,24 @@ def fit(pet: np.ndarray, genotypes, where: str = "the fitted scans") -> Genotype
             "MAB scans (set genotype.scope to 'cohort', or check participants.tsv)"
         )
     levels = tuple(g for g in present if g != "HAB")
-    model = GenotypeModel(levels, np.zeros((len(levels), pet.shape[1])), np.zeros(len(levels)))
-    design = model.design(genotypes)
-    regression = LinearRegression().fit(design, pet.astype(np.float64))
-    return GenotypeModel(levels, regression.coef_.T.copy(), design.mean(axis=0))
+    design = design_matrix(genotypes, levels)
+    coefficients = np.zeros((len(levels), pet.shape[1]))
+    mean_design = np.zeros((len(levels), pet.shape[1]))
+    covered = np.flatnonzero(masks.any(axis=0))
+    _, which = np.unique(np.packbits(masks[:, covered], axis=0).T, axis=0, return_inverse=True)
+    by_pattern = np.argsort(which.ravel(), kind="stable")
+    for voxels in np.split(covered[by_pattern], np.cumsum(np.bincount(which.ravel()))[:-1]):
+        scans = masks[:, voxels[0]]
+        counts = {g: int((genotypes[scans] == g).sum()) for g in ("HAB", *levels)}
+        columns = [i for i, level in enumerate(levels) if counts[level] >= MIN_SCANS_PER_VOXEL]
+        if counts["HAB"] < MIN_SCANS_PER_VOXEL or not columns:
+            continue
+        # scans of a genotype too rare here would bias the reference; they sit this fit out
+        rows = scans & np.isin(genotypes, ["HAB", *[levels[i] for i in columns]])
+        regression = LinearRegression().fit(design[rows][:, columns], pet[rows][:, voxels].astype(np.float64))
+        coefficients[np.ix_(columns, voxels)] = regression.coef_.T
+        mean_design[np.ix_(columns, voxels)] = design[rows][:, columns].mean(axis=0)[:, None]
+    return GenotypeModel(levels, coefficients, mean_design)
 
 
 def hab_minus_mab(pet: np.ndarray, masks: np.ndarray, genotypes) -> float:
@@ -88,7 +122,9 @@ def correct_fold(
     scans = folds["scan"].tolist()
     labels = [genotypes[s] for s in scans]
     train = (folds["fold"].to_numpy() != fold) if scope == "fold" else np.ones(len(scans), bool)
-    model = fit(pet[train], [g for g, t in zip(labels, train, strict=True) if t], f"fold {fold}'s training scans")
+    model = fit(
+        pet[train], masks[train], [g for g, t in zip(labels, train, strict=True) if t], f"fold {fold}'s training scans"
+    )
     # the model's target must stay in [0, 1] (sigmoid output, BCE loss); the correction shifts a few
     # voxels just outside it
     corrected = np.clip(model.correct(pet, labels), 0.0, 1.0) * masks

@@ -222,9 +222,19 @@ def regional_pattern(seed: int) -> np.ndarray:
     return pattern
 
 
-def genotype_factor(genotype: str, hab_over_mab: float) -> float:
-    """Uptake relative to HAB: MAB carry one low-affinity allele; LAB bind almost nothing."""
-    return {"HAB": 1.0, "MAB": 1.0 / hab_over_mab, "LAB": 0.15}[genotype]
+def specific_binding(genotype: str, hab_over_mab: float, nondisplaceable: float) -> float:
+    """TSPO-specific binding relative to HAB: MAB carry one low-affinity allele, LAB bind almost nothing.
+
+    Only the specific part of the uptake depends on the genotype; MAB's is set so that where the
+    regional pattern is 1, HAB uptake is ``hab_over_mab`` times MAB uptake.
+    """
+    mab = (1.0 / hab_over_mab - nondisplaceable) / (1.0 - nondisplaceable)
+    return {"HAB": 1.0, "MAB": mab, "LAB": 0.0}[genotype]
+
+
+def genotype_factor(genotype: str, hab_over_mab: float, nondisplaceable: float) -> float:
+    """Uptake relative to HAB where the regional pattern is 1 (larger where TSPO is denser)."""
+    return nondisplaceable + (1.0 - nondisplaceable) * specific_binding(genotype, hab_over_mab, nondisplaceable)
 
 
 def participant_effects(participant: PhantomParticipant, phantom: dict, seed: int) -> dict:
@@ -235,7 +245,12 @@ def participant_effects(participant: PhantomParticipant, phantom: dict, seed: in
     group_effect = phantom["group_effects"].get(participant.group)
     return {
         "participant_factor": factor,
-        "genotype_factor": genotype_factor(participant.genotype, phantom["hab_over_mab"]),
+        "specific_binding": specific_binding(
+            participant.genotype, phantom["hab_over_mab"], phantom["nondisplaceable_fraction"]
+        ),
+        "genotype_factor": genotype_factor(
+            participant.genotype, phantom["hab_over_mab"], phantom["nondisplaceable_fraction"]
+        ),
         "group_factor": group_effect["factor"] if group_effect else 1.0,
         "group_regions": list(group_effect["regions"]) if group_effect else [],
         "regional_jitter": regional_jitter,
@@ -250,12 +265,21 @@ def cohort_truth(phantom: dict, seed: int) -> dict:
         "baseline_suv_gm_hab_control": BASELINE_SUV,
         "tissue_uptake_relative_to_gm": UPTAKE,
         "hab_over_mab": phantom["hab_over_mab"],
-        "genotype_factor": {g: genotype_factor(g, phantom["hab_over_mab"]) for g in ("HAB", "MAB", "LAB")},
+        "nondisplaceable_fraction": phantom["nondisplaceable_fraction"],
+        "specific_binding": {
+            g: specific_binding(g, phantom["hab_over_mab"], phantom["nondisplaceable_fraction"])
+            for g in ("HAB", "MAB", "LAB")
+        },
+        "genotype_factor": {
+            g: genotype_factor(g, phantom["hab_over_mab"], phantom["nondisplaceable_fraction"])
+            for g in ("HAB", "MAB", "LAB")
+        },
         "group_effects": phantom["group_effects"],
         "regional_pattern": {name: float(pattern[i + 1]) for i, name in enumerate(names)},
         "pet_fwhm_mm": phantom["pet_fwhm_mm"],
-        "note": "SUV = baseline x tissue uptake x regional pattern x participant regional jitter x group factor "
-        "(in its regions) x genotype factor x participant factor x session factor, then blurred",
+        "note": "SUV = baseline x participant factor x session factor x tissue uptake x (nondisplaceable fraction "
+        "+ specific binding x (regional pattern x participant regional jitter x group factor (in its regions) "
+        "- nondisplaceable fraction)), then blurred",
     }
 
 
@@ -367,7 +391,11 @@ def make_scan(
     names = harvard_oxford_labels()["name"].tolist()
     for region in effects["group_regions"]:
         multiplier[names.index(region) + 1] *= effects["group_factor"]
-    scalar = BASELINE_SUV * effects["participant_factor"] * effects["genotype_factor"] * session_factor
+    # the genotype scales the TSPO-bound part only, so MAB scans have less regional contrast than HAB
+    # scans and the effect survives per-scan min-max normalization, as it does in real [11C]PBR28 data
+    nondisplaceable = phantom["nondisplaceable_fraction"]
+    multiplier = nondisplaceable + effects["specific_binding"] * (multiplier - nondisplaceable)
+    scalar = BASELINE_SUV * effects["participant_factor"] * session_factor
     suv_reference = reference.uptake * multiplier.astype(np.float32)[reference.labels] * np.float32(scalar)
 
     t1_clean = _sample(reference.t1, reference.affine, sample_at, shape)
@@ -450,6 +478,7 @@ def make_scan(
         "participant_factor": effects["participant_factor"],
         "session_factor": session_factor,
         "genotype_factor": effects["genotype_factor"],
+        "specific_binding": effects["specific_binding"],
         "group_factor": effects["group_factor"],
         "group_regions": effects["group_regions"],
         "injected_mbq": dose_mbq,

@@ -1,0 +1,93 @@
+"""Benchmark: how much of the HAB-MAB difference the genotype regression removes, per fold and scope.
+
+    python tests/benchmarks/bench_genotype.py RESULTS_DIR
+
+RESULTS_DIR is a workflow output directory that holds the folds (``cohort/folds.tsv``) and every
+scan's normalized PET and brain mask on the model grid (``preproc/``), e.g. after
+
+    snakemake --configfile config/config.yaml tests/benchmarks/genotype_cohort.yaml --cores 2 \\
+        --until genotype_correction
+
+For every fold, in the same run, it fits the project's regression (each voxel on the scans whose
+brain mask covers it) and a baseline that fits every voxel on every scan, zeros outside a brain
+included (a single group-level design, as ``fsl_glm`` over a merged 4D image would), with scope
+``fold`` (fitted on the training scans) and ``cohort`` (fitted on all scans, as the paper did). It
+prints the HAB-minus-MAB difference of mean brain PET before and after, on the fitted scans and on
+the fold's held-out scans, and the medians over folds of |after| / |before|.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+
+from synthpet import genotype
+from synthpet.paths import bids_path
+
+
+def load(results: Path):
+    folds = pd.read_csv(results / "cohort" / "folds.tsv", sep="\t", dtype=str, keep_default_na=False)
+    folds["fold"] = folds["fold"].astype(int)
+    pet, masks = [], []
+    for scan in folds.itertuples():
+        session = scan.session or None
+        pet_path = bids_path(results / "preproc", "pet", "pet", scan.subject, session, space="grid", desc="norm")
+        mask_path = bids_path(results / "preproc", "anat", "mask", scan.subject, session, space="grid", desc="brain")
+        pet.append(np.asarray(nib.load(pet_path).dataobj, np.float32).ravel())
+        masks.append(np.asarray(nib.load(mask_path).dataobj).ravel() > 0)
+    return folds, np.stack(pet), np.stack(masks)
+
+
+def difference(pet, masks, genotypes, where) -> float:
+    return genotype.hab_minus_mab(pet[where], masks[where], genotypes[where])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("results", type=Path)
+    args = parser.parse_args()
+
+    folds, pet, masks = load(args.results)
+    genotypes = folds["genotype"].to_numpy()
+    print(
+        f"{len(folds)} scans ({(genotypes == 'HAB').sum()} HAB, {(genotypes == 'MAB').sum()} MAB), "
+        f"{folds['fold'].nunique()} folds, {pet.shape[1]} grid voxels"
+    )
+    ratios: dict[tuple[str, str, str], list[float]] = {}
+    seconds: dict[str, list[float]] = {"masked": [], "every voxel": []}
+    for fold in sorted(folds["fold"].unique()):
+        test = folds["fold"].to_numpy() == fold
+        for scope in ("fold", "cohort"):
+            fitted = ~test if scope == "fold" else np.ones(len(folds), bool)
+            for method, fit_masks in (("masked", masks), ("every voxel", np.ones_like(masks))):
+                start = time.perf_counter()
+                model = genotype.fit(pet[fitted], fit_masks[fitted], genotypes[fitted])
+                seconds[method].append(time.perf_counter() - start)
+                corrected = np.clip(model.correct(pet, genotypes), 0.0, 1.0) * masks
+                line = [f"fold {fold} scope {scope:6s} {method:11s}"]
+                for part, where in (("fitted", fitted), ("held-out", test)):
+                    before, after = (
+                        difference(pet, masks, genotypes, where),
+                        difference(corrected, masks, genotypes, where),
+                    )
+                    ratios.setdefault((scope, method, part), []).append(abs(after) / abs(before))
+                    line.append(f"{part} {before:+.4f} -> {after:+.4f} ({abs(after) / abs(before):5.1%})")
+                print("  ".join(line), flush=True)
+    print("\nmedian over folds of |HAB-MAB after| / |HAB-MAB before| (mean brain PET):")
+    for (scope, method, part), values in ratios.items():
+        print(
+            f"  scope {scope:6s} {method:11s} {part:8s} "
+            f"median {statistics.median(values):6.1%}   worst {max(values):6.1%}"
+        )
+    for method, values in seconds.items():
+        print(f"fit time, {method}: median {statistics.median(values):.2f} s over {len(values)} fits")
+
+
+if __name__ == "__main__":
+    main()
