@@ -174,7 +174,7 @@ def test_noisefree_truth_takes_the_measured_pets_scale_and_genotype_correction(t
     mask = np.zeros((8, 8, 8), np.uint8)
     mask[1:7, 1:7, 1:7] = 1
     mask_path = write_nifti(tmp_path / "mask.nii.gz", data=mask, affine=grid_affine, dtype=np.uint8)
-    model = GenotypeModel(("MAB",), np.full((1, 512), 0.1), np.full((1, 512), 0.5))
+    model = GenotypeModel(("MAB",), np.full((1, 512), 0.06), np.full((1, 512), 0.5), np.array([0.04]), np.array([0.5]))
     model.save(tmp_path / "geno.npz")
     # the noise-free PET equal to the measured one gives the measured normalized, corrected PET
     clean = evaluation.noisefree_on_grid(str(pet), str(pet), str(mask_path), str(tmp_path / "geno.npz"), "MAB")

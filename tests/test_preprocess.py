@@ -285,6 +285,24 @@ def test_each_voxel_is_fitted_on_the_scans_whose_brain_covers_it():
     assert abs(genotype.hab_minus_mab(corrected, masks, genotypes)) < 0.1 * abs(before)
 
 
+def test_brain_level_term_removes_what_differing_brains_leave_after_the_voxelwise_fit():
+    # brains of different extent over a graded pattern: equal genotype means at every voxel still
+    # leave the mean brain PET of the genotypes apart; the brain-level term takes that out too
+    rng = np.random.default_rng(3)
+    genotypes = np.array(["HAB", "MAB"] * 20)
+    position = np.arange(200)
+    extent = rng.integers(120, 200, len(genotypes))
+    masks = position[None, :] < extent[:, None]
+    pet = (0.8 - 0.003 * position)[None, :] * np.where(genotypes == "MAB", 1.1, 1.0)[:, None]
+    pet = (pet + rng.normal(0, 0.02, pet.shape)) * masks
+    model = genotype.fit(pet, masks, genotypes)
+    before = genotype.hab_minus_mab(pet, masks, genotypes)
+    voxel_only = (pet - model.voxel_effect(genotypes)) * masks
+    assert abs(genotype.hab_minus_mab(model.correct(pet, genotypes) * masks, masks, genotypes)) < 1e-6
+    assert abs(genotype.hab_minus_mab(voxel_only, masks, genotypes)) > 0.05 * abs(before)
+    assert model.brain_coefficients.shape == (1,)
+
+
 def test_lab_gets_its_own_coefficient_and_one_genotype_is_refused():
     pet, genotypes = planted_genotype_data(n=30)
     genotypes[::3] = "LAB"

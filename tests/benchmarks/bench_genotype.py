@@ -9,8 +9,9 @@ scan's normalized PET and brain mask on the model grid (``preproc/``), e.g. afte
         --until genotype_correction
 
 For every fold, in the same run, it fits the project's regression (each voxel on the scans whose
-brain mask covers it) and a baseline that fits every voxel on every scan, zeros outside a brain
-included (a single group-level design, as ``fsl_glm`` over a merged 4D image would), with scope
+brain mask covers it, then the brain-level term), its voxelwise term alone, and a baseline that
+fits every voxel on every scan, zeros outside a brain included (one design for the whole grid, as
+``fsl_glm`` over a merged 4D image would, with the brain-level term too), with scope
 ``fold`` (fitted on the training scans) and ``cohort`` (fitted on all scans, as the paper did). It
 prints the HAB-minus-MAB difference of mean brain PET before and after, on the fitted scans and on
 the fold's held-out scans, and the medians over folds of |after| / |before|.
@@ -44,6 +45,10 @@ def load(results: Path):
     return folds, np.stack(pet), np.stack(masks)
 
 
+# the project's model; its voxelwise term alone; the baseline: every voxel fitted on every scan
+METHODS = ("synthpet", "voxelwise", "every voxel")
+
+
 def difference(pet, masks, genotypes, where) -> float:
     return genotype.hab_minus_mab(pet[where], masks[where], genotypes[where])
 
@@ -60,29 +65,29 @@ def main() -> None:
         f"{folds['fold'].nunique()} folds, {pet.shape[1]} grid voxels"
     )
     ratios: dict[tuple[str, str, str], list[float]] = {}
-    seconds: dict[str, list[float]] = {"masked": [], "every voxel": []}
+    seconds: dict[str, list[float]] = {}
     for fold in sorted(folds["fold"].unique()):
         test = folds["fold"].to_numpy() == fold
         for scope in ("fold", "cohort"):
             fitted = ~test if scope == "fold" else np.ones(len(folds), bool)
-            for method, fit_masks in (("masked", masks), ("every voxel", np.ones_like(masks))):
+            for method in METHODS:
                 start = time.perf_counter()
+                fit_masks = np.ones_like(masks) if method == "every voxel" else masks
                 model = genotype.fit(pet[fitted], fit_masks[fitted], genotypes[fitted])
-                seconds[method].append(time.perf_counter() - start)
-                corrected = np.clip(model.correct(pet, genotypes), 0.0, 1.0) * masks
-                line = [f"fold {fold} scope {scope:6s} {method:11s}"]
+                seconds.setdefault(method, []).append(time.perf_counter() - start)
+                effect = model.voxel_effect(genotypes) if method == "voxelwise" else model.effect(genotypes)
+                corrected = np.clip(pet - effect, 0.0, 1.0) * masks
+                line = [f"fold {fold} scope {scope:6s} {method:12s}"]
                 for part, where in (("fitted", fitted), ("held-out", test)):
-                    before, after = (
-                        difference(pet, masks, genotypes, where),
-                        difference(corrected, masks, genotypes, where),
-                    )
+                    before = difference(pet, masks, genotypes, where)
+                    after = difference(corrected, masks, genotypes, where)
                     ratios.setdefault((scope, method, part), []).append(abs(after) / abs(before))
                     line.append(f"{part} {before:+.4f} -> {after:+.4f} ({abs(after) / abs(before):5.1%})")
                 print("  ".join(line), flush=True)
     print("\nmedian over folds of |HAB-MAB after| / |HAB-MAB before| (mean brain PET):")
     for (scope, method, part), values in ratios.items():
         print(
-            f"  scope {scope:6s} {method:11s} {part:8s} "
+            f"  scope {scope:6s} {method:12s} {part:8s} "
             f"median {statistics.median(values):6.1%}   worst {max(values):6.1%}"
         )
     for method, values in seconds.items():
