@@ -134,6 +134,10 @@ def test_demo_workflow_end_to_end(demo, tmp_path):
     for fold in range(3):
         summary = json.loads((out / "folds" / f"fold-{fold}" / "genotype_effect.json").read_text())
         assert summary["scope"] == "fold" and summary["fitted_on"] == (folds["fold"] != str(fold)).sum()
+        # the planted genotype effect survives min-max scaling (MAB: less contrast, so a higher
+        # normalized mean) and the regression removes it from the scans it was fitted on
+        before, after = summary["hab_minus_mab_before"]["train"], summary["hab_minus_mab_after"]["train"]
+        assert before < 0 and abs(after) < 0.1 * abs(before)
 
     # training: one model per fold, which never saw its own fold's scans and predicts exactly those
     for fold in range(3):

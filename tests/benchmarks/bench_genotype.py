@@ -11,7 +11,7 @@ scan's normalized PET and brain mask on the model grid (``preproc/``), e.g. afte
 For every fold, in the same run, it fits the project's regression (each voxel on the scans whose
 brain mask covers it, then the brain-level term), its voxelwise term alone, and a baseline that
 fits every voxel on every scan, zeros outside a brain included (one design for the whole grid, as
-``fsl_glm`` over a merged 4D image would, with the brain-level term too), with scope
+``fsl_glm`` over a merged 4D image would), with scope
 ``fold`` (fitted on the training scans) and ``cohort`` (fitted on all scans, as the paper did). It
 prints the HAB-minus-MAB difference of mean brain PET before and after, on the fitted scans and on
 the fold's held-out scans, and the medians over folds of |after| / |before|.
@@ -75,7 +75,7 @@ def main() -> None:
                 fit_masks = np.ones_like(masks) if method == "every voxel" else masks
                 model = genotype.fit(pet[fitted], fit_masks[fitted], genotypes[fitted])
                 seconds.setdefault(method, []).append(time.perf_counter() - start)
-                effect = model.voxel_effect(genotypes) if method == "voxelwise" else model.effect(genotypes)
+                effect = model.effect(genotypes) if method == "synthpet" else model.voxel_effect(genotypes)
                 corrected = np.clip(pet - effect, 0.0, 1.0) * masks
                 line = [f"fold {fold} scope {scope:6s} {method:12s}"]
                 for part, where in (("fitted", fitted), ("held-out", test)):
