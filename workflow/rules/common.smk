@@ -8,6 +8,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 
 from synthpet import bids, mni, paths, phantom
+from synthpet.evaluation import IMAGES, TRUTH
 from synthpet.config import load_schema, validate_config
 from synthpet.errors import SynthpetError
 from synthpet.folds import check_genotypes, make_folds
@@ -134,12 +135,9 @@ def scan_fold_inputs(wildcards):
 
 def mni_images(wildcards):
     """A scan's images in MNI space; with the synthetic cohort, its noise-free PET too."""
-    images = {
-        key: getattr(rules.mni_pet.output, key)
-        for key in ("t1w", "pet", "pet_smoothed", "synthetic")
-    }
+    images = {key: getattr(rules.mni_pet.output, key) for key in IMAGES}
     if config["input"]["source"] == "phantom":
-        images["noisefree"] = rules.mni_noisefree.output.noisefree
+        images[TRUTH] = getattr(rules.mni_noisefree.output, TRUTH)
     return {key: expand(path, **wildcards)[0] for key, path in images.items()}
 
 
@@ -164,7 +162,7 @@ def example_images(wildcards):
         entities["session"] = scan.session
     return {
         f"example_{key}": expand(getattr(rules.mni_pet.output, key), **entities)[0]
-        for key in ("t1w", "pet", "pet_smoothed", "synthetic")
+        for key in IMAGES
     }
 
 
