@@ -174,8 +174,8 @@ def test_demo_workflow_end_to_end(demo, tmp_path):
     measured = pd.read_csv(evaluation / "scan_metrics.tsv", sep="\t")
     assert len(measured) == 16 and set(measured["scan"]) == set(folds["scan"])
     assert (measured["mse_synthetic_vs_pet"] > 0).all() and measured["normdiff_synthetic_vs_pet"].abs().max() <= 1
-    # smoothing the true PET brings it closer to a smooth prediction
-    assert measured["mse_synthetic_vs_pet_smoothed"].median() < measured["mse_synthetic_vs_pet"].median()
+    # smoothing the true PET brings it closer to a smooth prediction (paired, scan by scan)
+    assert (measured["mse_synthetic_vs_pet_smoothed"] - measured["mse_synthetic_vs_pet"]).median() < 0
     table4 = pd.read_csv(evaluation / "table4_metrics.tsv", sep="\t")
     assert list(table4["scans"]) == ["all", "fold 0", "fold 1", "fold 2"]
     table3 = pd.read_csv(evaluation / "table3_median_split.tsv", sep="\t")
