@@ -114,15 +114,19 @@ def fit(pet: np.ndarray, masks: np.ndarray, genotypes, where: str = "the fitted 
         mean_design[np.ix_(columns, voxels)] = design[rows][:, columns].mean(axis=0)[:, None]
     voxelwise = GenotypeModel(levels, coefficients, mean_design, np.zeros(len(levels)), np.zeros(len(levels)))
     corrected = voxelwise.correct(pet, genotypes)
-    brain_means = np.array([scan[mask].mean() for scan, mask in zip(corrected, masks, strict=True)])
-    brain = LinearRegression().fit(design, brain_means)
+    brain = LinearRegression().fit(design, brain_means(corrected, masks))
     return GenotypeModel(levels, coefficients, mean_design, brain.coef_, design.mean(axis=0))
+
+
+def brain_means(pet: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """Each scan's mean PET inside its own brain mask: (scans,)."""
+    return np.array([scan[mask].mean() for scan, mask in zip(pet, masks, strict=True)])
 
 
 def hab_minus_mab(pet: np.ndarray, masks: np.ndarray, genotypes) -> float:
     """Difference between HAB and MAB scans of the mean PET inside each scan's brain."""
     genotypes = np.asarray(genotypes)
-    means = np.array([p[m].mean() for p, m in zip(pet, masks, strict=True)])
+    means = brain_means(pet, masks)
     if not ((genotypes == "HAB").any() and (genotypes == "MAB").any()):
         return float("nan")
     return float(means[genotypes == "HAB"].mean() - means[genotypes == "MAB"].mean())

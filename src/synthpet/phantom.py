@@ -222,19 +222,27 @@ def regional_pattern(seed: int) -> np.ndarray:
     return pattern
 
 
-def specific_binding(genotype: str, hab_over_mab: float, nondisplaceable: float) -> float:
+def specific_binding(genotype: str, phantom: dict) -> float:
     """TSPO-specific binding relative to HAB: MAB carry one low-affinity allele, LAB bind almost nothing.
 
     Only the specific part of the uptake depends on the genotype; MAB's is set so that where the
-    regional pattern is 1, HAB uptake is ``hab_over_mab`` times MAB uptake.
+    regional pattern is 1, HAB uptake is ``phantom.hab_over_mab`` times MAB uptake.
     """
-    mab = (1.0 / hab_over_mab - nondisplaceable) / (1.0 - nondisplaceable)
+    nondisplaceable = phantom["nondisplaceable_fraction"]
+    mab = (1.0 / phantom["hab_over_mab"] - nondisplaceable) / (1.0 - nondisplaceable)
     return {"HAB": 1.0, "MAB": mab, "LAB": 0.0}[genotype]
 
 
-def genotype_factor(genotype: str, hab_over_mab: float, nondisplaceable: float) -> float:
+def bound_uptake(pattern, specific: float, phantom: dict):
+    """Uptake relative to a HAB's at regional pattern 1: the nondisplaceable share, plus the TSPO-bound
+    rest of ``pattern`` scaled by the genotype's ``specific`` binding."""
+    nondisplaceable = phantom["nondisplaceable_fraction"]
+    return nondisplaceable + specific * (pattern - nondisplaceable)
+
+
+def genotype_factor(genotype: str, phantom: dict) -> float:
     """Uptake relative to HAB where the regional pattern is 1 (larger where TSPO is denser)."""
-    return nondisplaceable + (1.0 - nondisplaceable) * specific_binding(genotype, hab_over_mab, nondisplaceable)
+    return bound_uptake(1.0, specific_binding(genotype, phantom), phantom)
 
 
 def participant_effects(participant: PhantomParticipant, phantom: dict, seed: int) -> dict:
@@ -245,12 +253,8 @@ def participant_effects(participant: PhantomParticipant, phantom: dict, seed: in
     group_effect = phantom["group_effects"].get(participant.group)
     return {
         "participant_factor": factor,
-        "specific_binding": specific_binding(
-            participant.genotype, phantom["hab_over_mab"], phantom["nondisplaceable_fraction"]
-        ),
-        "genotype_factor": genotype_factor(
-            participant.genotype, phantom["hab_over_mab"], phantom["nondisplaceable_fraction"]
-        ),
+        "specific_binding": specific_binding(participant.genotype, phantom),
+        "genotype_factor": genotype_factor(participant.genotype, phantom),
         "group_factor": group_effect["factor"] if group_effect else 1.0,
         "group_regions": list(group_effect["regions"]) if group_effect else [],
         "regional_jitter": regional_jitter,
@@ -266,14 +270,8 @@ def cohort_truth(phantom: dict, seed: int) -> dict:
         "tissue_uptake_relative_to_gm": UPTAKE,
         "hab_over_mab": phantom["hab_over_mab"],
         "nondisplaceable_fraction": phantom["nondisplaceable_fraction"],
-        "specific_binding": {
-            g: specific_binding(g, phantom["hab_over_mab"], phantom["nondisplaceable_fraction"])
-            for g in ("HAB", "MAB", "LAB")
-        },
-        "genotype_factor": {
-            g: genotype_factor(g, phantom["hab_over_mab"], phantom["nondisplaceable_fraction"])
-            for g in ("HAB", "MAB", "LAB")
-        },
+        "specific_binding": {g: specific_binding(g, phantom) for g in ("HAB", "MAB", "LAB")},
+        "genotype_factor": {g: genotype_factor(g, phantom) for g in ("HAB", "MAB", "LAB")},
         "group_effects": phantom["group_effects"],
         "regional_pattern": {name: float(pattern[i + 1]) for i, name in enumerate(names)},
         "pet_fwhm_mm": phantom["pet_fwhm_mm"],
@@ -393,8 +391,7 @@ def make_scan(
         multiplier[names.index(region) + 1] *= effects["group_factor"]
     # the genotype scales the TSPO-bound part only, so MAB scans have less regional contrast than HAB
     # scans and the effect survives per-scan min-max normalization, as it does in real [11C]PBR28 data
-    nondisplaceable = phantom["nondisplaceable_fraction"]
-    multiplier = nondisplaceable + effects["specific_binding"] * (multiplier - nondisplaceable)
+    multiplier = bound_uptake(multiplier, effects["specific_binding"], phantom)
     scalar = BASELINE_SUV * effects["participant_factor"] * session_factor
     suv_reference = reference.uptake * multiplier.astype(np.float32)[reference.labels] * np.float32(scalar)
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 
 from synthpet import bids, mni, paths, phantom
-from synthpet.evaluation import IMAGES, TRUTH
 from synthpet.config import load_schema, validate_config
 from synthpet.errors import SynthpetError
+from synthpet.evaluation import IMAGES, TRUTH
 from synthpet.folds import check_genotypes, make_folds
 
 
