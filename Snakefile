@@ -1,8 +1,13 @@
 # synthpet: synthetic TSPO PET from structural T1w MRI.
 # Run the demo with `snakemake --cores all`; see README.md for the user's own BIDS data and clusters.
 
+from pathlib import Path
 
-configfile: "config/config.yaml"
+# The demo config applies only when no --configfile is given. Loaded always, it would sit under the
+# user's file, and every key that file leaves out would silently take the demo's value.
+if not workflow.overwrite_configfiles:
+
+    configfile: str(Path(workflow.basedir) / "config" / "config.yaml")
 
 
 report: "workflow/report/workflow.rst"

@@ -69,3 +69,18 @@ def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path):
     assert list(tmp_path.iterdir()) == []
     save_nifti(np.ones((2, 2, 2)), np.eye(4), target)
     assert target.exists() and oct(target.stat().st_mode & 0o777) != "0o600"
+
+
+def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(tmp_path):
+    target = tmp_path / "out.nii.gz"
+    other = tmp_path / "other.nii.gz"
+    # what a SIGKILL mid-write leaves: a hidden temporary beside each target
+    stale = tmp_path / ".out.nii.gz.synthpet-tmp-abc123.nii.gz"
+    stale.write_bytes(b"partial")
+    unrelated = tmp_path / ".other.nii.gz.synthpet-tmp-xyz.nii.gz"
+    unrelated.write_bytes(b"partial")
+    save_nifti(np.ones((2, 2, 2)), np.eye(4), target)
+    assert not stale.exists() and target.exists()
+    assert unrelated.exists()  # another output's temporary is left to that output's own writer
+    save_nifti(np.ones((2, 2, 2)), np.eye(4), other)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.nii.gz", "out.nii.gz"]

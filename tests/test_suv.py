@@ -76,7 +76,7 @@ def test_missing_timing_and_dose_fields_are_all_named():
 @pytest.mark.parametrize(
     "change, words",
     [
-        ({"FrameDuration": [600, 600]}, "must each list 3 numbers"),
+        ({"FrameDuration": [600, 600]}, "must list 3 numbers"),
         ({"InjectedRadioactivityUnits": "furlongs"}, "unknown InjectedRadioactivityUnits"),
         ({"BodyWeight": 0.07}, "not a plausible weight"),
         ({"Units": "counts"}, "unknown PET Units"),

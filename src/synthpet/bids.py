@@ -7,6 +7,7 @@ Snakemake builds the DAG, before any job starts.
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from synthpet.errors import InputError
-from synthpet.imageio import load_header, read_json
+from synthpet.imageio import geometry_problems, load_header, read_json
 from synthpet.paths import LABEL, scan_id
 from synthpet.suv import recipe_from_sidecar, window_weights
 
@@ -43,6 +44,7 @@ class Scan:
 class Cohort:
     scans: list[Scan]
     excluded: dict[str, str] = field(default_factory=dict)  # scan id -> reason
+    warnings: list[str] = field(default_factory=list)  # usable, but the user should look
 
     @property
     def has_sessions(self) -> bool:
@@ -97,12 +99,31 @@ def merged_metadata(sidecars: list[str] | tuple[str, ...]) -> dict:
     return metadata
 
 
+def _read_tsv(path: Path) -> tuple[pd.DataFrame | None, str | None]:
+    """A BIDS TSV as strings (UTF-8, a byte-order mark allowed), or None and what is wrong with it."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        return None, f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); BIDS requires UTF-8, re-save it so"
+    if not text.strip():
+        return None, f"{path}: the file is empty; it must list participant_id, group and genotype for every participant"
+    try:
+        table = pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, ValueError) as err:
+        return None, f"{path}: not a readable tab-separated table ({err})"
+    table.columns = [str(c).strip() for c in table.columns]
+    return table, None
+
+
 def read_participants(root: Path, groups: list[str]) -> tuple[dict[str, tuple[str, str]], list[str]]:
     """participants.tsv as {label: (group, genotype)}, and the problems found in it."""
     path = root / "participants.tsv"
     if not path.exists():
         return {}, [f"{path}: missing; it must list participant_id, group and genotype for every participant"]
-    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    table, problem = _read_tsv(path)
+    if problem:
+        return {}, [problem]
     missing = [c for c in ("participant_id", "group", "genotype") if c not in table.columns]
     if missing:
         return {}, [f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(table.columns)})"]
@@ -132,11 +153,19 @@ def read_participants(root: Path, groups: list[str]) -> tuple[dict[str, tuple[st
 def _pick(layout, root: Path, where: str, kind: str, filter_key: str, **query) -> tuple[str | None, str | None]:
     # pybids answers absolute paths; keep them under the root as the user wrote it
     absolute = Path(layout.root)
-    found = sorted(
+    images = sorted(
         str(root / os.path.relpath(f.path, absolute))
-        for f in layout.get(return_type="object", extension=list(_NIFTI), **query)
+        for f in layout.get(return_type="object", **query)
+        if f.path.lower().endswith(_NIFTI)
     )
+    found = [f for f in images if f.endswith(_NIFTI)]
     if not found:
+        shouting = [Path(f).name for f in images if f not in found]
+        if shouting:
+            return (
+                None,
+                f"{where}: no {kind} image ({', '.join(shouting)}: BIDS extensions are lowercase, .nii or .nii.gz)",
+            )
         return None, f"{where}: no {kind} image"
     if len(found) > 1:
         names = ", ".join(Path(f).name for f in found)
@@ -144,34 +173,68 @@ def _pick(layout, root: Path, where: str, kind: str, filter_key: str, **query) -
     return found[0], None
 
 
-def check_pet(pet: str, sidecars: list[str] | tuple[str, ...], window_min) -> list[str]:
-    """Problems with one PET image and its sidecars, from the header and metadata only."""
+def _filter_problems(layout, input_config: dict) -> list[str]:
+    """Entity names in input.t1w_filters / pet_filters that pybids would not understand."""
+    known = sorted(layout.get_entities())
+    problems = []
+    for key in ("t1w_filters", "pet_filters"):
+        for entity in input_config[key]:
+            if entity not in known:
+                problems.append(
+                    f"config key 'input.{key}.{entity}': not a BIDS entity name; use one of {', '.join(known)} "
+                    "(full names: 'acquisition', not 'acq')"
+                )
+    return problems
+
+
+# voxels coarser than these get a warning: the model grid is 2 mm, and PET scanners resolve 2-5 mm
+COARSE_T1W_MM = 2.5
+COARSE_PET_MM = 5.0
+
+
+def check_pet(pet: str, sidecars: list[str] | tuple[str, ...], window_min) -> tuple[list[str], list[str]]:
+    """Problems and warnings of one PET image and its sidecars, from the header and metadata only."""
     if not sidecars:
-        return [f"{pet}: no JSON sidecar (PET-BIDS needs Units, and for Bq/mL images the timing and dose fields)"]
+        return [f"{pet}: no JSON sidecar (PET-BIDS needs Units, and for Bq/mL images the timing and dose fields)"], []
     try:
         header = load_header(pet)
         if len(header.shape) not in (3, 4):
-            return [f"{pet}: PET must be a 3D or 4D image, but it has shape {header.shape}"]
+            return [f"{pet}: PET must be a 3D or 4D image, but it has shape {header.shape}"], []
+        problems, warnings = geometry_problems(header, pet, "PET", COARSE_PET_MM)
         frames = header.shape[3] if len(header.shape) == 4 else 1
         recipe = recipe_from_sidecar(merged_metadata(sidecars), frames, pet)
         if not recipe.already_suv:
             window_weights(recipe.frame_starts_s, recipe.frame_durations_s, window_min, pet)
     except InputError as err:
-        return err.problems
-    return []
+        return err.problems, []
+    return problems, warnings
 
 
-def check_t1w(t1w: str) -> list[str]:
+def check_t1w(t1w: str) -> tuple[list[str], list[str]]:
+    """Problems and warnings of one T1w image, from its header only."""
     try:
         header = load_header(t1w)
     except InputError as err:
-        return err.problems
+        return err.problems, []
     shape = header.shape
     if len(shape) == 4 and shape[3] == 1:
         shape = shape[:3]
     if len(shape) != 3:
-        return [f"{t1w}: T1w must be a 3D image, but it has shape {header.shape}"]
-    return []
+        return [f"{t1w}: T1w must be a 3D image, but it has shape {header.shape}"], []
+    return geometry_problems(header, t1w, "T1w", COARSE_T1W_MM)
+
+
+def _check_scan(t1w: str, pet: str, sidecars: tuple[str, ...], window) -> tuple[list[str], list[str]]:
+    """Every problem and warning of one scan; whatever a file holds, the answer names it instead of raising."""
+    problems, warnings = [], []
+    for check, path, args in ((check_t1w, t1w, ()), (check_pet, pet, (sidecars, window))):
+        try:
+            found, warned = check(path, *args)
+        except Exception as err:  # a header or sidecar no check foresaw: name it rather than crash the DAG build
+            found, warned = [f"{path}: cannot be read ({type(err).__name__}: {err})"], []
+        problems += found
+        warnings += warned
+    return problems, warnings
 
 
 def discover(bids_dir: str | Path, input_config: dict) -> Cohort:
@@ -196,10 +259,16 @@ def discover(bids_dir: str | Path, input_config: dict) -> Cohort:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        # metadata is merged by sidecar_chain; pybids only finds the images
-        layout = BIDSLayout(str(root), validate=False, indexer=BIDSLayoutIndexer(index_metadata=False))
+        # metadata is merged by sidecar_chain; pybids only finds the images (and skips derivatives/)
+        try:
+            layout = BIDSLayout(str(root), validate=False, indexer=BIDSLayoutIndexer(index_metadata=False))
+        except Exception as err:  # pybids' own complaint, e.g. about dataset_description.json
+            raise InputError([*problems, f"{root}: pybids cannot index the dataset ({err})"]) from None
+    filter_problems = _filter_problems(layout, input_config)
+    if filter_problems:
+        raise InputError(filter_problems, header="input filters cannot be applied")
     window = input_config["suv_window_min"]
-    scans, excluded = [], {}
+    scans, excluded, cautions = [], {}, []
     subjects = sorted(layout.get_subjects())
     for subject in subjects:
         if subject not in participants:
@@ -238,9 +307,9 @@ def discover(bids_dir: str | Path, input_config: dict) -> Cohort:
                 suffix = f" (it has a {other} image; every session needs both)" if other else ""
                 problems += [p + suffix for p in (t1_problem, pet_problem) if p]
                 continue
-            scan_problems = check_t1w(t1w)
             sidecars = tuple(sidecar_chain(pet, root))
-            scan_problems += check_pet(pet, sidecars, window)
+            scan_problems, scan_warnings = _check_scan(t1w, pet, sidecars, window)
+            cautions += scan_warnings
             if scan_problems:
                 problems += scan_problems
                 continue
@@ -250,7 +319,7 @@ def discover(bids_dir: str | Path, input_config: dict) -> Cohort:
                 continue
             scans.append(scan)
     for label in sorted(set(participants) - set(subjects)):
-        warnings.warn(f"participants.tsv lists sub-{label}, but the dataset has no images for it", stacklevel=2)
+        cautions.append(f"{root / 'participants.tsv'} lists sub-{label}, but the dataset has no images for it")
     with_sessions = {s.subject for s in scans if s.session}
     without = {s.subject for s in scans if not s.session}
     if with_sessions and without:
@@ -262,4 +331,4 @@ def discover(bids_dir: str | Path, input_config: dict) -> Cohort:
         raise InputError(problems, header=f"{len(problems)} problem(s) in the BIDS dataset {root}")
     if not scans:
         raise InputError(f"{root}: no usable scans (excluded: {excluded or 'none'})")
-    return Cohort(scans, excluded)
+    return Cohort(scans, excluded, cautions)

@@ -6,7 +6,9 @@ job never leaves a half-written output that looks complete.
 
 from __future__ import annotations
 
+import glob
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -23,13 +25,22 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+_TMP_MARK = ".synthpet-tmp-"
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; move it onto ``path`` only if the block succeeds."""
+    """Yield a temporary path next to ``path``; move it onto ``path`` only if the block succeeds.
+
+    A job killed mid-write leaves its temporary file behind; the next write of the same output
+    (its rerun: Snakemake never runs two jobs for one output) removes it.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}{_TMP_MARK}*"):
+        stale.unlink(missing_ok=True)
     # keep the full suffix (".nii.gz") so that writers choose the right format from the name
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix="".join(path.suffixes), dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{_TMP_MARK}", suffix="".join(path.suffixes), dir=path.parent)
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; outputs should be readable like any file
     try:
@@ -71,11 +82,20 @@ def write_text(text: str, path: str | Path) -> Path:
 
 
 def read_json(path: str | Path, what: str = "sidecar") -> dict:
+    """A JSON object from a UTF-8 file (a byte-order mark is allowed).
+
+    NaN and Infinity are read as Python reads them; the fields that are used check finiteness, so
+    that the message can name the field.
+    """
     try:
-        with open(path) as handle:
-            content = json.load(handle)
+        text = Path(path).read_bytes().decode("utf-8-sig")
+        content = json.loads(text)
     except FileNotFoundError:
         raise InputError(f"{path}: {what} JSON file is missing") from None
+    except UnicodeDecodeError as err:
+        raise InputError(
+            f"{path}: {what} is not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8"
+        ) from None
     except json.JSONDecodeError as err:
         raise InputError(f"{path}: {what} is not valid JSON ({err})") from None
     if not isinstance(content, dict):
@@ -91,6 +111,54 @@ def load_header(path: str | Path) -> nib.Nifti1Image:
         raise InputError(f"{path}: file not found") from None
     except Exception as err:  # nibabel raises several types for a broken header
         raise InputError(f"{path}: not a readable NIfTI image ({err})") from None
+
+
+# voxel sizes (mm) outside these bounds mean a broken header (or units other than mm), not a scan
+ABSURD_VOXEL_MM = (0.1, 20.0)
+
+
+def geometry_problems(
+    img: nib.Nifti1Image, path: str | Path, what: str, coarse_mm: float
+) -> tuple[list[str], list[str]]:
+    """Problems (refused) and warnings of an image's geometry, from its header alone.
+
+    Refused: a non-finite or singular affine, spatial units other than mm, absurd voxel sizes.
+    Warned: voxels coarser than ``coarse_mm``, and a qform and sform that place the image more than
+    1 mm apart (the sform is used, as nibabel and FSL do; ingest writes both set to it).
+    """
+    affine = np.asarray(img.affine, dtype=float)
+    if not np.isfinite(affine).all():
+        return [f"{path}: the {what} header's affine has non-finite values; the image has no usable geometry"], []
+    linear = affine[:3, :3]
+    voxel = np.sqrt((linear**2).sum(axis=0))
+    # singular: an axis of zero length, or axes that (nearly) coincide, whatever the voxel size
+    if voxel.min() == 0 or abs(np.linalg.det(linear)) / voxel.prod() < 1e-6:
+        return [f"{path}: the {what} header's affine is singular (determinant 0); the image has no usable geometry"], []
+    problems, warnings = [], []
+    units = img.header.get_xyzt_units()[0] if hasattr(img.header, "get_xyzt_units") else "mm"
+    if units in ("meter", "micron"):
+        problems.append(f"{path}: the {what} header gives voxel sizes in {units}s; synthpet expects mm")
+    sizes = "x".join(f"{v:.3g}" for v in voxel)
+    low, high = ABSURD_VOXEL_MM
+    if voxel.min() < low or voxel.max() > high:
+        problems.append(f"{path}: {what} voxel size {sizes} mm is implausible (each must be {low}-{high} mm)")
+    elif voxel.max() > coarse_mm:
+        warnings.append(f"{path}: {what} voxels are coarse ({sizes} mm; at most {coarse_mm:g} mm expected)")
+    header = img.header
+    if isinstance(header, nib.Nifti1Header):
+        qform, qcode = header.get_qform(coded=True)
+        sform, scode = header.get_sform(coded=True)
+        if qform is not None and sform is not None and qcode > 0 and scode > 0:
+            corners = np.array(
+                [[i, j, k, 1] for i in (0, img.shape[0]) for j in (0, img.shape[1]) for k in (0, img.shape[2])]
+            )
+            moved = np.abs((corners @ qform.T - corners @ sform.T)[:, :3]).max()
+            if not math.isfinite(moved) or moved > 1.0:
+                warnings.append(
+                    f"{path}: the {what} header's qform and sform disagree by up to {moved:.1f} mm; "
+                    "the sform is used (as nibabel and FSL do), check that it is the right one"
+                )
+    return problems, warnings
 
 
 def load_volume(path: str | Path, what: str, ndim: int | tuple[int, ...] = 3) -> tuple[np.ndarray, nib.Nifti1Image]:

@@ -100,20 +100,24 @@ class SuvRecipe:
 
 
 def recipe_from_sidecar(sidecar: dict, n_frames: int, source: str) -> SuvRecipe:
-    """Check a PET sidecar and return its SUV recipe; raise InputError listing every missing field.
+    """Check a PET sidecar and return its SUV recipe; raise InputError listing every problem, each with its field.
 
+    Every value is checked for type, finiteness and plausibility (JSON allows NaN, strings where
+    numbers belong, and clock times where PET-BIDS wants seconds), and the frames for order and overlap.
     ``n_frames`` is the length of the image's 4th dimension (1 for a 3D image); ``source`` names the
     file in messages.
     """
     problems: list[str] = []
     units = sidecar.get("Units")
     if units is None:
-        problems.append("sidecar has no 'Units' (e.g. 'Bq/mL', or 'g/mL' for an SUV image)")
-        raise InputError([f"{source}: {p}" for p in problems])
+        raise InputError(f"{source}: sidecar has no 'Units' (e.g. 'Bq/mL', or 'g/mL' for an SUV image)")
+    if not isinstance(units, str):
+        raise InputError(f"{source}: 'Units' must be a string such as 'Bq/mL' or 'g/mL', not {units!r}")
     if is_suv_unit(units):
         if n_frames > 1:
-            problems.append(f"a 4D image ({n_frames} frames) cannot be in SUV units ({units!r}); expected Bq/mL")
-            raise InputError([f"{source}: {p}" for p in problems])
+            raise InputError(
+                f"{source}: a 4D image ({n_frames} frames) cannot be in SUV units ({units!r}); expected Bq/mL"
+            )
         return SuvRecipe(str(units), (), (), None, None, True, 0.0, 0.0, None)
     try:
         concentration_scale(units)
@@ -126,34 +130,42 @@ def recipe_from_sidecar(sidecar: dict, n_frames: int, source: str) -> SuvRecipe:
             + ", ".join(missing)
             + " (PET-BIDS timing and dose fields; BodyWeight in kg)"
         )
-    starts = _as_floats(sidecar.get("FrameTimesStart"), n_frames)
-    durations = _as_floats(sidecar.get("FrameDuration"), n_frames)
-    if "FrameTimesStart" not in missing and "FrameDuration" not in missing:
-        if starts is None or durations is None:
-            problems.append(
-                f"FrameTimesStart and FrameDuration must each list {n_frames} numbers, one per frame of the image"
-            )
-        elif any(d <= 0 for d in durations):
-            problems.append("FrameDuration values must be positive")
+    starts = _frame_values(sidecar, "FrameTimesStart", n_frames, problems)
+    durations = _frame_values(sidecar, "FrameDuration", n_frames, problems)
+    if starts is not None and durations is not None:
+        problems += frame_timing_problems(starts, durations)
     dose = None
-    if "InjectedRadioactivity" not in missing and "InjectedRadioactivityUnits" not in missing:
+    amount = _number(sidecar, "InjectedRadioactivity", problems, positive=True)
+    dose_unit = sidecar.get("InjectedRadioactivityUnits")
+    if amount is not None and dose_unit not in (None, ""):
         try:
-            dose = activity_to_bq(sidecar["InjectedRadioactivity"], sidecar["InjectedRadioactivityUnits"])
-            if dose <= 0:
-                problems.append("InjectedRadioactivity must be positive")
-        except (ValueError, TypeError) as err:
+            dose = activity_to_bq(amount, dose_unit)
+        except ValueError as err:
             problems.append(str(err))
-    weight = sidecar.get("BodyWeight")
-    if weight is not None and (not isinstance(weight, int | float) or not 10 <= weight <= 400):
-        problems.append(f"BodyWeight {weight!r} is not a plausible weight in kg")
+    weight = _number(sidecar, "BodyWeight", problems, positive=True)
+    if weight is not None and not 10 <= weight <= 400:
+        problems.append(f"'BodyWeight' {weight!r} is not a plausible weight in kg (10-400); grams or pounds?")
+        weight = None
     decay_corrected = sidecar.get("ImageDecayCorrected", True)
-    correction_time = float(sidecar.get("ImageDecayCorrectionTime", 0.0) or 0.0)
-    injection_start = float(sidecar.get("InjectionStart", 0.0) or 0.0)
-    half_life = half_life_s(sidecar.get("TracerRadionuclide"))
-    if half_life is None and (not decay_corrected or correction_time != injection_start):
+    if not isinstance(decay_corrected, bool):
         problems.append(
-            "the frames must be decay corrected to the injection time, so TracerRadionuclide must name a "
-            f"known radionuclide ({', '.join(HALF_LIFE_S)}), not {sidecar.get('TracerRadionuclide')!r}"
+            f"'ImageDecayCorrected' must be JSON true or false, not {decay_corrected!r}"
+            + (" (a string; write it without quotes)" if isinstance(decay_corrected, str) else "")
+        )
+        decay_corrected = True
+    correction_time = _number(sidecar, "ImageDecayCorrectionTime", problems, default=0.0)
+    injection_start = _number(sidecar, "InjectionStart", problems, default=0.0)
+    nuclide = sidecar.get("TracerRadionuclide")
+    half_life = half_life_s(nuclide) if isinstance(nuclide, str) else None
+    if (
+        half_life is None
+        and correction_time is not None
+        and injection_start is not None
+        and (not decay_corrected or correction_time != injection_start)
+    ):
+        problems.append(
+            "the frames must be decay corrected to the injection time, so 'TracerRadionuclide' must name a "
+            f"known radionuclide ({', '.join(HALF_LIFE_S)}), not {nuclide!r}"
         )
     if problems:
         raise InputError([f"{source}: {p}" for p in problems])
@@ -162,12 +174,85 @@ def recipe_from_sidecar(sidecar: dict, n_frames: int, source: str) -> SuvRecipe:
         frame_starts_s=tuple(starts),
         frame_durations_s=tuple(durations),
         dose_bq=dose,
-        body_weight_kg=float(weight),
-        decay_corrected=bool(decay_corrected),
+        body_weight_kg=weight,
+        decay_corrected=decay_corrected,
         decay_correction_time_s=correction_time,
         injection_start_s=injection_start,
         half_life_s=half_life,
     )
+
+
+_CLOCK_TIME = re.compile(r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?")
+
+
+def _not_a_number(field: str, value: object) -> str:
+    if isinstance(value, str) and _CLOCK_TIME.fullmatch(value.strip()):
+        return (
+            f"'{field}' is a clock time ({value!r}); PET-BIDS gives it in seconds relative to TimeZero "
+            "(e.g. 0 for the injection, or the seconds between TimeZero and this event)"
+        )
+    kind = "a string" if isinstance(value, str) else type(value).__name__
+    return f"'{field}' must be a number, not {kind} {value!r}"
+
+
+def _number(sidecar: dict, field: str, problems: list[str], positive: bool = False, default=None) -> float | None:
+    """A finite number from the sidecar (``default`` when absent), or None with the problem appended."""
+    value = sidecar.get(field)
+    if value in (None, "", []):
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        problems.append(_not_a_number(field, value))
+        return None
+    if not math.isfinite(value):
+        problems.append(f"'{field}' is {value}, not a finite number")
+        return None
+    if positive and value <= 0:
+        problems.append(f"'{field}' must be positive, not {value!r}")
+        return None
+    return float(value)
+
+
+def _frame_values(sidecar: dict, field: str, n_frames: int, problems: list[str]) -> list[float] | None:
+    """One finite number per frame of the image, or None with the problem appended (None too when absent)."""
+    values = sidecar.get(field)
+    if values in (None, "", []):
+        return None
+    if isinstance(values, int | float) and not isinstance(values, bool):
+        values = [values]
+    if not isinstance(values, list) or len(values) != n_frames:
+        count = f"{len(values)} values" if isinstance(values, list) else repr(values)
+        problems.append(f"'{field}' must list {n_frames} numbers, one per frame of the image (it has {count})")
+        return None
+    bad = [(i, v) for i, v in enumerate(values) if isinstance(v, bool) or not isinstance(v, int | float)]
+    bad += [(i, v) for i, v in enumerate(values) if isinstance(v, float) and not math.isfinite(v)]
+    if bad:
+        i, v = bad[0]
+        problems.append(f"'{field}' must hold finite numbers of seconds; frame {i} is {v!r}")
+        return None
+    return [float(v) for v in values]
+
+
+def frame_timing_problems(starts: Sequence[float], durations: Sequence[float], tolerance_s: float = 1.0) -> list[str]:
+    """Frames must have positive durations, start in order and not overlap (beyond rounding, ``tolerance_s``)."""
+    problems = []
+    if any(d <= 0 for d in durations):
+        problems.append("'FrameDuration' values must be positive")
+        return problems
+    for i in range(1, len(starts)):
+        end = starts[i - 1] + durations[i - 1]
+        if starts[i] < starts[i - 1]:
+            problems.append(
+                f"'FrameTimesStart' is not in order: frame {i} starts at {starts[i]:g} s, "
+                f"before frame {i - 1} ({starts[i - 1]:g} s)"
+            )
+            break
+        if starts[i] < end - tolerance_s:
+            problems.append(
+                f"frames {i - 1} and {i} overlap: frame {i - 1} ends at {end:g} s but frame {i} starts at "
+                f"{starts[i]:g} s (are FrameTimesStart and FrameDuration swapped?)"
+            )
+            break
+    return problems
 
 
 def half_life_s(radionuclide: object) -> float | None:
@@ -177,17 +262,6 @@ def half_life_s(radionuclide: object) -> float | None:
         return None
     mass, element = (match.group(1), match.group(2)) if match.group(1) else (match.group(4), match.group(3))
     return HALF_LIFE_S.get(f"{mass}{element.capitalize()}")
-
-
-def _as_floats(values, n: int) -> list[float] | None:
-    if isinstance(values, int | float):
-        values = [values]
-    if not isinstance(values, list) or len(values) != n:
-        return None
-    try:
-        return [float(v) for v in values]
-    except (TypeError, ValueError):
-        return None
 
 
 def window_weights(
@@ -237,4 +311,7 @@ def compute_suv(data: np.ndarray, recipe: SuvRecipe, window_min: Sequence[float]
     mean_concentration = np.tensordot(frames.astype(np.float64), weights, axes=([3], [0]))
     mean_concentration *= concentration_scale(recipe.units)
     grams = recipe.body_weight_kg * 1000.0
-    return (mean_concentration / (recipe.dose_bq / grams)).astype(np.float32)
+    suv = (mean_concentration / (recipe.dose_bq / grams)).astype(np.float32)
+    if not np.isfinite(suv).all():  # recipes are checked; this guards what a check could not foresee
+        raise InputError(f"{source}: the SUV image has non-finite voxels; check the sidecar's dose and timing")
+    return suv
