@@ -83,3 +83,48 @@ def test_command_line_strings_become_the_numbers_the_schema_expects():
     assert config["input"]["t1w_filters"] == {"acquisition": "001"}  # a string where strings belong stays one
     with pytest.raises(ConfigError, match="'training.epochs': 'many' is not of type 'integer'"):
         validate_config({"training": {"epochs": "many"}})
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        (None, "config file not found"),
+        ("training: {epochs: 3\n", "not valid YAML"),
+        ("[1, 2]\n", "YAML mapping"),
+    ],
+)
+def test_config_files_that_cannot_be_read_name_the_file(tmp_path, content, words):
+    path = tmp_path / "c.yaml"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(ConfigError, match=words) as caught:
+        load_config(path)
+    assert str(path) in str(caught.value)
+
+
+def test_files_merge_in_order_and_never_over_the_demo(tmp_path):
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    first.write_text("training: {epochs: 7, batch_size: 4}\n")
+    second.write_text("training: {epochs: 9}\n")
+    config = load_config(first, second)
+    assert config["training"]["epochs"] == 9 and config["training"]["batch_size"] == 4
+    # keys neither file sets take the schema's defaults (the paper's), not the demo's
+    assert config["folds"]["n_folds"] == 5 and config["model"]["channels"] == 32
+    demo = load_config()
+    assert demo["folds"]["n_folds"] == 3 and demo["model"]["channels"] == 8
+
+
+def test_home_folder_is_expanded(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    config = validate_config({"input": {"source": "bids", "bids_dir": "~/data"}, "output_dir": "~/out"})
+    assert config["input"]["bids_dir"] == str(tmp_path / "data") and config["output_dir"] == str(tmp_path / "out")
+
+
+def test_phantom_refuses_a_file_as_its_output_folder(tmp_path, capsys):
+    from synthpet.cli import main
+
+    target = tmp_path / "a-file"
+    target.write_text("keep me")
+    assert main(["phantom", "--out", str(target)]) == 2
+    assert "--out names a file" in capsys.readouterr().err
+    assert target.read_text() == "keep me"

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import REPO, STATIC_PET_SIDECAR, workflow_command
+from conftest import REPO, SNAKEMAKE, STATIC_PET_SIDECAR, workflow_command
 
 
 def snakemake(workdir: Path, *args: str, configfile: str = "config/config.yaml", check: bool = True):
@@ -41,15 +41,94 @@ def planned_jobs(result) -> dict[str, int]:
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M)}
 
 
-def test_full_scale_dry_run_plans_every_scan(tmp_path):
+# the paper's protocol (METHOD.md), as the settings line of a run prints it
+PAPER_PROTOCOL = {
+    "folds.n_folds": "5",
+    "genotype.scope": "fold",
+    "training.epochs": "50",
+    "training.batch_size": "2",
+    "training.learning_rate": "0.0001",
+    "training.device": "auto",
+    "preprocess.template_transform": "SyN",
+    "preprocess.grid_shape": "96x96x96",
+    "preprocess.grid_voxel_mm": "2",
+    "model.channels": "32",
+}
+
+
+def settings_in_effect(text: str) -> dict[str, str]:
+    line = re.search(r"settings in effect: (.*)", text).group(1)
+    return dict(pair.split("=", 1) for pair in line.split())
+
+
+def beside_the_demo_config(workdir: Path) -> Path:
+    """A working directory that holds config/config.yaml, as a checkout does when a user runs from it."""
+    (workdir / "config").mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "config" / "config.yaml", workdir / "config" / "config.yaml")
+    return workdir
+
+
+def test_full_scale_dry_run_plans_every_scan_with_the_papers_protocol(tmp_path):
+    work = beside_the_demo_config(tmp_path)
     start = time.perf_counter()
-    result = snakemake(tmp_path, "-n", configfile="config/phantom-paper.yaml")
+    result = snakemake(work, "-n", configfile="config/phantom-paper.yaml")
     seconds = time.perf_counter() - start
     jobs = planned_jobs(result)
     for rule in ("phantom_scan", "ingest_pet", "ingest_t1w", "brain_mask", "coregister_pet", "model_grid"):
         assert jobs[rule] == 204, rule
-    assert jobs["genotype_correction"] == 5
+    assert jobs["genotype_correction"] == 5 and jobs["train_fold"] == 5
+    settings = settings_in_effect(result.stdout + result.stderr)
+    assert settings == PAPER_PROTOCOL | {"input.source": "phantom"}
     print(f"dry run of the 204-scan DAG: {seconds:.1f} s")
+
+
+def test_paper_config_on_a_users_dataset_runs_the_papers_protocol(tiny_bids, tmp_path):
+    for i in range(15):  # 5 participants per group: enough for 5 stratified folds
+        tiny_bids.scan(f"{i:02d}", group=("HC", "CLBP", "KOA")[i % 3], genotype=("HAB", "MAB")[(i // 3) % 2])
+    tiny_bids.write_participants()
+    local = tmp_path / "local.yaml"
+    local.write_text(f"input: {{source: bids, bids_dir: {tiny_bids.root}}}\noutput_dir: {tmp_path / 'out'}\n")
+    work = beside_the_demo_config(tmp_path / "work")
+    # with paper.yaml, and with a file that names only the data: no demo setting may fill the gaps
+    for configfiles in [("config/paper.yaml", str(local)), (str(local),)]:
+        command = workflow_command(work, "-n", configfiles=configfiles)
+        result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert planned_jobs(result)["train_fold"] == 5
+        settings = settings_in_effect(result.stdout + result.stderr)
+        assert settings == PAPER_PROTOCOL | {"input.source": "bids"}, configfiles
+
+    # synthpet check validates exactly the config that would run
+    checked = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("synthpet")),
+            "check",
+            "--config",
+            str(REPO / "config" / "paper.yaml"),
+            "--config",
+            str(local),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=work,
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert settings_in_effect(checked.stdout) == settings
+    from synthpet.config import load_config
+    from synthpet.model import ModelConfig, UNet3D, count_parameters
+
+    model = load_config(REPO / "config" / "paper.yaml", overrides={"input": {"bids_dir": str(tiny_bids.root)}})["model"]
+    assert count_parameters(UNet3D(ModelConfig.from_dict(model))) == 507_553
+
+
+def test_without_a_config_file_the_demo_runs(tmp_path):
+    command = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "-n"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    settings = settings_in_effect(result.stdout + result.stderr)
+    assert settings["folds.n_folds"] == "3" and settings["training.epochs"] == "3"
+    assert planned_jobs(result)["train_fold"] == 3
 
 
 def test_unknown_config_key_stops_before_any_job(tmp_path):

@@ -11,12 +11,14 @@ from synthpet.errors import SynthpetError
 
 def _phantom(args: argparse.Namespace) -> None:
     from synthpet import phantom
-    from synthpet.config import load_config, validate_config
+    from synthpet.config import load_config
 
-    config = load_config(args.config) if args.config else validate_config({})
+    config = load_config(*([args.config] if args.config else []))
     if args.seed is not None:
         config["seed"] = args.seed
-    out = Path(args.out)
+    out = Path(args.out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise SynthpetError(f"{out}: --out names a file; give a folder for the new BIDS dataset")
     if out.exists() and any(out.iterdir()) and not args.force:
         raise SynthpetError(f"{out}: folder is not empty; choose another --out or pass --force to overwrite")
     participants = phantom.generate(out, config, progress=lambda scan: print(f"wrote {scan}", flush=True))
@@ -25,15 +27,21 @@ def _phantom(args: argparse.Namespace) -> None:
 
 
 def _check(args: argparse.Namespace) -> None:
-    from synthpet import bids
-    from synthpet.config import load_config, validate_config
+    from synthpet.config import effective_config
+    from synthpet.plan import plan_run, settings_line
 
-    config = load_config(args.config) if args.config else validate_config({})
-    cohort = bids.discover(args.bids_dir, config["input"])
-    print(cohort.table().to_string(index=False))
-    for scan, reason in cohort.excluded.items():
+    overrides = {"input": {"source": "bids", "bids_dir": args.bids_dir}} if args.bids_dir else None
+    plan = plan_run(effective_config(args.config or [], overrides))
+    print(f"settings in effect: {settings_line(plan.config)}")
+    print(plan.folds.to_string(index=False))
+    for scan, reason in plan.cohort.excluded.items():
         print(f"excluded {scan}: {reason}")
-    print(f"{len(cohort.scans)} usable scans of {cohort.table()['subject'].nunique()} participants")
+    for warning in plan.cohort.warnings:
+        print(f"warning: {warning}")
+    print(
+        f"{len(plan.cohort.scans)} usable scans of {plan.folds['subject'].nunique()} participants "
+        f"in {plan.config['folds']['n_folds']} folds"
+    )
 
 
 def _predict(args: argparse.Namespace) -> None:
@@ -55,9 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
     phantom.add_argument("--force", action="store_true", help="write into a non-empty folder")
     phantom.set_defaults(run=_phantom)
 
-    check = commands.add_parser("check", help="check a BIDS dataset against the input contract")
-    check.add_argument("bids_dir")
-    check.add_argument("--config", help="workflow config whose 'input' settings to use")
+    check = commands.add_parser(
+        "check", help="check settings and inputs exactly as a run would (nothing runs, nothing is written)"
+    )
+    check.add_argument("bids_dir", nargs="?", help="the BIDS dataset (default: the config's input.bids_dir)")
+    check.add_argument(
+        "--config",
+        action="append",
+        help="workflow config file, as snakemake --configfile (repeat to merge several; default: the demo config)",
+    )
     check.set_defaults(run=_check)
 
     predict = commands.add_parser(

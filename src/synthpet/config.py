@@ -6,7 +6,8 @@ Errors name the dotted key (``phantom.pet_voxel_mm``) so that a user can find it
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ import yaml
 from synthpet.errors import ConfigError
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+# the demo: what a run without --configfile uses (and only then; see effective_config)
+DEMO_CONFIG_PATH = Path(__file__).resolve().parents[2] / "config" / "config.yaml"
 
 
 def _with_defaults(validator_class):
@@ -72,6 +75,10 @@ def validate_config(config: Mapping[str, Any], schema: dict | None = None) -> di
         problems = _cross_key_problems(filled)
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+    # '~/data' means the user's home, as in a shell
+    filled["output_dir"] = os.path.expanduser(filled["output_dir"])
+    if filled["input"]["bids_dir"]:
+        filled["input"]["bids_dir"] = os.path.expanduser(filled["input"]["bids_dir"])
     return filled
 
 
@@ -156,11 +163,44 @@ def _cross_key_problems(config: dict) -> list[str]:
     return problems
 
 
-def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> dict:
-    """Read a YAML config file, apply top-level overrides, and validate it."""
-    with open(path) as handle:
-        config = yaml.safe_load(handle) or {}
+def merge_config(base: dict, update: Mapping[str, Any]) -> dict:
+    """``update`` merged into ``base`` in place, mapping by mapping, as Snakemake merges config files."""
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            merge_config(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+    return base
+
+
+def read_config_file(path: str | Path) -> dict:
+    """One YAML config file as a mapping; ConfigError naming the file when it is missing or malformed."""
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            config = yaml.safe_load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a config file") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from None
+    config = {} if config is None else config
     if not isinstance(config, dict):
         raise ConfigError(f"{path}: the configuration must be a YAML mapping, not {type(config).__name__}")
-    config.update(overrides or {})
-    return validate_config(config)
+    return config
+
+
+def effective_config(paths: Sequence[str | Path] = (), overrides: Mapping[str, Any] | None = None) -> dict:
+    """The settings a run uses, unvalidated: the demo config when no file is given, else the files merged
+    in order (never over the demo, so a key a file leaves out takes the schema's default), then ``overrides``."""
+    config: dict = {}
+    for path in paths or [DEMO_CONFIG_PATH]:
+        merge_config(config, read_config_file(path))
+    return merge_config(config, overrides or {})
+
+
+def load_config(*paths: str | Path, overrides: Mapping[str, Any] | None = None) -> dict:
+    """The validated config a run with these config files (the demo config when none) and overrides uses."""
+    return validate_config(effective_config(paths, overrides))

@@ -7,32 +7,33 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from synthpet import bids, mni, paths, phantom
-from synthpet.config import load_schema, validate_config
+from synthpet import mni, paths, phantom
+from synthpet.config import load_schema
 from synthpet.errors import SynthpetError
 from synthpet.evaluation import IMAGES, TRUTH
-from synthpet.folds import check_genotypes, make_folds
+from synthpet.plan import plan_run, settings_line
 
-
-def _prepare(config):
-    """Validate the config in place (defaults filled in) and return the cohort of scans."""
-    schema = load_schema(
-        Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
-    )
-    config.update(validate_config(config, schema))
-    if config["input"]["source"] == "phantom":
-        phantom.check_effect_regions(config["phantom"])
-        return phantom.planned_cohort(config)
-    return bids.discover(config["input"]["bids_dir"], config["input"])
-
-
+# one function decides, for the run and for `synthpet check`: settings, scans and folds
 try:
-    COHORT = _prepare(config)
+    PLAN = plan_run(
+        config,
+        load_schema(
+            Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
+        ),
+    )
 except SynthpetError as err:
     raise WorkflowError(f"synthpet: {err}") from None
+config.update(
+    PLAN.config
+)  # defaults filled in, so every rule reads one complete config
+COHORT = PLAN.cohort
 
-for _scan, _reason in COHORT.excluded.items():
-    print(f"synthpet: {_scan} excluded: {_reason}", file=sys.stderr)
+if workflow.is_main_process:  # once per run, not once per job
+    print(f"synthpet: settings in effect: {settings_line(config)}", file=sys.stderr)
+    for _scan, _reason in COHORT.excluded.items():
+        print(f"synthpet: {_scan} excluded: {_reason}", file=sys.stderr)
+    for _warning in COHORT.warnings:
+        print(f"synthpet: warning: {_warning}", file=sys.stderr)
 
 OUT = config["output_dir"]
 SCANS = {scan.id: scan for scan in COHORT.scans}
@@ -90,13 +91,9 @@ def raw_inputs(kind):
 
 
 FOLDS = list(range(config["folds"]["n_folds"]))
-# the split is computed here, once, so that the DAG knows which fold model predicts which scan;
-# rule `folds` writes this same table for every later stage to read
-try:
-    FOLD_TABLE = make_folds(COHORT.table(), config["folds"]["n_folds"], config["seed"])
-    check_genotypes(FOLD_TABLE, config["genotype"]["scope"])
-except SynthpetError as err:
-    raise WorkflowError(f"synthpet: {err}") from None
+# the split is computed once, when the DAG is built, so that the DAG knows which fold model predicts
+# which scan; rule `folds` writes this same table for every later stage to read
+FOLD_TABLE = PLAN.folds
 FOLD_OF = dict(zip(FOLD_TABLE["scan"], FOLD_TABLE["fold"]))
 
 

@@ -1,0 +1,90 @@
+"""What a run will do, decided in one place: the validated settings, the scans and the folds.
+
+The workflow (``common.smk``, when Snakemake builds the DAG) and ``synthpet check`` both call
+:func:`plan_run`, so that a check accepts exactly what a run accepts and refuses what it refuses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from synthpet import bids, phantom
+from synthpet.bids import Cohort
+from synthpet.config import validate_config
+from synthpet.errors import ConfigError
+from synthpet.folds import check_genotypes, make_folds
+
+# the settings that define the paper's protocol, shown when a run starts so the user sees what runs
+PROTOCOL_KEYS = (
+    "input.source",
+    "folds.n_folds",
+    "genotype.scope",
+    "training.epochs",
+    "training.batch_size",
+    "training.learning_rate",
+    "training.device",
+    "preprocess.template_transform",
+    "preprocess.grid_shape",
+    "preprocess.grid_voxel_mm",
+    "model.channels",
+)
+
+
+@dataclass
+class Plan:
+    config: dict
+    cohort: Cohort
+    folds: pd.DataFrame  # the cohort table with a fold column
+
+
+def setting(config: dict, dotted: str):
+    value = config
+    for key in dotted.split("."):
+        value = value[key]
+    return value
+
+
+def settings_line(config: dict) -> str:
+    """``key=value`` for each protocol setting, e.g. ``folds.n_folds=5 training.epochs=50 ...``."""
+
+    def show(value) -> str:
+        return "x".join(map(str, value)) if isinstance(value, list) else str(value)
+
+    return " ".join(f"{key}={show(setting(config, key))}" for key in PROTOCOL_KEYS)
+
+
+def output_location_problems(config: dict) -> list[str]:
+    """An output folder inside the BIDS dataset (outside derivatives/) would be read as input by the next run."""
+    if config["input"]["source"] != "bids":
+        return []
+    out = Path(config["output_dir"]).resolve()
+    root = Path(config["input"]["bids_dir"]).resolve()
+    if out == root or (out.is_relative_to(root) and not out.is_relative_to(root / "derivatives")):
+        return [
+            f"config key 'output_dir': {out} lies inside the BIDS dataset {root}, so the next run would take "
+            f"its outputs for input images; choose a folder outside the dataset or under {root / 'derivatives'}"
+        ]
+    return []
+
+
+def plan_run(config: dict, schema: dict | None = None) -> Plan:
+    """Validate ``config`` (defaults filled in), find its scans and split them into folds.
+
+    Raises a SynthpetError that lists every problem it can find at that stage: config keys, then
+    input files, then whether the folds and the genotype fit can be made.
+    """
+    config = validate_config(config, schema)
+    problems = output_location_problems(config)
+    if problems:
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+    if config["input"]["source"] == "phantom":
+        phantom.check_effect_regions(config["phantom"])
+        cohort = phantom.planned_cohort(config)
+    else:
+        cohort = bids.discover(config["input"]["bids_dir"], config["input"])
+    folds = make_folds(cohort.table(), config["folds"]["n_folds"], config["seed"])
+    check_genotypes(folds, config["genotype"]["scope"])
+    return Plan(config, cohort, folds)
