@@ -443,3 +443,5 @@ def test_a_killed_preprocessing_run_resumes_to_identical_outputs(demo):
     snakemake(demo, "--cores", "2", "--rerun-incomplete", "--", *targets)
     after = {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in outputs}
     assert after == before
+    # a killed job's temporary files are gone once its outputs are written again
+    assert not [p for p in (demo / "results").rglob("*") if ".synthpet-tmp-" in p.name]

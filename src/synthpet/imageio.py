@@ -197,7 +197,11 @@ def to_canonical(data: np.ndarray, img: nib.Nifti1Image) -> tuple[np.ndarray, np
 
     Works for 3D and 4D data; every later step can then assume one orientation.
     """
-    ornt = nib.orientations.io_orientation(img.affine)
+    try:
+        ornt = nib.orientations.io_orientation(img.affine)
+    except Exception as err:  # a degenerate affine that the DAG-build check did not see (the file changed since)
+        name = img.get_filename() or "image"
+        raise InputError(f"{name}: its affine gives no voxel orientation ({err})") from None
     target = nib.orientations.axcodes2ornt(("R", "A", "S"))
     transform = nib.orientations.ornt_transform(ornt, target)
     spatial = data.shape[:3]
