@@ -84,3 +84,14 @@ def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(tmp_path):
     assert unrelated.exists()  # another output's temporary is left to that output's own writer
     save_nifti(np.ones((2, 2, 2)), np.eye(4), other)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.nii.gz", "out.nii.gz"]
+
+
+def test_from_canonical_undoes_to_canonical(tmp_path):
+    from synthpet.imageio import from_canonical
+
+    data = np.random.default_rng(2).random((5, 6, 7)).astype(np.float32)
+    affine = np.array([[0, 0, -1.5, 10], [-2.0, 0, 0, -5], [0, 3.0, 0, 7], [0, 0, 0, 1]])  # PIR-like
+    img = nib.Nifti1Image(data, affine)
+    canonical, _ = to_canonical(data, img)
+    assert canonical.shape != data.shape
+    np.testing.assert_array_equal(from_canonical(canonical, img), data)

@@ -286,29 +286,64 @@ def test_demo_workflow_end_to_end(demo, tmp_path):
     html = (out / "report.html").read_text(errors="replace")
     assert "table4_metrics.tsv" in html and "fig7_loss_curves.png" in html and "provenance.json" in html
 
-    # a new T1w through `synthpet predict`: every fold model averaged, with their SD
+    # new T1w scans through `synthpet predict`: every fold model averaged, with their SD. One scan is
+    # given three times, with a dotted BIDS entity, stored LPS and stored PIR (same anatomy)
     new_t1w = out / "phantom" / "sub-001" / "ses-01" / "anat" / "sub-001_ses-01_T1w.nii.gz"
-    predicted = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("synthpet")),
-            "predict",
-            str(new_t1w),
-            "--models",
-            str(out / "models"),
-            "--out",
-            str(tmp_path / "new"),
-            "--device",
-            "cpu",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    original = nib.load(new_t1w)
+    nib.save(original, inputs / "sub-001_acq-1.0mm_T1w.nii.gz")
+    to = nib.orientations
+    for name, codes in (("colin.v2_T1w.nii", ("L", "P", "S")), ("colin_T1w.nii.gz", ("P", "I", "R"))):
+        reoriented = original.as_reoriented(
+            to.ornt_transform(to.io_orientation(original.affine), to.axcodes2ornt(codes))
+        )
+        nib.save(reoriented, inputs / name)
+
+    def predict(out_dir: Path, *extra: str) -> subprocess.CompletedProcess:
+        command = [str(Path(sys.executable).with_name("synthpet")), "predict", *extra, "--models", str(out / "models")]
+        return subprocess.run(
+            [*command, "--out", str(out_dir), "--device", "cpu"], capture_output=True, text=True, timeout=600
+        )
+
+    predicted = predict(tmp_path / "new", str(inputs))
     assert predicted.returncode == 0, predicted.stderr
-    mean = nib.load(tmp_path / "new" / "sub-001_ses-01_desc-synthetic_pet.nii.gz")
-    spread = nib.load(tmp_path / "new" / "sub-001_ses-01_desc-synthetic_stat-std_pet.nii.gz")
-    assert mean.shape == nib.load(new_t1w).shape
-    assert 0 < mean.get_fdata().max() <= 1 and spread.get_fdata().min() >= 0 and spread.get_fdata().max() > 0
+    assert "trained on the synthetic cohort" in predicted.stderr
+    new = tmp_path / "new"
+    reference = None
+    for source, stem in (
+        ("sub-001_acq-1.0mm_T1w.nii.gz", "sub-001_acq-1.0mm"),
+        ("colin.v2_T1w.nii", "colin.v2"),
+        ("colin_T1w.nii.gz", "colin"),
+    ):
+        given = nib.load(inputs / source)
+        mean = nib.load(new / f"{stem}_desc-synthetic_pet.nii.gz")
+        spread = nib.load(new / f"{stem}_desc-synthetic_stat-std_pet.nii.gz")
+        mask = nib.load(new / f"{stem}_desc-brain_mask.nii.gz").get_fdata() > 0
+        # on the input's own voxel grid, masked at native resolution
+        assert mean.shape == given.shape and np.allclose(mean.affine, given.affine)
+        assert not mean.get_fdata()[~mask].any() and not spread.get_fdata()[~mask].any()
+        assert 0 < mean.get_fdata().max() <= 1 and spread.get_fdata().max() > 0
+        sidecar = json.loads((new / f"{stem}_desc-synthetic_pet.json").read_text())
+        assert sidecar["Sources"] == [str((inputs / source).resolve())] and sidecar["TrainedOn"] == "phantom"
+        assert len(sidecar["Models"]) == 3 and (new / f"{stem}_desc-synthetic_qc.png").stat().st_size > 0
+        # the same anatomy in another voxel order gives the same synthetic PET
+        back = mean.as_reoriented(to.ornt_transform(to.io_orientation(mean.affine), to.io_orientation(original.affine)))
+        if reference is None:
+            reference = back.get_fdata()
+        else:
+            assert np.corrcoef(reference.ravel(), back.get_fdata().ravel())[0, 1] >= 0.99
+    # the same inputs again give the same bytes (registrations run on one ITK thread)
+    again = predict(tmp_path / "again", str(inputs))
+    assert again.returncode == 0, again.stderr
+    for path in sorted(new.glob("*.nii.gz")):
+        assert path.read_bytes() == (tmp_path / "again" / path.name).read_bytes(), path.name
+    # another input with the same name never overwrites these outputs
+    clash = tmp_path / "elsewhere" / "colin_T1w.nii.gz"
+    clash.parent.mkdir()
+    shutil.copy(new_t1w, clash)
+    refused = predict(new, str(clash))
+    assert refused.returncode == 2 and "already written for" in refused.stderr and "Traceback" not in refused.stderr
 
     # nothing is stale after a complete run
     again = snakemake(work, "-n", "--cores", "2")

@@ -45,11 +45,17 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _predict(args: argparse.Namespace) -> None:
-    from synthpet.inference import predict_new
+    from synthpet.predict import predict_new
 
-    outputs = predict_new(args.t1w, args.models, args.out, device=args.device)
-    for key, path in outputs.items():
-        print(f"{key}: {path}")
+    def warn(message: str) -> None:
+        print(f"synthpet: warning: {message}", file=sys.stderr, flush=True)
+
+    results = predict_new(
+        args.t1w, args.models, args.out, device=args.device, force=args.force, progress=print, warn=warn
+    )
+    for stem, outputs in results.items():
+        for key, path in outputs.items():
+            print(f"{stem} {key}: {path}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,12 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(run=_check)
 
     predict = commands.add_parser(
-        "predict", help="synthetic PET for a new T1w: every fold model averaged, with their SD as uncertainty"
+        "predict",
+        help="synthetic PET for new T1w scans: every fold model averaged, their SD as uncertainty, on the input's grid",
     )
-    predict.add_argument("t1w", help="a T1w NIfTI image (with skull)")
+    predict.add_argument("t1w", nargs="+", help="T1w NIfTI images (with skull), or folders of them")
     predict.add_argument("--models", default="results/models", help="folder of the workflow's fold-*/ models")
-    predict.add_argument("--out", required=True, help="folder for the synthetic PET, its SD map and the brain mask")
+    predict.add_argument("--out", required=True, help="folder for the synthetic PET, its SD map, the mask and QC")
     predict.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    predict.add_argument("--force", action="store_true", help="overwrite outputs written for another input")
     predict.set_defaults(run=_predict)
     return parser
 

@@ -208,3 +208,11 @@ def to_canonical(data: np.ndarray, img: nib.Nifti1Image) -> tuple[np.ndarray, np
     out = nib.orientations.apply_orientation(data, transform)
     affine = img.affine @ nib.orientations.inv_ornt_aff(transform, spatial)
     return np.ascontiguousarray(out), affine
+
+
+def from_canonical(data: np.ndarray, img: nib.Nifti1Image) -> np.ndarray:
+    """Undo ``to_canonical``: a RAS+ volume back in the voxel order of ``img``, so that it fits ``img.affine``."""
+    transform = nib.orientations.ornt_transform(
+        nib.orientations.axcodes2ornt(("R", "A", "S")), nib.orientations.io_orientation(img.affine)
+    )
+    return np.ascontiguousarray(nib.orientations.apply_orientation(data, transform))

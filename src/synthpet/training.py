@@ -213,8 +213,13 @@ def write_fold_artefacts(
     scans: dict,
     out: dict,
     preprocess: dict | None = None,
+    trained_on: str | None = None,
 ) -> None:
-    """Final weights, loss table and plot, and summary.json (settings, versions, device, timings)."""
+    """Final weights, loss table and plot, and summary.json (settings, versions, device, timings).
+
+    ``trained_on`` is the input source ('phantom' or 'bids'): `synthpet predict` warns when models
+    trained on the synthetic cohort are applied to new scans.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -242,6 +247,7 @@ def write_fold_artefacts(
         "fold": fold,
         "settings": asdict(config),
         "preprocess": preprocess,  # what `synthpet predict` needs to prepare a new T1w the same way
+        "trained_on": trained_on,
         "scans": scans,
         "facts": facts,
         "final": history[-1] if history else None,

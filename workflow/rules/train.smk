@@ -36,6 +36,7 @@ rule train_fold:
         training=TRAIN,
         model=config["model"],
         preprocess=PREPROC,
+        input_source=config["input"]["source"],
         seed=config["seed"],
         # not an output: it must survive a failed or killed job so that the next one resumes
         checkpoint=lambda wildcards: f"{OUT}/models/fold-{wildcards.fold}/checkpoint.pt",

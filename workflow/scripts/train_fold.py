@@ -25,4 +25,6 @@ with job_log(snakemake.log[0]) as log:
     config = TrainConfig(seed=p.seed, model=ModelConfig.from_dict(p.model), **p.training)
     model, history, facts = train_fold(train, test, config, fold, Path(p.checkpoint), log=log.info)
     scans = {"train": pick(p.scans, train_mask), "held_out": pick(p.scans, held_out)}
-    write_fold_artefacts(model, history, facts, config, fold, scans, dict(o), preprocess=p.preprocess)
+    write_fold_artefacts(
+        model, history, facts, config, fold, scans, dict(o), preprocess=p.preprocess, trained_on=p.input_source
+    )

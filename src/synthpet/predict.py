@@ -1,0 +1,262 @@
+"""``synthpet predict``: synthetic PET for new T1w scans, with every fold model of a finished run.
+
+Each T1w goes through the workflow's own ingest, brain extraction and model grid. Every fold model
+predicts it; the mean and the SD across folds come back on the input's own voxel grid (same shape,
+same affine), masked by the brain mask at native resolution, each with a JSON sidecar, plus a QC
+figure. Registrations run on one ITK thread, as in the workflow, so the same input gives the same
+bytes. Output names keep the input's name (its BIDS entities included) and never overwrite the
+outputs of another input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+from synthpet.errors import InputError, SynthpetError
+
+NIFTI_SUFFIXES = (".nii.gz", ".nii")
+UNITS = "normalized SUV: each training scan's SUV min-max scaled to [0, 1] (unitless)"
+
+
+def _is_nifti(path: Path) -> bool:
+    return path.name.lower().endswith(NIFTI_SUFFIXES) and not path.name.startswith(".")
+
+
+def _extension(path: Path) -> str:
+    return next((path.name[-len(s) :] for s in NIFTI_SUFFIXES if path.name.lower().endswith(s)), "")
+
+
+def output_stem(t1w: str | Path) -> str:
+    """The input's name without its NIfTI extension and T1w suffix (``sub-01_acq-1.0mm``; dots are kept)."""
+    name = Path(t1w).name
+    return name[: len(name) - len(_extension(Path(name)))].removesuffix("_T1w")
+
+
+def find_inputs(paths: Sequence[str | Path]) -> list[Path]:
+    """The T1w images named, folders expanded (their ``*_T1w.nii[.gz]`` files, or every NIfTI when none
+    is so named); refuses missing files, files that are not NIfTI, and two inputs with one output name."""
+    found, problems = [], []
+    for given in map(Path, paths):
+        if given.is_dir():
+            images = sorted(p for p in given.rglob("*") if p.is_file() and _is_nifti(p))
+            named = [p for p in images if p.name[: -len(_extension(p))].endswith("_T1w")]
+            chosen = named or images
+            if not chosen:
+                problems.append(f"{given}: the folder holds no NIfTI image (.nii or .nii.gz)")
+            found += chosen
+        elif not given.exists():
+            problems.append(f"{given}: no such file or folder")
+        elif not _is_nifti(given):
+            problems.append(f"{given}: not a NIfTI image (expected .nii or .nii.gz)")
+        else:
+            found.append(given)
+    stems: dict[str, Path] = {}
+    for path in found:
+        other = stems.setdefault(output_stem(path), path)
+        if other != path:
+            problems.append(f"{path} and {other} would both be written as {output_stem(path)}_*; rename one")
+    if problems:
+        raise InputError(problems, header="synthpet predict cannot use these inputs")
+    if not found:
+        raise InputError("no T1w image given")
+    return found
+
+
+@dataclass(frozen=True)
+class FoldModels:
+    folder: Path
+    weights: tuple[Path, ...]
+    model_settings: tuple[dict, ...]
+    preprocess: dict
+    seed: int
+    trained_on: str  # 'phantom', 'bids' or 'unknown' (models trained before this was recorded)
+
+
+def load_fold_models(model_dir: str | Path) -> FoldModels:
+    """The fold models of a finished run, checked: present, complete, prepared with one set of settings."""
+    folder = Path(model_dir)
+    if not folder.is_dir():
+        raise SynthpetError(f"{folder}: no such models folder; give --models the models/ folder of a finished run")
+    summaries = sorted(folder.glob("fold-*/summary.json"))
+    if not summaries:
+        raise SynthpetError(f"{folder}: no fold-*/summary.json; train the models with the workflow first")
+    weights, models, preprocess, seeds, sources = [], [], [], set(), set()
+    for path in summaries:
+        try:
+            summary = json.loads(path.read_text())
+            models.append(summary["settings"]["model"])
+            seeds.add(summary["settings"]["seed"])
+            preprocess.append(summary["preprocess"])
+        except (json.JSONDecodeError, KeyError, TypeError) as err:
+            raise SynthpetError(f"{path}: not a fold summary written by synthpet ({err})") from None
+        sources.add(summary.get("trained_on", "unknown"))
+        if not (path.parent / "model.pt").exists():
+            raise SynthpetError(f"{path.parent / 'model.pt'}: missing; the fold's training did not finish")
+        weights.append(path.parent / "model.pt")
+    if any(p != preprocess[0] for p in preprocess) or len(seeds) > 1:
+        raise SynthpetError(f"{folder}: the fold models were prepared with different settings; use one run's models")
+    trained_on = sources.pop() if len(sources) == 1 else "mixed"
+    return FoldModels(folder, tuple(weights), tuple(models), preprocess[0], seeds.pop(), trained_on)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _refuse_foreign_outputs(outputs: dict[str, Path], source: Path, force: bool) -> None:
+    """An existing output of another input (its sidecar names another source) is never overwritten."""
+    for path in outputs.values():
+        sidecar = Path(str(path).removesuffix(".nii.gz") + ".json")
+        if force or not sidecar.exists():
+            continue
+        try:
+            previous = json.loads(sidecar.read_text()).get("Sources", [None])[0]
+        except (json.JSONDecodeError, AttributeError, IndexError):
+            previous = None
+        if previous != str(source.resolve()):
+            raise SynthpetError(
+                f"{path}: already written for {previous or 'another input'}; choose another --out "
+                "(or --force to overwrite)"
+            )
+
+
+def predict_new(
+    t1ws: Sequence[str | Path],
+    model_dir: str | Path,
+    out_dir: str | Path,
+    device: str = "auto",
+    force: bool = False,
+    progress: Callable[[str], None] = lambda message: None,
+    warn: Callable[[str], None] = lambda message: None,
+) -> dict[str, dict[str, Path]]:
+    """Synthetic PET of each T1w (a file or a folder of them) with every fold model of ``model_dir``.
+
+    Returns the outputs per input stem; ``warn`` hears what the user should know before trusting
+    them. Everything is checked before the first registration runs.
+    """
+    # ITK gives bit-identical registrations only on one thread, even seeded (as in the workflow);
+    # read when ITK first starts its threads, so set before antspyx is imported
+    os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = "1"
+    from synthpet import __version__
+    from synthpet.training import resolve_device
+
+    inputs = find_inputs(t1ws)
+    models = load_fold_models(model_dir)
+    out = Path(out_dir).expanduser()
+    if out.exists() and not out.is_dir():
+        raise SynthpetError(f"{out}: --out names a file; give a folder")
+    planned = {path: _outputs(out, output_stem(path)) for path in inputs}
+    for path, outputs in planned.items():
+        _refuse_foreign_outputs(outputs, path, force)
+    try:
+        target = resolve_device(device)
+    except RuntimeError as err:
+        raise SynthpetError(str(err)) from None
+    if models.trained_on != "bids":
+        what = "the synthetic cohort" if models.trained_on == "phantom" else "data of unknown origin"
+        warn(
+            f"the models in {models.folder} were trained on {what}; on real scans their output shows what "
+            "the method does, not a subject's [11C]PBR28 uptake"
+        )
+    facts = {
+        "models": [{"path": str(p.resolve()), "sha256": _sha256(p)} for p in models.weights],
+        "trained_on": models.trained_on,
+        "device": str(target),
+        "version": __version__,
+    }
+    results = {}
+    for path, outputs in planned.items():
+        progress(f"predicting {path}")
+        _predict_one(path, models, outputs, target, facts)
+        results[output_stem(path)] = outputs
+    return results
+
+
+def _outputs(out: Path, stem: str) -> dict[str, Path]:
+    return {
+        "mean": out / f"{stem}_desc-synthetic_pet.nii.gz",
+        "std": out / f"{stem}_desc-synthetic_stat-std_pet.nii.gz",
+        "mask": out / f"{stem}_desc-brain_mask.nii.gz",
+        "qc": out / f"{stem}_desc-synthetic_qc.png",
+    }
+
+
+def _predict_one(t1w: Path, models: FoldModels, outputs: dict[str, Path], target, facts: dict) -> None:
+    from synthpet import preprocess
+    from synthpet.imageio import from_canonical, load_header, save_nifti, write_json
+    from synthpet.inference import predict_volume
+    from synthpet.ingest import ingest_t1w
+    from synthpet.model import ModelConfig
+    from synthpet.model_grid import from_grid
+    from synthpet.qc import overlay_figure
+    from synthpet.training import load_model
+
+    settings, stem = models.preprocess, output_stem(t1w)
+    original = load_header(t1w)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        ingest_t1w(t1w, work / "t1.nii.gz")
+        preprocess.brain_mask(
+            work / "t1.nii.gz",
+            work / "mask.nii.gz",
+            work / "brain.nii.gz",
+            settings["backend"],
+            settings,
+            models.seed,
+            stem,
+            str(outputs["qc"].with_name(f"{stem}_desc-brainmask_qc.png")),
+        )
+        grid, grid_mask = preprocess.grid_t1w(
+            work / "brain.nii.gz", work / "mask.nii.gz", work / "t1g.nii.gz", work / "maskg.nii.gz", settings, stem
+        )
+        native_t1 = nib.load(work / "t1.nii.gz")
+        mask = np.asarray(nib.load(work / "mask.nii.gz").dataobj) > 0
+        t1_data = np.asarray(native_t1.dataobj, np.float32)
+    stack = np.stack(
+        [
+            predict_volume(
+                load_model(w, ModelConfig.from_dict(m), target), grid.get_fdata(dtype=np.float32), grid_mask, target
+            )
+            for w, m in zip(models.weights, models.model_settings, strict=True)
+        ]
+    )
+    native = {
+        key: np.asarray(from_grid(volume, grid.affine, native_t1).dataobj, np.float32) * mask
+        for key, volume in (("mean", stack.mean(axis=0)), ("std", stack.std(axis=0)))
+    }
+    source = {"Sources": [str(t1w.resolve())], "SourceSHA256": _sha256(t1w), "SynthpetVersion": facts["version"]}
+    described = {
+        "mean": f"synthetic [11C]PBR28 PET, mean of {len(models.weights)} fold models",
+        "std": f"SD across {len(models.weights)} fold models (uncertainty of the synthetic PET)",
+    }
+    for key in ("mean", "std"):
+        save_nifti(from_canonical(native[key], original), original.affine, outputs[key])
+        write_json(
+            source
+            | {
+                "Description": described[key],
+                "Units": UNITS,
+                "SpatialReference": "the input T1w's voxel grid (same shape and affine)",
+                "MaskedBy": outputs["mask"].name,
+                "Models": facts["models"],
+                "TrainedOn": facts["trained_on"],
+                "Device": facts["device"],
+                "ModelGrid": {"shape": settings["grid_shape"], "voxel_mm": settings["grid_voxel_mm"]},
+            },
+            str(outputs[key]).removesuffix(".nii.gz") + ".json",
+        )
+    save_nifti(from_canonical(mask.astype(np.uint8), original), original.affine, outputs["mask"], dtype=np.uint8)
+    write_json(
+        source | {"Description": "brain mask of the input T1w", "Type": "Brain", "Backend": settings["backend"]},
+        str(outputs["mask"]).removesuffix(".nii.gz") + ".json",
+    )
+    overlay_figure(t1_data, outputs["qc"], f"{stem}: synthetic PET (mean of folds)", mask=mask, pet=native["mean"])
