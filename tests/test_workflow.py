@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 import torch
 from conftest import REPO, SNAKEMAKE, STATIC_PET_SIDECAR, workflow_command
+from scipy import ndimage
 
 
 def snakemake(workdir: Path, *args: str, configfile: str = "config/config.yaml", check: bool = True):
@@ -286,6 +287,11 @@ def test_demo_workflow_end_to_end(demo, tmp_path):
     html = (out / "report.html").read_text(errors="replace")
     assert "table4_metrics.tsv" in html and "fig7_loss_curves.png" in html and "provenance.json" in html
 
+    # brain masks hold the ventricles: no enclosed holes
+    for path in sorted((out / "preproc").rglob("*_desc-brain_mask.nii.gz")):
+        brain = nib.load(path).get_fdata() > 0
+        assert np.array_equal(ndimage.binary_fill_holes(brain), brain), path.name
+
     # new T1w scans through `synthpet predict`: every fold model averaged, with their SD. One scan is
     # given three times, with a dotted BIDS entity, stored LPS and stored PIR (same anatomy)
     new_t1w = out / "phantom" / "sub-001" / "ses-01" / "anat" / "sub-001_ses-01_T1w.nii.gz"
@@ -324,6 +330,7 @@ def test_demo_workflow_end_to_end(demo, tmp_path):
         assert mean.shape == given.shape and np.allclose(mean.affine, given.affine)
         assert not mean.get_fdata()[~mask].any() and not spread.get_fdata()[~mask].any()
         assert 0 < mean.get_fdata().max() <= 1 and spread.get_fdata().max() > 0
+        assert np.array_equal(ndimage.binary_fill_holes(mask), mask)  # ventricles belong to the brain
         sidecar = json.loads((new / f"{stem}_desc-synthetic_pet.json").read_text())
         assert sidecar["Sources"] == [str((inputs / source).resolve())] and sidecar["TrainedOn"] == "phantom"
         assert len(sidecar["Models"]) == 3 and (new / f"{stem}_desc-synthetic_qc.png").stat().st_size > 0

@@ -65,13 +65,27 @@ def extract_fsl(t1: str | Path, frac: float = 0.5, robust: bool = True) -> np.nd
 
 
 def extract(t1: str | Path, backend: str, settings: dict, seed: int = 0) -> np.ndarray:
+    """Brain mask of a T1w (bool, on its grid), enclosed CSF spaces included."""
     from synthpet.registration import resolve_backend
 
     if resolve_backend(backend) == "fsl":
-        return extract_fsl(t1, frac=settings["bet_frac"], robust=settings["bet_robust"])
-    return extract_ants(
-        t1, transform=settings["template_transform"], work_voxel_mm=settings["coreg_voxel_mm"], seed=seed
-    )
+        mask = extract_fsl(t1, frac=settings["bet_frac"], robust=settings["bet_robust"])
+    else:
+        mask = extract_ants(
+            t1, transform=settings["template_transform"], work_voxel_mm=settings["coreg_voxel_mm"], seed=seed
+        )
+    return fill_enclosed(mask)
+
+
+def fill_enclosed(mask: np.ndarray) -> np.ndarray:
+    """The mask with its enclosed holes filled: the ventricles belong to the brain, as in BET's masks.
+
+    The template's own mask leaves 10-15 mL of holes at the ventricles and cisterns, which every
+    mask carried along from it inherited (and the synthetic PET was zero there).
+    """
+    from scipy import ndimage
+
+    return ndimage.binary_fill_holes(np.asarray(mask, bool))
 
 
 def check_mask(mask: np.ndarray, voxel_volume_ml: float, what: str, qc: str) -> None:
