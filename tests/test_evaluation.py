@@ -181,3 +181,16 @@ def test_noisefree_truth_takes_the_measured_pets_scale_and_genotype_correction(t
     normalized = scale_pet(pet_to_grid(nib.load(pet), grid_affine, (8, 8, 8)), mask.astype(bool))
     expected = (normalized - 0.05) * mask
     assert np.allclose(np.asarray(clean.dataobj), expected, atol=1e-5)
+
+
+def test_the_mni_space_label_names_the_symmetric_template():
+    # nilearn bundles mni_icbm152_t1_tal_nlin_sym_09a: mirror-symmetric about x = 0, voxel for voxel
+    from synthpet.mni import SPACE, template
+
+    t1, _ = template(2)
+    data, affine = t1.get_fdata(), t1.affine
+    x = affine[0, 0] * np.arange(data.shape[0]) + affine[0, 3]
+    mirrored = np.searchsorted(x, -x)
+    assert np.allclose(x[mirrored], -x)  # the grid is itself symmetric about x = 0
+    assert np.abs(data - data[mirrored]).max() < 1e-3 * data.max()
+    assert SPACE == "MNI152NLin2009aSym"

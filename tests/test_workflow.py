@@ -278,7 +278,7 @@ def test_demo_workflow_end_to_end(demo, tmp_path):
         "fig7_loss_curves",
     ):
         assert (evaluation / "figures" / f"{figure}.png").stat().st_size > 10_000, figure
-    mni_t1 = nib.load(next((out / "mni").glob("sub-*/ses-*/anat/*_space-MNI152NLin2009aAsym_desc-brain_T1w.nii.gz")))
+    mni_t1 = nib.load(next((out / "mni").glob("sub-*/ses-*/anat/*_space-MNI152NLin2009aSym_desc-brain_T1w.nii.gz")))
     assert mni_t1.shape == (99, 117, 95)
     provenance = json.loads((out / "provenance.json").read_text())
     assert provenance["seed"] == 42 and provenance["packages"]["torch"] and "workflow" in provenance

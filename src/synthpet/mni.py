@@ -1,6 +1,8 @@
 """Spatial normalization to MNI space (antspyx): affine then SyN, to nilearn's bundled MNI152 template.
 
-nilearn's template is the asymmetric ICBM152 2009 release a, hence the BIDS space label. The
+nilearn's template is the symmetric ICBM152 2009 release a (its file is
+``mni_icbm152_t1_tal_nlin_sym_09a``, and it is exactly mirror-symmetric about x = 0, tested;
+nilearn's docstring calls it asymmetric), hence the BIDS space label MNI152NLin2009aSym. The
 transforms are kept as ANTs writes them (a displacement field and an affine) so that any image in
 the scan's T1w world (native T1w, PET in T1w space, or the model grid, whose affine is in the same
 world) reaches MNI space by one resampling.
@@ -16,7 +18,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-SPACE = "MNI152NLin2009aAsym"
+SPACE = "MNI152NLin2009aSym"
 
 
 @lru_cache(maxsize=2)
