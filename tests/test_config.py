@@ -128,3 +128,19 @@ def test_phantom_refuses_a_file_as_its_output_folder(tmp_path, capsys):
     assert main(["phantom", "--out", str(target)]) == 2
     assert "--out names a file" in capsys.readouterr().err
     assert target.read_text() == "keep me"
+
+
+def test_every_setting_is_described():
+    from synthpet.config import load_schema
+
+    undescribed = []
+
+    def walk(node, path):
+        for key, sub in node.get("properties", {}).items():
+            if "properties" in sub:
+                walk(sub, [*path, key])
+            elif "description" not in sub:
+                undescribed.append(".".join([*path, key]))
+
+    walk(load_schema(), [])
+    assert undescribed == []
