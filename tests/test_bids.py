@@ -1,7 +1,8 @@
 import json
 
+import numpy as np
 import pytest
-from conftest import STATIC_PET_SIDECAR, dynamic_sidecar
+from conftest import STATIC_PET_SIDECAR, dynamic_sidecar, write_nifti
 
 from synthpet.bids import discover, sidecar_chain
 from synthpet.errors import InputError
@@ -128,3 +129,14 @@ def test_inputs_are_not_modified(tiny_bids, input_config):
     discover(tiny_bids.root, input_config)
     after = {p: p.read_bytes() for p in tiny_bids.root.rglob("*") if p.is_file()}
     assert before == after
+
+
+def test_a_pets_header_and_sidecar_problems_are_reported_together(tiny_bids, input_config):
+    tiny_bids.scan("01")
+    tiny_bids.participant("02").t1w("02")
+    pet = tiny_bids.pet("02", sidecar=dynamic_sidecar() | {"InjectedRadioactivity": float("nan")}, frames=3)
+    write_nifti(pet, shape=(8, 8, 8, 3), affine=np.diag([40.0, 40.0, 40.0, 1.0]))  # absurd voxels
+    tiny_bids.write_participants()
+    message = problems_of(tiny_bids.root, input_config)
+    assert "PET voxel size 40x40x40 mm is implausible" in message
+    assert "'InjectedRadioactivity' is nan" in message

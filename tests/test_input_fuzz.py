@@ -406,6 +406,11 @@ def check(config_path: Path) -> tuple[int, str]:
     return code, err.getvalue() + out.getvalue()
 
 
+def assert_named(text: str, case: Case, where: str) -> None:
+    for words in case.words:
+        assert words in text, f"{words!r} not in {where}:\n{text[-3000:]}"
+
+
 def test_the_unbroken_dataset_runs(workspace):
     tmp_path, root, config = workspace
     config_path = write_config(tmp_path, config)
@@ -434,13 +439,11 @@ def test_refused_before_any_job(workspace, case):
     result = dry_run(tmp_path, config_path)
     assert result.returncode != 0, f"the workflow accepted: {case.name}"
     assert "synthpet:" in result.stdout and "Traceback" not in result.stdout
-    for words in case.words:
-        assert words in result.stdout, f"{words!r} not in the workflow's message:\n{result.stdout[-3000:]}"
+    assert_named(result.stdout, case, "the workflow's message")
 
     code, text = check(config_path)
     assert code == 2 and "synthpet: error:" in text and "Traceback" not in text
-    for words in case.words:
-        assert words in text, f"{words!r} not in synthpet check's message:\n{text}"
+    assert_named(text, case, "synthpet check's message")
 
     assert checksums(root) == before
     assert not Path(config["output_dir"]).exists()
@@ -465,8 +468,7 @@ def test_refused_by_the_first_job_that_reads_voxels(workspace, case):
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode != 0, f"the workflow accepted: {case.name}"
     logs = "".join(p.read_text() for p in (out / "logs").rglob("*.log"))
-    for words in case.words:
-        assert words in logs, f"{words!r} not in the job logs:\n{logs[-3000:]}"
+    assert_named(logs, case, "the job logs")
     assert checksums(root) == before
     # the broken image's output never appears, nor a temporary file of it
     written = sorted(p.name for p in (out / "preproc").rglob("*") if p.is_file())

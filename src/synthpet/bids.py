@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from synthpet.errors import InputError
-from synthpet.imageio import geometry_problems, load_header, read_json
+from synthpet.imageio import geometry_problems, load_header, read_json, read_text
 from synthpet.paths import LABEL, scan_id
 from synthpet.suv import recipe_from_sidecar, window_weights
 
@@ -101,11 +101,10 @@ def merged_metadata(sidecars: list[str] | tuple[str, ...]) -> dict:
 
 def _read_tsv(path: Path) -> tuple[pd.DataFrame | None, str | None]:
     """A BIDS TSV as strings (UTF-8, a byte-order mark allowed), or None and what is wrong with it."""
-    raw = path.read_bytes()
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        return None, f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); BIDS requires UTF-8, re-save it so"
+        text = read_text(path, "participants table")
+    except InputError as err:
+        return None, str(err.problems[0])
     if not text.strip():
         return None, f"{path}: the file is empty; it must list participant_id, group and genotype for every participant"
     try:
@@ -198,15 +197,18 @@ def check_pet(pet: str, sidecars: list[str] | tuple[str, ...], window_min) -> tu
         return [f"{pet}: no JSON sidecar (PET-BIDS needs Units, and for Bq/mL images the timing and dose fields)"], []
     try:
         header = load_header(pet)
-        if len(header.shape) not in (3, 4):
-            return [f"{pet}: PET must be a 3D or 4D image, but it has shape {header.shape}"], []
-        problems, warnings = geometry_problems(header, pet, "PET", COARSE_PET_MM)
-        frames = header.shape[3] if len(header.shape) == 4 else 1
+    except InputError as err:
+        return err.problems, []
+    if len(header.shape) not in (3, 4):
+        return [f"{pet}: PET must be a 3D or 4D image, but it has shape {header.shape}"], []
+    problems, warnings = geometry_problems(header, pet, "PET", COARSE_PET_MM)
+    frames = header.shape[3] if len(header.shape) == 4 else 1
+    try:
         recipe = recipe_from_sidecar(merged_metadata(sidecars), frames, pet)
         if not recipe.already_suv:
             window_weights(recipe.frame_starts_s, recipe.frame_durations_s, window_min, pet)
     except InputError as err:
-        return err.problems, []
+        problems += err.problems
     return problems, warnings
 
 

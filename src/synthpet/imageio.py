@@ -81,6 +81,16 @@ def write_text(text: str, path: str | Path) -> Path:
     return Path(path)
 
 
+def read_text(path: str | Path, what: str) -> str:
+    """A UTF-8 text file (a byte-order mark is allowed, as BIDS files often carry one)."""
+    try:
+        return Path(path).read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise InputError(
+            f"{path}: {what} is not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8"
+        ) from None
+
+
 def read_json(path: str | Path, what: str = "sidecar") -> dict:
     """A JSON object from a UTF-8 file (a byte-order mark is allowed).
 
@@ -88,14 +98,9 @@ def read_json(path: str | Path, what: str = "sidecar") -> dict:
     that the message can name the field.
     """
     try:
-        text = Path(path).read_bytes().decode("utf-8-sig")
-        content = json.loads(text)
+        content = json.loads(read_text(path, what))
     except FileNotFoundError:
         raise InputError(f"{path}: {what} JSON file is missing") from None
-    except UnicodeDecodeError as err:
-        raise InputError(
-            f"{path}: {what} is not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8"
-        ) from None
     except json.JSONDecodeError as err:
         raise InputError(f"{path}: {what} is not valid JSON ({err})") from None
     if not isinstance(content, dict):

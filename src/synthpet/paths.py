@@ -20,6 +20,11 @@ def scan_dir(subject: str, session: str | None) -> str:
     return f"sub-{subject}" + (f"/ses-{session}" if session else "")
 
 
+def json_sidecar(image: str | Path) -> str:
+    """The JSON sidecar beside a ``.nii.gz`` image (``x_pet.nii.gz`` -> ``x_pet.json``)."""
+    return str(image).removesuffix(".nii.gz") + ".json"
+
+
 def bids_name(suffix: str, ext: str = ".nii.gz", **entities: str | int | None) -> str:
     """A BIDS file name from entities in canonical order, e.g. ``sub-01_space-T1w_desc-suv_pet.nii.gz``."""
     unknown = set(entities) - set(_ENTITY_ORDER)

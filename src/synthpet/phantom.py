@@ -26,7 +26,7 @@ from synthpet import __version__
 from synthpet.bids import Cohort, Scan
 from synthpet.errors import ConfigError
 from synthpet.imageio import save_nifti, write_json, write_text
-from synthpet.paths import bids_path, scan_id
+from synthpet.paths import bids_path, json_sidecar, scan_id
 from synthpet.templates import harvard_oxford_labels, harvard_oxford_maxprob, mni_tissue_maps
 
 TRACER = "PBR28"
@@ -125,7 +125,7 @@ def planned_cohort(config: dict) -> Cohort:
         for session in p.sessions:
             pet = pet_path(root, p.subject, session)
             scan = Scan(
-                p.subject, session, t1w_path(root, p.subject, session), pet, p.group, p.genotype, (_sidecar(pet),)
+                p.subject, session, t1w_path(root, p.subject, session), pet, p.group, p.genotype, (json_sidecar(pet),)
             )
             if p.genotype == "LAB" and not config["input"]["keep_lab"]:
                 excluded[scan.id] = "LAB genotype excluded (set input.keep_lab to keep it)"
@@ -136,10 +136,6 @@ def planned_cohort(config: dict) -> Cohort:
 
 def phantom_dir(config: dict) -> str:
     return str(Path(config["output_dir"]) / "phantom")
-
-
-def _sidecar(image: str) -> str:
-    return image.removesuffix(".nii.gz") + ".json"
 
 
 def check_effect_regions(phantom: dict) -> None:
@@ -460,9 +456,9 @@ def make_scan(
 
     subject = participant.subject
     save_nifti(np.rint(t1).clip(0, 32767), reference.affine, t1w_path(root, subject, session), dtype=np.int16)
-    write_json(T1W_SIDECAR, _sidecar(t1w_path(root, subject, session)))
+    write_json(T1W_SIDECAR, json_sidecar(t1w_path(root, subject, session)))
     save_nifti(pet, pet_affine, pet_path(root, subject, session))
-    write_json(sidecar, _sidecar(pet_path(root, subject, session)))
+    write_json(sidecar, json_sidecar(pet_path(root, subject, session)))
     save_nifti(mask, reference.affine, truth_path(root, subject, session, "mask"), dtype=np.uint8)
     save_nifti(suv_blurred, reference.affine, truth_path(root, subject, session, "noisefree"))
     truth = {

@@ -22,8 +22,10 @@ import nibabel as nib
 import numpy as np
 
 from synthpet.errors import InputError, SynthpetError
+from synthpet.paths import json_sidecar
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
+IMAGES = ("mean", "std", "mask")  # the outputs that are images, each with a JSON sidecar
 UNITS = "normalized SUV: each training scan's SUV min-max scaled to [0, 1] (unitless)"
 
 
@@ -114,8 +116,8 @@ def _sha256(path: Path) -> str:
 
 def _refuse_foreign_outputs(outputs: dict[str, Path], source: Path, force: bool) -> None:
     """An existing output of another input (its sidecar names another source) is never overwritten."""
-    for path in outputs.values():
-        sidecar = Path(str(path).removesuffix(".nii.gz") + ".json")
+    for key in IMAGES:
+        path, sidecar = outputs[key], Path(json_sidecar(outputs[key]))
         if force or not sidecar.exists():
             continue
         try:
@@ -167,6 +169,13 @@ def predict_new(
             f"the models in {models.folder} were trained on {what}; on real scans their output shows what "
             "the method does, not a subject's [11C]PBR28 uptake"
         )
+    from synthpet.model import ModelConfig
+    from synthpet.training import load_model
+
+    networks = [
+        load_model(w, ModelConfig.from_dict(m), target)
+        for w, m in zip(models.weights, models.model_settings, strict=True)
+    ]
     facts = {
         "models": [{"path": str(p.resolve()), "sha256": _sha256(p)} for p in models.weights],
         "trained_on": models.trained_on,
@@ -176,7 +185,7 @@ def predict_new(
     results = {}
     for path, outputs in planned.items():
         progress(f"predicting {path}")
-        _predict_one(path, models, outputs, target, facts)
+        _predict_one(path, models, networks, outputs, target, facts)
         results[output_stem(path)] = outputs
     return results
 
@@ -190,15 +199,13 @@ def _outputs(out: Path, stem: str) -> dict[str, Path]:
     }
 
 
-def _predict_one(t1w: Path, models: FoldModels, outputs: dict[str, Path], target, facts: dict) -> None:
+def _predict_one(t1w: Path, models: FoldModels, networks: list, outputs: dict[str, Path], target, facts: dict) -> None:
     from synthpet import preprocess
     from synthpet.imageio import from_canonical, load_header, save_nifti, write_json
     from synthpet.inference import predict_volume
     from synthpet.ingest import ingest_t1w
-    from synthpet.model import ModelConfig
     from synthpet.model_grid import from_grid
     from synthpet.qc import overlay_figure
-    from synthpet.training import load_model
 
     settings, stem = models.preprocess, output_stem(t1w)
     original = load_header(t1w)
@@ -221,14 +228,8 @@ def _predict_one(t1w: Path, models: FoldModels, outputs: dict[str, Path], target
         native_t1 = nib.load(work / "t1.nii.gz")
         mask = np.asarray(nib.load(work / "mask.nii.gz").dataobj) > 0
         t1_data = np.asarray(native_t1.dataobj, np.float32)
-    stack = np.stack(
-        [
-            predict_volume(
-                load_model(w, ModelConfig.from_dict(m), target), grid.get_fdata(dtype=np.float32), grid_mask, target
-            )
-            for w, m in zip(models.weights, models.model_settings, strict=True)
-        ]
-    )
+    t1_grid = grid.get_fdata(dtype=np.float32)
+    stack = np.stack([predict_volume(network, t1_grid, grid_mask, target) for network in networks])
     native = {
         key: np.asarray(from_grid(volume, grid.affine, native_t1).dataobj, np.float32) * mask
         for key, volume in (("mean", stack.mean(axis=0)), ("std", stack.std(axis=0)))
@@ -252,11 +253,11 @@ def _predict_one(t1w: Path, models: FoldModels, outputs: dict[str, Path], target
                 "Device": facts["device"],
                 "ModelGrid": {"shape": settings["grid_shape"], "voxel_mm": settings["grid_voxel_mm"]},
             },
-            str(outputs[key]).removesuffix(".nii.gz") + ".json",
+            json_sidecar(outputs[key]),
         )
     save_nifti(from_canonical(mask.astype(np.uint8), original), original.affine, outputs["mask"], dtype=np.uint8)
     write_json(
         source | {"Description": "brain mask of the input T1w", "Type": "Brain", "Backend": settings["backend"]},
-        str(outputs["mask"]).removesuffix(".nii.gz") + ".json",
+        json_sidecar(outputs["mask"]),
     )
     overlay_figure(t1_data, outputs["qc"], f"{stem}: synthetic PET (mean of folds)", mask=mask, pet=native["mean"])

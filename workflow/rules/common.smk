@@ -23,9 +23,8 @@ try:
     )
 except SynthpetError as err:
     raise WorkflowError(f"synthpet: {err}") from None
-config.update(
-    PLAN.config
-)  # defaults filled in, so every rule reads one complete config
+# defaults filled in, so every rule reads one complete config
+config.update(PLAN.config)
 COHORT = PLAN.cohort
 
 if workflow.is_main_process:  # once per run, not once per job
