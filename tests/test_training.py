@@ -158,3 +158,60 @@ def test_concurrent_fold_jobs_spread_over_the_visible_gpus(monkeypatch):
     assert resolve_device("auto", job=4) == torch.device("cpu")
     with pytest.raises(RuntimeError, match="torch sees no CUDA device"):
         resolve_device("cuda", job=0)
+
+
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last_3d])
+def test_depthwise_convolution_gradients_match_torch(memory_format):
+    """The fast CPU backward of DepthwiseConv3d gives torch's own gradients (input, weight and bias)."""
+    from synthpet.model import DepthwiseConv3d
+
+    torch.manual_seed(0)
+    layer = DepthwiseConv3d(3).double().to(memory_format=memory_format)
+    x = torch.randn(2, 3, 5, 6, 7, dtype=torch.float64).contiguous(memory_format=memory_format).requires_grad_()
+    weight = torch.randn(2, 3, 5, 6, 7, dtype=torch.float64)  # a non-uniform upstream gradient
+    (layer(x) * weight).sum().backward()
+    ours = (x.grad.clone(), layer.weight.grad.clone(), layer.bias.grad.clone())
+    x.grad = None
+    reference = torch.nn.functional.conv3d(x, layer.weight, layer.bias, padding=1, groups=3)
+    theirs = torch.autograd.grad((reference * weight).sum(), (x, layer.weight, layer.bias))
+    for a, b in zip(ours, theirs, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+
+
+def _loss_curve(tmp_path, name, **levers):
+    config = TrainConfig(epochs=3, batch_size=2, learning_rate=3e-3, seed=5, device="cpu", model=SMALL, **levers)
+    _, history, facts = train_fold(tiny_data(4), tiny_data(2, seed=9), config, 0, tmp_path / f"{name}.pt", log=print)
+    return np.array([[row["train_loss"], row["held_out_loss"]] for row in history]), facts
+
+
+# two levels keep torch.compile's first build to seconds
+SMALL = ModelConfig(channels=8, channel_mults=(1, 1), attention_levels=(False, True), norm_groups=4, head_norm_groups=4)
+
+
+@pytest.mark.parametrize(
+    "levers, tolerance",
+    [
+        ({"memory_format": "channels_last"}, 1e-5),
+        ({"precision": "bf16"}, 2e-2),
+        ({"compile": "default", "memory_format": "channels_last"}, 1e-4),
+    ],
+)
+def test_speed_levers_train_the_same_model(tmp_path, levers, tolerance):
+    """Each lever gives the loss curve of the plain contiguous fp32 loop, within its arithmetic's tolerance."""
+    baseline, facts = _loss_curve(tmp_path, "plain", memory_format="contiguous")
+    assert facts["speed_levers"]["memory_format"] == "contiguous"
+    curve, facts = _loss_curve(tmp_path, "lever", **levers)
+    for key, value in levers.items():
+        assert facts["speed_levers"][key] == value
+    np.testing.assert_allclose(curve, baseline, rtol=tolerance)
+    if "precision" in levers:  # bf16 really ran: its arithmetic differs from fp32's
+        assert np.abs(curve - baseline).max() > 1e-6
+    assert curve[-1, 0] < curve[0, 0]  # and it still learns
+
+
+def test_auto_memory_format_is_channels_last_on_the_cpu():
+    from synthpet.training import speed_levers
+
+    assert speed_levers(TrainConfig(), torch.device("cpu")).memory_format == "channels_last"
+    assert speed_levers(TrainConfig(), torch.device("cuda")).memory_format == "contiguous"
+    assert speed_levers(TrainConfig(memory_format="contiguous"), torch.device("cpu")).memory_format == "contiguous"

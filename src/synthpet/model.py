@@ -34,14 +34,57 @@ class ModelConfig:
         return cls(**fields)
 
 
+class _DepthwiseConv3dFunction(torch.autograd.Function):
+    """A depthwise 3x3x3 convolution whose input gradient is computed as a forward convolution.
+
+    On the CPU, aten's depthwise convolution_backward spends as long on the input gradient as a
+    forward pass takes several times over (in channels-last memory, 23 ms against 3.4 ms for
+    64 channels at 32^3, measured on 2 cores). The input gradient of a stride-1, padding-1
+    depthwise convolution is the same convolution of the output gradient with the kernel flipped,
+    which runs on the fast forward kernel; the weight gradient still comes from aten.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        ctx.save_for_backward(x, weight)
+        ctx.has_bias = bias is not None
+        return nn.functional.conv3d(x, weight, bias, padding=1, groups=x.shape[1])
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        x, weight = ctx.saved_tensors
+        groups = x.shape[1]
+        # under autocast the forward ran in the gradient's dtype; each gradient returns in its tensor's
+        low_x, low_weight = x.to(grad.dtype), weight.to(grad.dtype)
+        grad_input = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            grad_input = nn.functional.conv3d(grad, low_weight.flip(2, 3, 4), padding=1, groups=groups).to(x.dtype)
+        if ctx.needs_input_grad[1]:
+            grad_weight = torch.ops.aten.convolution_backward(
+                grad, low_x, low_weight, None, [1] * 3, [1] * 3, [1] * 3, False, [0] * 3, groups, [False, True, False]
+            )[1].to(weight.dtype)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_bias = grad.sum((0, 2, 3, 4)).to(weight.dtype)
+        return grad_input, grad_weight, grad_bias
+
+
+class DepthwiseConv3d(nn.Conv3d):
+    """Depthwise 3x3x3 convolution (padding 1): nn.Conv3d's parameters and checkpoints, a faster CPU backward."""
+
+    def __init__(self, channels: int):
+        super().__init__(channels, channels, kernel_size=3, padding=1, groups=channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type == "cpu" and torch.is_grad_enabled():
+            return _DepthwiseConv3dFunction.apply(x, self.weight, self.bias)
+        return super().forward(x)  # cuDNN's backward is fast; inference needs no backward
+
+
 def conv3(in_channels: int, out_channels: int, separable: bool) -> nn.Module:
     """3x3x3 convolution, or its depthwise-separable form (depthwise 3x3x3, then pointwise 1x1x1)."""
     if not separable:
         return nn.Conv3d(in_channels, out_channels, kernel_size=3, padding=1)
-    return nn.Sequential(
-        nn.Conv3d(in_channels, in_channels, kernel_size=3, padding=1, groups=in_channels),
-        nn.Conv3d(in_channels, out_channels, kernel_size=1),
-    )
+    return nn.Sequential(DepthwiseConv3d(in_channels), nn.Conv3d(in_channels, out_channels, kernel_size=1))
 
 
 class ResidualBlock(nn.Module):
