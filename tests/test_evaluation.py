@@ -194,3 +194,34 @@ def test_the_mni_space_label_names_the_symmetric_template():
     assert np.allclose(x[mirrored], -x)  # the grid is itself symmetric about x = 0
     assert np.abs(data - data[mirrored]).max() < 1e-3 * data.max()
     assert SPACE == "MNI152NLin2009aSym"
+
+
+def test_population_mean_baseline_uses_only_the_other_folds_and_scores_like_the_model():
+    """Each scan's baseline is the mean PET of the scans outside its fold (a hand computation), scored
+    with the model's metrics; the skill score is 0 for a model that is the baseline and 1 for a perfect one."""
+    from synthpet.evaluation import population_mean_baseline, table4_metrics
+
+    rng = np.random.default_rng(0)
+    pet = rng.uniform(0.1, 1.0, size=50) + rng.normal(0, 0.05, size=(6, 50))  # a shared pattern, scan noise
+    targets = {"pet": pet, "pet_smoothed": pet * 0.9}
+    scans = pd.DataFrame({"scan": [f"s{i}" for i in range(6)], "fold": ["0", "0", "1", "1", "2", "2"]})
+    baseline = population_mean_baseline(scans, targets, min_target=0.05)
+    expected = np.mean((pet[2:].mean(axis=0) - pet[0]) ** 2)  # scan 0 is in fold 0: scans 2-5 trained it
+    assert baseline.loc[0, "mse_popmean_vs_pet"] == pytest.approx(expected, rel=1e-12)
+    expected_smoothed = np.mean((pet[[0, 1, 4, 5]].mean(axis=0) - 0.9 * pet[3]) ** 2)
+    assert baseline.loc[3, "mse_popmean_vs_pet_smoothed"] == pytest.approx(expected_smoothed, rel=1e-12)
+
+    def table_for(synthetic):
+        rows = scans.copy()
+        for target, volumes in targets.items():
+            rows[f"mse_synthetic_vs_{target}"] = [np.mean((synthetic[i] - volumes[i]) ** 2) for i in range(6)]
+            for name in ("percent_mse", "normdiff", "percdiff"):
+                rows[f"{name}_synthetic_vs_{target}"] = 0.0
+        for image in ("pet", "pet_smoothed", "synthetic"):
+            rows[f"cnr_{image}"] = 0.0
+        return table4_metrics(pd.concat([rows, baseline], axis=1)).set_index("scans")
+
+    means = np.stack([pet[scans["fold"] != f].mean(axis=0) for f in scans["fold"]])
+    assert table_for(means)["skill_vs_popmean"].abs().max() < 1e-12  # the baseline itself: no skill
+    assert (table_for(pet)["skill_vs_popmean"] == 1.0).all()  # its own target: perfect
+    assert (table_for(np.full_like(pet, pet.mean()))["skill_vs_popmean"] < 0).all()  # a flat map: worse

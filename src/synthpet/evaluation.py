@@ -147,14 +147,44 @@ def table3_median_split(regions: pd.DataFrame, names) -> pd.DataFrame:
 TABLE4_METRICS = ("mse", "percent_mse", "normdiff", "percdiff")
 
 
+def population_mean_baseline(scans: pd.DataFrame, targets: dict[str, np.ndarray], min_target: float) -> pd.DataFrame:
+    """The population-mean baseline, scored like the model: each scan predicted by the mean true PET
+    (in MNI space) of its fold's training scans, i.e. of every scan in the other folds.
+
+    Returns one row per scan (in the order of ``scans``) with ``{metric}_popmean_vs_{target}``.
+    """
+    folds = scans["fold"].to_numpy()
+    rows = [{} for _ in range(len(scans))]
+    for fold in np.unique(folds):
+        held_out, training = np.flatnonzero(folds == fold), np.flatnonzero(folds != fold)
+        if len(training) == 0:
+            continue
+        mean = targets["pet"][training].mean(axis=0)
+        for i in held_out:
+            for target, volumes in targets.items():
+                for name, value in metrics.compare(mean, volumes[i], min_target).items():
+                    rows[i][f"{name}_popmean_vs_{target}"] = value
+    return pd.DataFrame(rows, index=scans.index)
+
+
+def skill(model_mse, baseline_mse) -> float:
+    """1 - MSE(model) / MSE(baseline) over a set of scans: > 0 when the model beats the baseline."""
+    return float(1.0 - np.nanmean(model_mse) / np.nanmean(baseline_mse))
+
+
 def table4_metrics(scans: pd.DataFrame) -> pd.DataFrame:
-    """Table 4: metrics of the synthetic PET against the raw and smoothed true PET, all scans and per fold."""
+    """Table 4: metrics of the synthetic PET against the raw and smoothed true PET, all scans and per fold,
+    with the population-mean baseline's MSE and the model's skill over it."""
     rows = []
     for label, part in [("all", scans), *((f"fold {f}", p) for f, p in scans.groupby("fold"))]:
         row = {"scans": label, "n": len(part)}
         for target, suffix in (("pet", ""), ("pet_smoothed", "_smoothed")):
             for name in TABLE4_METRICS:
                 row[f"{name}{suffix}"] = mean_sd(part[f"{name}_synthetic_vs_{target}"])
+            baseline = f"mse_popmean_vs_{target}"
+            if baseline in part:
+                row[f"mse_popmean{suffix}"] = mean_sd(part[baseline])
+                row[f"skill_vs_popmean{suffix}"] = round(skill(part[f"mse_synthetic_vs_{target}"], part[baseline]), 4)
         row["cnr_original"] = mean_sd(part["cnr_pet"])
         row["cnr_smoothed"] = mean_sd(part["cnr_pet_smoothed"])
         row["cnr_synthetic"] = mean_sd(part["cnr_synthetic"])
@@ -341,14 +371,15 @@ def write_tables(inputs: dict, outputs: dict, voxel_mm: int, min_target: float) 
         ignore_index=True,
     )
     paper = table_regions(regions["region"])
+    _, brain = template(voxel_mm)
+    synthetic = brain_vectors(inputs["synthetic"], brain)
+    targets = {"pet": brain_vectors(inputs["pet"], brain), "pet_smoothed": brain_vectors(inputs["pet_smoothed"], brain)}
+    scans = pd.concat([scans, population_mean_baseline(scans, targets, min_target)], axis=1)
     write_tsv(scans, outputs["scan_metrics"])
     write_tsv(regions, outputs["regions"])
     write_tsv(table2_regional(regions), outputs["table2"])
     write_tsv(table3_median_split(regions, paper), outputs["table3"])
     write_tsv(table4_metrics(scans), outputs["table4"])
-    _, brain = template(voxel_mm)
-    synthetic = brain_vectors(inputs["synthetic"], brain)
-    targets = {"pet": brain_vectors(inputs["pet"], brain), "pet_smoothed": brain_vectors(inputs["pet_smoothed"], brain)}
     per_scan, summary = table5_specificity(scans, synthetic, targets, min_target)
     write_tsv(summary, outputs["table5"])
     write_tsv(per_scan, outputs["table5_scans"])

@@ -63,22 +63,29 @@ def register(
     affine_out: str | Path,
     warped_out: str | Path,
     seed: int = 0,
+    work_voxel_mm: float = 0,
 ) -> None:
-    """Register a brain-extracted T1w to the template (affine then SyN); writes the transforms and the warped T1w."""
+    """Register a brain-extracted T1w to the template (affine then SyN); writes the transforms and the warped T1w.
+
+    The registration runs on copies of both images at ``work_voxel_mm`` (0: the template's grid);
+    the warped T1w is resampled once, with the transforms, onto the ``voxel_mm`` template grid.
+    """
     import ants
 
     from synthpet.imageio import atomic_path, save_nifti
-    from synthpet.registration import ants_registration
+    from synthpet.registration import ants_registration, working_copy
 
     fixed = _ants_template(voxel_mm)
     moving = ants.image_read(str(brain_t1w)).astype("float32")
-    with ants_registration(fixed, moving, "SyN", seed) as result:
+    with ants_registration(
+        working_copy(fixed, work_voxel_mm), working_copy(moving, work_voxel_mm), "SyN", seed
+    ) as result:
         warp, affine = result["fwdtransforms"]
         for source, target in ((warp, warp_out), (affine, affine_out)):
             with atomic_path(target) as part:
                 shutil.copyfile(source, part)
-        warped = _to_nibabel(result["warpedmovout"])
-        save_nifti(np.asarray(warped.dataobj), warped.affine, warped_out)
+    warped = to_mni(brain_t1w, warp_out, affine_out, voxel_mm)
+    save_nifti(np.asarray(warped.dataobj), warped.affine, warped_out)
 
 
 def to_mni(

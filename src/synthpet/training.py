@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import platform
 import sys
@@ -34,6 +35,7 @@ class TrainConfig:
     epochs: int = 50
     batch_size: int = 2
     learning_rate: float = 1e-4
+    lr_schedule: str = "constant"  # or 'cosine': annealed to 0 over the epochs
     alpha: float = 0.5
     seed: int = 42
     device: str = "auto"
@@ -142,6 +144,13 @@ def load_volumes(inputs: Sequence[str], targets: Sequence[str], masks: Sequence[
     return FoldData(stack(inputs), stack(targets), stack(masks))
 
 
+def epoch_learning_rate(config: TrainConfig, epoch: int) -> float:
+    """The learning rate of an epoch (0-based): a function of the epoch alone, so a resumed run matches."""
+    if config.lr_schedule == "cosine":
+        return config.learning_rate * 0.5 * (1.0 + math.cos(math.pi * epoch / config.epochs))
+    return config.learning_rate
+
+
 def _epoch_order(n: int, seed: int, fold: int, epoch: int) -> torch.Tensor:
     generator = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, fold, epoch]).generate_state(1)[0]))
     return torch.randperm(n, generator=generator)
@@ -212,6 +221,8 @@ def train_fold(
     for epoch in range(start_epoch, config.epochs):
         model.train()
         tic = time.perf_counter()
+        for group in optimizer.param_groups:
+            group["lr"] = epoch_learning_rate(config, epoch)
         order = _epoch_order(len(train), config.seed, fold, epoch).to(device)
         running, seen = 0.0, 0
         for start in range(0, len(train), config.batch_size):

@@ -47,6 +47,7 @@ rule mni_register:
         runtime=lambda wildcards, attempt: (10 if MNI_VOXEL > 1 else 30) * attempt,
     params:
         voxel_mm=MNI_VOXEL,
+        work_voxel_mm=EVAL["mni_register_voxel_mm"],
         seed=config["seed"],
         scan=lambda wildcards: scan_of(wildcards).id,
     script:
