@@ -25,6 +25,7 @@ PROTOCOL_KEYS = (
     "training.epochs",
     "training.batch_size",
     "training.learning_rate",
+    "training.lr_schedule",
     "training.device",
     "preprocess.template_transform",
     "preprocess.grid_shape",

@@ -8,6 +8,8 @@ Per case (model and grid size), on random volumes of that shape, all in one proc
     depthwise convolutions, contiguous memory, eager fp32, batch 2, a plain Adam step; run before
     and after the levers, so drift of the machine shows as two different baseline figures;
   - each lever: synthpet.training.train_fold with those settings (the code the workflow runs).
+With --concurrent K, K trainer processes then train at once on the same device (several folds on
+one large GPU, as `--resources gpu=K` allows on a workstation) and their summed volumes/s is printed.
 Printed per run: training volumes/s (median over epochs after the first, which holds compilation),
 the speed-up over the median of both baseline runs, and the final training loss of each run on the
 same data and seed, so a lever that trains a different model shows.
@@ -89,6 +91,21 @@ def trainer(data: FoldData, config: ModelConfig, epochs: int, device: torch.devi
     return [row["train_volumes_per_s"] for row in history], history[-1]["train_loss"], facts["speed_levers"]
 
 
+def _concurrent_worker(args) -> float:
+    data, config, epochs, device, levers = args
+    torch.set_num_threads(max(1, torch.get_num_threads() // 2))
+    rates, _, _ = trainer(data, config, epochs, torch.device(device), levers)
+    return steady(rates)
+
+
+def concurrent(data: FoldData, config: ModelConfig, epochs: int, device: torch.device, levers: dict, k: int) -> float:
+    """Summed steady volumes/s of k trainer processes running at once on one device."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(k) as pool:
+        return sum(pool.map(_concurrent_worker, [(data, config, epochs, str(device), levers)] * k))
+
+
 def steady(rates: list[float]) -> float:
     return statistics.median(rates[1:] or rates)
 
@@ -99,6 +116,7 @@ def main() -> None:
     parser.add_argument("--scans", type=int, default=8, help="training volumes per epoch")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--concurrent", type=int, default=0, help="also K trainer processes at once")
     parser.add_argument("--levers", choices=sorted(LEVERS), default=None, help="default: cpu or gpu by device")
     args = parser.parse_args()
     device = resolve_device(args.device)
@@ -124,6 +142,10 @@ def main() -> None:
                 f"{resolved['memory_format']}, {resolved['precision']}, compile {resolved['compile']}"
             )
         print(f"  {'baseline (authors loop), after':34s} {steady(after):8.2f} vol/s")
+        if args.concurrent:
+            label, settings = list(levers.items())[-1]
+            total = concurrent(data, MODELS[model_name], args.epochs, device, settings, args.concurrent)
+            print(f"  {args.concurrent} x {label:30s} {total:8.2f} vol/s  {total / reference:5.2f}x   (summed)")
 
 
 if __name__ == "__main__":
