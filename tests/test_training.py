@@ -215,3 +215,15 @@ def test_auto_memory_format_is_channels_last_on_the_cpu():
     assert speed_levers(TrainConfig(), torch.device("cpu")).memory_format == "channels_last"
     assert speed_levers(TrainConfig(), torch.device("cuda")).memory_format == "contiguous"
     assert speed_levers(TrainConfig(memory_format="contiguous"), torch.device("cpu")).memory_format == "contiguous"
+
+
+def test_cosine_schedule_anneals_from_the_learning_rate_to_near_zero():
+    """Each epoch's rate is a function of the epoch alone (so a resumed run continues the same curve)."""
+    from synthpet.training import epoch_learning_rate
+
+    cosine = TrainConfig(epochs=4, learning_rate=0.004, lr_schedule="cosine")
+    rates = [epoch_learning_rate(cosine, epoch) for epoch in range(4)]
+    # 0.004 * (1 + cos(pi * e / 4)) / 2 for e = 0..3, by hand
+    assert rates == pytest.approx([0.004, 0.0034142136, 0.002, 0.0005857864], rel=1e-7)
+    constant = TrainConfig(epochs=4, learning_rate=0.004)
+    assert [epoch_learning_rate(constant, epoch) for epoch in range(4)] == [0.004] * 4
