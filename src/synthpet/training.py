@@ -156,11 +156,7 @@ def _epoch_order(n: int, seed: int, fold: int, epoch: int) -> torch.Tensor:
     return torch.randperm(n, generator=generator)
 
 
-def evaluate(
-    model: nn.Module, data: FoldData, config: TrainConfig, levers: SpeedLevers | None = None, device=None
-) -> float:
-    levers = levers or SpeedLevers("contiguous", "fp32", "off", torch.get_num_threads())
-    device = device or data.inputs.device
+def evaluate(model: nn.Module, data: FoldData, config: TrainConfig, levers: SpeedLevers, device: torch.device) -> float:
     model.eval()
     total = 0.0
     with torch.no_grad():
