@@ -42,6 +42,7 @@ SMALL_PHANTOM = {
         "t1_voxel_mm": 2,
         "pet_voxel_mm": 3,
         "dynamic_fraction": 0.5,
+        "oblique_fraction": 0.5,
     }
 }
 

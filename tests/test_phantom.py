@@ -119,3 +119,27 @@ def test_planted_genotype_effect(small_phantom):
     effects = json.loads((root / phantom.GROUNDTRUTH / "effects.json").read_text())
     genotypes = {p: e["genotype_factor"] for p, e in effects["participants"].items()}
     assert set(genotypes.values()) <= {1.0, 1 / 1.4}
+
+
+def test_scans_lie_in_the_scanner_as_real_heads_do(small_phantom):
+    """Head poses, axis orders and oblique grids vary, so nothing downstream can assume the template's axes."""
+    from synthpet.model_grid import nearest_rotation
+
+    root, config = small_phantom
+    orders, obliques, tilts = set(), [], []
+    for truth_file in sorted((root / phantom.GROUNDTRUTH).rglob("*_truth.json")):
+        truth = json.loads(truth_file.read_text())
+        subject, session = truth["scan"].removeprefix("sub-").split("_ses-")
+        t1 = nib.load(root / phantom.t1w_path("", subject, session))
+        truth_mask = nib.load(root / phantom.truth_path("", subject, session, "mask"))
+        assert "".join(nib.aff2axcodes(t1.affine)) == truth["t1w_axis_order"]
+        assert np.allclose(truth_mask.affine, t1.affine)  # the truth is stored on the T1w's own grid
+        directions = t1.affine[:3, :3] / np.linalg.norm(t1.affine[:3, :3], axis=0)
+        assert (np.abs(directions).max(axis=0).min() < 0.999) == truth["t1w_oblique"]
+        rotation = nearest_rotation(np.array(truth["head_pose_world"])[:3, :3])
+        tilts.append(np.degrees(np.arccos((np.trace(rotation) - 1) / 2)))
+        orders.add(truth["t1w_axis_order"])
+        obliques.append(truth["t1w_oblique"])
+    assert len(orders) >= 2 and any(obliques) and not all(obliques)
+    limit = config["phantom"]["max_head_rotation_deg"]
+    assert max(tilts) > 5 and max(tilts) <= np.sqrt(3) * limit + 1e-6

@@ -64,26 +64,35 @@ def register(
     warped_out: str | Path,
     seed: int = 0,
     work_voxel_mm: float = 0,
+    to_mni152: str | Path | None = None,
 ) -> None:
     """Register a brain-extracted T1w to the template (affine then SyN); writes the transforms and the warped T1w.
 
     The registration runs on copies of both images at ``work_voxel_mm`` (0: the template's grid);
     the warped T1w is resampled once, with the transforms, onto the ``voxel_mm`` template grid.
+    ``to_mni152``: the scan's T1w -> MNI152 affine from brain extraction, where the registration
+    starts (a head tilted by 20 degrees defeats ANTs' centre-of-mass start).
     """
     import ants
 
     from synthpet.imageio import atomic_path, save_nifti
-    from synthpet.registration import ants_registration, working_copy
+    from synthpet.registration import ants_registration, load_matrix, working_copy, write_ants_transform
 
     fixed = _ants_template(voxel_mm)
     moving = ants.image_read(str(brain_t1w)).astype("float32")
-    with ants_registration(
-        working_copy(fixed, work_voxel_mm), working_copy(moving, work_voxel_mm), "SyN", seed
-    ) as result:
-        warp, affine = result["fwdtransforms"]
-        for source, target in ((warp, warp_out), (affine, affine_out)):
-            with atomic_path(target) as part:
-                shutil.copyfile(source, part)
+    with tempfile.TemporaryDirectory() as tmp:
+        options = {}
+        if to_mni152 is not None:  # the registration's transform maps template points to T1w points
+            options["initial_transform"] = write_ants_transform(
+                np.linalg.inv(load_matrix(to_mni152)), f"{tmp}/start.mat"
+            )
+        with ants_registration(
+            working_copy(fixed, work_voxel_mm), working_copy(moving, work_voxel_mm), "SyN", seed, **options
+        ) as result:
+            warp, affine = result["fwdtransforms"]
+            for source, target in ((warp, warp_out), (affine, affine_out)):
+                with atomic_path(target) as part:
+                    shutil.copyfile(source, part)
     warped = to_mni(brain_t1w, warp_out, affine_out, voxel_mm)
     save_nifti(np.asarray(warped.dataobj), warped.affine, warped_out)
 

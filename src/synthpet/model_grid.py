@@ -1,10 +1,25 @@
-"""The model grid: a fixed-size box (default 96^3 at 2 mm) centred on the brain of each scan.
+"""The model grid: a fixed-size box (default 96^3 at 2 mm) on the brain of each scan, in a canonical frame.
 
-Each grid image carries its affine, so any image on the grid maps back to the scan's native T1w
-space by one resampling between two known affines (``from_grid``).
+The box is placed by the scan's affine transform to the MNI152NLin6Asym template (which brain
+extraction estimates), so that one grid voxel is about the same anatomy in every scan whatever
+the head's pose, the header's orientation, axis order or origin (``preprocess.grid_frame``):
+
+- ``rigid`` (default): the box is rotated onto the template's axes and centred on the point that
+  corresponds to the template brain's centre; voxels stay ``grid_voxel_mm`` wide, so head size is
+  kept and the model sees each brain at its own size.
+- ``affine``: the box is the template's box mapped through the whole affine, so voxels are
+  stretched or sheared by the scan's head size and shape: every brain is seen at template size and
+  head size is no longer an input of the model.
+- ``scanner``: the box is on the scanner's axes, centred on the brain (no frame; a head tilted in
+  the scanner is tilted on the grid).
+
+Each grid image carries its affine (in the scan's T1w world), so any image on the grid maps back to
+native space by one resampling between two known affines (``from_grid``), whatever the frame.
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import nibabel as nib
 import numpy as np
@@ -12,12 +27,50 @@ from nibabel.processing import resample_from_to
 
 from synthpet.geometry import mask_points, share_inside
 
+FRAMES = ("rigid", "affine", "scanner")
 
-def grid_affine(mask: nib.Nifti1Image, shape, voxel_mm: float) -> np.ndarray:
-    """RAS grid of ``shape`` voxels of ``voxel_mm``, its centre on the centroid of the brain mask."""
-    centroid = mask_points(mask).mean(axis=1)
+
+@lru_cache(maxsize=1)
+def template_brain_centre() -> np.ndarray:
+    """Centroid (world mm) of the MNI152NLin6Asym brain mask: where the grid's centre goes."""
+    from synthpet.brain_extraction import head_template
+
+    return mask_points(nib.load(head_template(1)[1])).mean(axis=1)
+
+
+def nearest_rotation(linear: np.ndarray) -> np.ndarray:
+    """The rotation closest to a 3x3 linear map (polar decomposition): its scaling and shear removed."""
+    u, _, vt = np.linalg.svd(linear)
+    if np.linalg.det(u @ vt) < 0:
+        raise ValueError("the transform to the template mirrors the brain (left and right swapped)")
+    return u @ vt
+
+
+def grid_affine(
+    mask: nib.Nifti1Image, shape, voxel_mm: float, to_template: np.ndarray | None = None, frame: str = "rigid"
+) -> np.ndarray:
+    """Voxel-to-world affine of the model grid in the scan's T1w world (see the module docstring).
+
+    ``to_template`` maps T1w world points to template world points (RAS mm); without it, or with
+    the ``scanner`` frame, the grid is on the scanner's axes, centred on the brain mask's centroid.
+    """
+    half = voxel_mm * (np.asarray(shape, dtype=float) - 1) / 2.0
     affine = np.diag([voxel_mm, voxel_mm, voxel_mm, 1.0])
-    affine[:3, 3] = centroid - voxel_mm * (np.asarray(shape) - 1) / 2.0
+    if to_template is None or frame == "scanner":
+        affine[:3, 3] = mask_points(mask).mean(axis=1) - half
+        return affine
+    if frame not in FRAMES:
+        raise ValueError(f"preprocess.grid_frame: unknown frame {frame!r} (choose from {', '.join(FRAMES)})")
+    to_template = np.asarray(to_template, dtype=float)
+    from_template = np.linalg.inv(to_template)
+    affine[:3, 3] = template_brain_centre() - half
+    if frame == "affine":
+        return from_template @ affine
+    # rigid: template axis e_i is the T1w direction R^T e_i; the centre is the template centre's image
+    rotation = nearest_rotation(to_template[:3, :3])
+    centre = from_template[:3, :3] @ template_brain_centre() + from_template[:3, 3]
+    affine[:3, :3] = rotation.T * voxel_mm
+    affine[:3, 3] = centre - rotation.T @ half
     return affine
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 LABEL = re.compile(r"^[0-9A-Za-z]+$")
 
 # BIDS entity order for the names this project writes
-_ENTITY_ORDER = ("sub", "ses", "trc", "space", "res", "from", "to", "desc", "fold")
+_ENTITY_ORDER = ("sub", "ses", "trc", "space", "res", "from", "to", "mode", "desc", "fold")
 
 
 def scan_id(subject: str, session: str | None) -> str:

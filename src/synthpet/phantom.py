@@ -2,7 +2,9 @@
 
 Anatomy comes from the MNI152 template and tissue maps bundled with nilearn, wrapped in synthetic
 CSF, skull and scalp layers, and made individual by a random affine plus a smooth deformation per
-participant (each session adds a head pose and a small deformation of its own). PET is SUV built
+participant (each session adds a head pose, up to ``max_head_rotation_deg`` and ``max_head_offset_mm``,
+and a small deformation of its own). The T1w is stored in one of several voxel axis orders, some on
+oblique voxel grids, so that nothing downstream can assume a scan lies on the template's axes. PET is SUV built
 from tissue composition and Harvard-Oxford regional patterns with planted group and genotype
 effects, blurred to PET resolution, resampled on its own grid through a known rigid misalignment,
 and made noisy. Ground truth (brain mask, noise-free PET, the transform, the effects) is written
@@ -18,6 +20,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 import pandas as pd
 from scipy import ndimage
@@ -281,6 +284,18 @@ def cohort_truth(phantom: dict, seed: int) -> dict:
 # geometry
 
 
+# voxel axis orders the T1w images are stored in (the same anatomy whichever)
+STORAGE_ORDERS = (("R", "A", "S"), ("L", "P", "S"), ("P", "I", "R"), ("L", "A", "S"))
+
+
+def stored(data: np.ndarray, affine: np.ndarray, axes) -> tuple[np.ndarray, np.ndarray]:
+    """An image (data, affine) with its voxel axes reordered to ``axes`` (e.g. L, P, S); same world image."""
+    orientations = nib.orientations
+    transform = orientations.ornt_transform(orientations.io_orientation(affine), orientations.axcodes2ornt(axes))
+    reoriented = nib.Nifti1Image(np.asarray(data), affine).as_reoriented(transform)
+    return np.asarray(reoriented.dataobj), reoriented.affine
+
+
 def rotation_matrix(angles_deg: np.ndarray) -> np.ndarray:
     ax, ay, az = np.deg2rad(angles_deg)
     rx = np.array([[1, 0, 0], [0, math.cos(ax), -math.sin(ax)], [0, math.sin(ax), math.cos(ax)]])
@@ -368,11 +383,23 @@ def make_scan(
     participant_affine = about_centre(head_shape, anatomy_rng.uniform(-3, 3, 3), centre)
     deformation = smooth_field(anatomy_rng, shape, resolution, spacing_mm=24.0, sd_mm=2.5)
     bias = smooth_field(anatomy_rng, shape, resolution, spacing_mm=60.0, sd_mm=0.08, components=1)[0]
-    pose = rigid(session_rng.uniform(-3, 3, 3), session_rng.uniform(-4, 4, 3), centre)
+    # the head as it lies in the scanner: tilted and off-centre, as real heads are
+    pose = rigid(
+        session_rng.uniform(-phantom["max_head_rotation_deg"], phantom["max_head_rotation_deg"], 3),
+        session_rng.uniform(-phantom["max_head_offset_mm"], phantom["max_head_offset_mm"], 3),
+        centre,
+    )
     deformation += smooth_field(session_rng, shape, resolution, spacing_mm=24.0, sd_mm=0.4)
+    # how the T1w is stored: an oblique voxel grid (slices tilted to the head) and an axis order
+    storage_rng = np.random.default_rng([seed, 1000 + participant.index, _sessions_index(participant, session), 2])
+    oblique = bool(storage_rng.random() < phantom["oblique_fraction"])
+    t1_affine = reference.affine
+    if oblique:
+        t1_affine = rigid(storage_rng.uniform(-15, 15, 3), np.zeros(3), centre) @ reference.affine
+    storage = STORAGE_ORDERS[int(storage_rng.integers(len(STORAGE_ORDERS)))]
 
     # world point x of the subject's T1w samples the reference at A_p (pose x) + u(x)
-    world = _grid_world(reference.affine, shape)
+    world = _grid_world(t1_affine, shape)
     mapping = participant_affine @ pose
     sample_at = mapping[:3, :3].astype(np.float32) @ world + mapping[:3, 3:4].astype(np.float32)
     sample_at += deformation.reshape(3, -1)
@@ -409,7 +436,8 @@ def make_scan(
     pet_voxel = float(phantom["pet_voxel_mm"])
     pet_shape = tuple(int(round(f / pet_voxel)) for f in phantom["pet_fov_mm"])
     pet_affine = np.diag([pet_voxel, pet_voxel, pet_voxel, 1.0])
-    pet_centre = centre + session_rng.uniform(-10, 10, 3)
+    head_centre = np.linalg.inv(pose)[:3, :3] @ centre + np.linalg.inv(pose)[:3, 3]
+    pet_centre = head_centre + session_rng.uniform(-10, 10, 3)
     pet_affine[:3, 3] = pet_centre - pet_voxel * (np.array(pet_shape) - 1) / 2.0
     t1_to_pet = rigid(
         session_rng.uniform(-phantom["max_rotation_deg"], phantom["max_rotation_deg"], 3),
@@ -418,7 +446,7 @@ def make_scan(
     )
     pet_world = _grid_world(pet_affine, pet_shape)
     back = np.linalg.inv(t1_to_pet).astype(np.float32)
-    pet_clean = _sample(suv_blurred, reference.affine, back[:3, :3] @ pet_world + back[:3, 3:4], pet_shape)
+    pet_clean = _sample(suv_blurred, t1_affine, back[:3, :3] @ pet_world + back[:3, 3:4], pet_shape)
     del pet_world
 
     dynamic = bool(session_rng.random() < phantom["dynamic_fraction"])
@@ -455,12 +483,16 @@ def make_scan(
         )
 
     subject = participant.subject
-    save_nifti(np.rint(t1).clip(0, 32767), reference.affine, t1w_path(root, subject, session), dtype=np.int16)
+
+    def save_t1w_space(data: np.ndarray, path: str, dtype=np.float32) -> None:
+        save_nifti(*stored(np.asarray(data, dtype), t1_affine, storage), path, dtype=dtype)
+
+    save_t1w_space(np.rint(t1).clip(0, 32767), t1w_path(root, subject, session), dtype=np.int16)
     write_json(T1W_SIDECAR, json_sidecar(t1w_path(root, subject, session)))
     save_nifti(pet, pet_affine, pet_path(root, subject, session))
     write_json(sidecar, json_sidecar(pet_path(root, subject, session)))
-    save_nifti(mask, reference.affine, truth_path(root, subject, session, "mask"), dtype=np.uint8)
-    save_nifti(suv_blurred, reference.affine, truth_path(root, subject, session, "noisefree"))
+    save_t1w_space(mask, truth_path(root, subject, session, "mask"), dtype=np.uint8)
+    save_t1w_space(suv_blurred, truth_path(root, subject, session, "noisefree"))
     truth = {
         "scan": scan_id(subject, session),
         "group": participant.group,
@@ -468,6 +500,10 @@ def make_scan(
         "dynamic": dynamic,
         "t1w_to_pet_world": t1_to_pet.round(9).tolist(),
         "t1w_to_pet_convention": "4x4 RAS mm: the anatomy at T1w world point x lies at PET world point M @ x",
+        "head_pose_world": pose.round(9).tolist(),
+        "head_pose_convention": "4x4 RAS mm: the head's point at reference world x lies at T1w world point M^-1 @ x",
+        "t1w_oblique": oblique,
+        "t1w_axis_order": "".join(storage),
         "participant_factor": effects["participant_factor"],
         "session_factor": session_factor,
         "genotype_factor": effects["genotype_factor"],

@@ -97,7 +97,8 @@ def load_fold_models(model_dir: str | Path) -> FoldModels:
             summary = json.loads(path.read_text())
             models.append(summary["settings"]["model"])
             seeds.add(summary["settings"]["seed"])
-            preprocess.append(summary["preprocess"])
+            # models trained before the canonical frame existed saw scanner-aligned grids
+            preprocess.append({"grid_frame": "scanner"} | summary["preprocess"])
         except (json.JSONDecodeError, KeyError, TypeError) as err:
             raise SynthpetError(f"{path}: not a fold summary written by synthpet ({err})") from None
         sources.add(summary.get("trained_on", "unknown"))
@@ -216,6 +217,7 @@ def _predict_one(t1w: Path, models: FoldModels, networks: list, outputs: dict[st
             work / "t1.nii.gz",
             work / "mask.nii.gz",
             work / "brain.nii.gz",
+            work / "xfm.txt",
             settings["backend"],
             settings,
             models.seed,
@@ -223,7 +225,13 @@ def _predict_one(t1w: Path, models: FoldModels, networks: list, outputs: dict[st
             str(outputs["qc"].with_name(f"{stem}_desc-brainmask_qc.png")),
         )
         grid, grid_mask = preprocess.grid_t1w(
-            work / "brain.nii.gz", work / "mask.nii.gz", work / "t1g.nii.gz", work / "maskg.nii.gz", settings, stem
+            work / "brain.nii.gz",
+            work / "mask.nii.gz",
+            work / "xfm.txt",
+            work / "t1g.nii.gz",
+            work / "maskg.nii.gz",
+            settings,
+            stem,
         )
         native_t1 = nib.load(work / "t1.nii.gz")
         mask = np.asarray(nib.load(work / "mask.nii.gz").dataobj) > 0
@@ -251,7 +259,11 @@ def _predict_one(t1w: Path, models: FoldModels, networks: list, outputs: dict[st
                 "Models": facts["models"],
                 "TrainedOn": facts["trained_on"],
                 "Device": facts["device"],
-                "ModelGrid": {"shape": settings["grid_shape"], "voxel_mm": settings["grid_voxel_mm"]},
+                "ModelGrid": {
+                    "shape": settings["grid_shape"],
+                    "voxel_mm": settings["grid_voxel_mm"],
+                    "frame": settings["grid_frame"],
+                },
             },
             json_sidecar(outputs[key]),
         )

@@ -18,7 +18,7 @@ from scipy import ndimage
 from synthpet import brain_extraction, model_grid, normalize, registration
 from synthpet.errors import SynthpetError
 from synthpet.geometry import mask_points
-from synthpet.imageio import save_nifti
+from synthpet.imageio import save_nifti, to_canonical
 from synthpet.qc import overlay_figure
 
 if TYPE_CHECKING:
@@ -30,11 +30,20 @@ def _voxel_ml(img: nib.Nifti1Image) -> float:
 
 
 def brain_mask(
-    t1: str, mask_out: str, brain_out: str, backend: str, settings: dict, seed: int, scan: str, qc_failed: str
+    t1: str,
+    mask_out: str,
+    brain_out: str,
+    xfm_out: str,
+    backend: str,
+    settings: dict,
+    seed: int,
+    scan: str,
+    qc_failed: str,
 ) -> None:
+    """Brain mask and brain-extracted T1w, and the T1w -> template affine that orients the model grid."""
     img = nib.load(t1)
     data = np.asarray(img.dataobj, dtype=np.float32)
-    mask = brain_extraction.extract(t1, backend, settings, seed)
+    mask, to_template = brain_extraction.extract(t1, backend, settings, seed)
     try:
         brain_extraction.check_mask(mask, _voxel_ml(img), scan, qc_failed)
     except SynthpetError:
@@ -42,6 +51,7 @@ def brain_mask(
         raise
     save_nifti(mask, img.affine, mask_out, dtype=np.uint8)
     save_nifti(data * mask, img.affine, brain_out)
+    registration.save_matrix(to_template, xfm_out, "T1w", brain_extraction.TEMPLATE_SPACE)
 
 
 def coregistration(
@@ -84,9 +94,15 @@ def _anti_alias(img: nib.Nifti1Image, voxel_mm: float) -> nib.Nifti1Image:
     return nib.Nifti1Image(ndimage.gaussian_filter(np.asarray(img.dataobj, np.float32), sigma), img.affine)
 
 
-def _grid_for(mask_img: nib.Nifti1Image, settings: dict, scan: str) -> tuple[np.ndarray, tuple[int, ...], float]:
+def _grid_for(
+    mask_img: nib.Nifti1Image, xfm: str | None, settings: dict, scan: str
+) -> tuple[np.ndarray, tuple[int, ...], float]:
     shape, voxel = tuple(settings["grid_shape"]), float(settings["grid_voxel_mm"])
-    affine = model_grid.grid_affine(mask_img, shape, voxel)
+    to_template = registration.load_matrix(xfm) if xfm else None
+    try:
+        affine = model_grid.grid_affine(mask_img, shape, voxel, to_template, settings["grid_frame"])
+    except ValueError as error:
+        raise SynthpetError(f"{scan}: {error}; check the T1w's header and its brain-extraction QC") from error
     fits = model_grid.brain_fits(mask_img, affine, shape)
     if fits < 0.99:
         raise SynthpetError(
@@ -97,11 +113,14 @@ def _grid_for(mask_img: nib.Nifti1Image, settings: dict, scan: str) -> tuple[np.
 
 
 def grid_t1w(
-    t1: str, mask: str, t1_out: str, mask_out: str, settings: dict, scan: str
+    t1: str, mask: str, xfm: str | None, t1_out: str, mask_out: str, settings: dict, scan: str
 ) -> tuple[nib.Nifti1Image, np.ndarray]:
-    """Brain-extracted T1w on the model grid, scaled to [0, 1], and the grid mask; writes both."""
+    """Brain-extracted T1w on the model grid, scaled to [0, 1], and the grid mask; writes both.
+
+    ``xfm``: the scan's T1w -> template transform (``brain_mask``), which orients the grid.
+    """
     mask_img = nib.load(mask)
-    affine, shape, voxel = _grid_for(mask_img, settings, scan)
+    affine, shape, voxel = _grid_for(mask_img, xfm, settings, scan)
     grid_mask = model_grid.to_grid(mask_img, affine, shape, order=1) > 0.5
     t1_grid = model_grid.to_grid(_anti_alias(nib.load(t1), voxel), affine, shape)
     scaled = normalize.scale_mri(t1_grid, grid_mask, settings["mri_percentiles"], settings["mri_clip"])
@@ -111,10 +130,18 @@ def grid_t1w(
 
 
 def to_model_grid(
-    t1: str, mask: str, pet_t1: str, t1_out: str, pet_out: str, mask_out: str, settings: dict, scan: str
+    t1: str,
+    mask: str,
+    xfm: str | None,
+    pet_t1: str,
+    t1_out: str,
+    pet_out: str,
+    mask_out: str,
+    settings: dict,
+    scan: str,
 ) -> None:
     """Brain-extracted T1w and PET on the model grid, MRI and PET normalized to [0, 1]."""
-    grid, grid_mask = grid_t1w(t1, mask, t1_out, mask_out, settings, scan)
+    grid, grid_mask = grid_t1w(t1, mask, xfm, t1_out, mask_out, settings, scan)
     pet_grid = pet_to_grid(nib.load(pet_t1), grid.affine, grid.shape)
     save_nifti(normalize.scale_pet(pet_grid, grid_mask), grid.affine, pet_out)
 
@@ -152,6 +179,8 @@ def accuracy_against_truth(scans: list[str], matrices, masks, truths, truth_mask
         true_matrix = np.array(json.loads(Path(truth).read_text())["t1w_to_pet_world"])
         error = registration.displacement_mm(registration.load_matrix(matrix), true_matrix, points)
         estimate = np.asarray(nib.load(mask).dataobj) > 0
+        # the truth lies on the stored T1w's grid (any axis order); the estimate on the ingested, RAS one
+        brain, _ = to_canonical(brain, true_img)
         rows.append(
             {
                 "scan": scan,

@@ -51,6 +51,19 @@ def ants_transform_to_world(path: str | Path) -> np.ndarray:
     return _LPS @ lps @ _LPS
 
 
+def write_ants_transform(world: np.ndarray, path: str | Path) -> str:
+    """A RAS world matrix (fixed-image points -> moving-image points) as an ITK affine file: the
+    inverse of ``ants_transform_to_world``, e.g. to start a registration from a known transform."""
+    import ants
+
+    lps = _LPS @ np.asarray(world, dtype=float) @ _LPS
+    transform = ants.create_ants_transform(
+        transform_type="AffineTransform", dimension=3, matrix=lps[:3, :3], translation=lps[:3, 3]
+    )
+    ants.write_transform(transform, str(path))
+    return str(path)
+
+
 def working_copy(image, voxel_mm: float):
     """An ANTs image resampled (trilinear) to ``voxel_mm`` for registration; unchanged when 0."""
     import ants
@@ -93,13 +106,15 @@ def coregister_ants(t1: str | Path, pet: str | Path, work_voxel_mm: float = 2.0,
         return ants_transform_to_world(result["fwdtransforms"][0])
 
 
-def flirt_interface(pet: str | Path, t1: str | Path, matrix: str | Path, dof: int = 6, cost: str = "mutualinfo"):
-    """nipype's FLIRT interface for PET -> T1w (its ``cmdline`` is the exact command that runs)."""
+def flirt_interface(
+    moving: str | Path, reference: str | Path, matrix: str | Path, dof: int = 6, cost: str = "mutualinfo"
+):
+    """nipype's FLIRT interface, e.g. PET -> T1w (its ``cmdline`` is the exact command that runs)."""
     from nipype.interfaces import fsl
 
     return fsl.FLIRT(
-        in_file=str(pet),
-        reference=str(t1),
+        in_file=str(moving),
+        reference=str(reference),
         out_matrix_file=str(matrix),
         dof=dof,
         cost=cost,
@@ -111,13 +126,17 @@ def flirt_interface(pet: str | Path, t1: str | Path, matrix: str | Path, dof: in
     )
 
 
-def flirt_matrix_to_world(matrix: np.ndarray, pet: str | Path, t1: str | Path) -> np.ndarray:
-    """A FLIRT matrix (PET -> T1w, FSL scaled-voxel coordinates) as our T1w -> PET world matrix."""
+def flirt_world(matrix: np.ndarray, source: str | Path, reference: str | Path) -> np.ndarray:
+    """A FLIRT matrix (FSL scaled-voxel coordinates) as the world matrix source -> reference (RAS mm)."""
     from fsl.data.image import Image
     from fsl.transform.flirt import fromFlirt
 
-    pet_to_t1 = fromFlirt(matrix, Image(str(pet)), Image(str(t1)), "world", "world")
-    return np.linalg.inv(pet_to_t1)
+    return fromFlirt(matrix, Image(str(source)), Image(str(reference)), "world", "world")
+
+
+def flirt_matrix_to_world(matrix: np.ndarray, pet: str | Path, t1: str | Path) -> np.ndarray:
+    """A FLIRT matrix (PET -> T1w, FSL scaled-voxel coordinates) as our T1w -> PET world matrix."""
+    return np.linalg.inv(flirt_world(matrix, pet, t1))
 
 
 def coregister_fsl(t1: str | Path, pet: str | Path, dof: int = 6, cost: str = "mutualinfo") -> np.ndarray:
@@ -153,10 +172,12 @@ def displacement_mm(estimate: np.ndarray, truth: np.ndarray, points_world: np.nd
     return np.linalg.norm(difference[:, :3] @ points_world + difference[:, 3:4], axis=0)
 
 
-def save_matrix(matrix: np.ndarray, path: str | Path) -> None:
+def save_matrix(matrix: np.ndarray, path: str | Path, source: str = "T1w", target: str = "PET") -> None:
     from synthpet.imageio import write_text
 
-    header = "T1w -> PET world transform (RAS mm): the anatomy at T1w point x lies at PET point M @ x\n"
+    header = (
+        f"{source} -> {target} world transform (RAS mm): the anatomy at {source} point x lies at {target} point M @ x\n"
+    )
     write_text("# " + header + "\n".join(" ".join(f"{v:.10g}" for v in row) for row in matrix) + "\n", path)
 
 

@@ -68,8 +68,8 @@ def main() -> None:
 
             coarse, t_coarse = timed(registration.coregister_ants, t1, suv, work_voxel_mm=2.0)
             full, t_full = timed(registration.coregister_ants, t1, suv, work_voxel_mm=0)
-            syn, t_syn = timed(brain_extraction.extract_ants, t1, "SyN", 2.0)
-            affine, t_affine = timed(brain_extraction.extract_ants, t1, "Affine", 2.0)
+            (syn, to_template), t_syn = timed(brain_extraction.extract_ants, t1, "SyN", 2.0)
+            (affine, _), t_affine = timed(brain_extraction.extract_ants, t1, "Affine", 2.0)
             # the model grid (default 96^3 at 2 mm) from the SyN mask and the 2 mm-grid coregistration
             t1_img = nib.load(t1)
             brain, mask, pet_t1 = (Path(tmp) / f"{scan.id}_{name}.nii.gz" for name in ("brain", "mask", "pet_t1"))
@@ -78,7 +78,9 @@ def main() -> None:
             pet_in_t1 = registration.pet_in_t1_space(nib.load(suv), t1_img, coarse)
             save_nifti(np.asarray(pet_in_t1.dataobj, np.float32) * syn, t1_img.affine, pet_t1)
             outputs = [Path(tmp) / f"{scan.id}_grid_{name}.nii.gz" for name in ("t1w", "pet", "mask")]
-            _, t_grid = timed(to_model_grid, brain, mask, pet_t1, *outputs, grid_settings, scan.id)
+            xfm = Path(tmp) / f"{scan.id}_xfm.txt"
+            registration.save_matrix(to_template, xfm, "T1w", brain_extraction.TEMPLATE_SPACE)
+            _, t_grid = timed(to_model_grid, brain, mask, xfm, pet_t1, *outputs, grid_settings, scan.id)
             row = {
                 "scan": scan.id,
                 "ingest_t1w_s": t_ingest_t1,

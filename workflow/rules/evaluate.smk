@@ -13,6 +13,7 @@ MEASURE_SETTINGS = {
 rule mni_register:
     input:
         brain=rules.brain_mask.output.brain,
+        xfm=rules.brain_mask.output.xfm,
     output:
         warp=mni_path(
             "anat",

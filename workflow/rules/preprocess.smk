@@ -6,7 +6,9 @@ MASK_SETTINGS = settings(
     "coreg_voxel_mm", "template_transform", "bet_frac", "bet_robust"
 )
 COREG_SETTINGS = settings("coreg_voxel_mm", "flirt_dof", "flirt_cost")
-GRID_SETTINGS = settings("grid_shape", "grid_voxel_mm", "mri_percentiles", "mri_clip")
+GRID_SETTINGS = settings(
+    "grid_shape", "grid_voxel_mm", "grid_frame", "mri_percentiles", "mri_clip"
+)
 
 
 rule brain_mask:
@@ -15,6 +17,13 @@ rule brain_mask:
     output:
         mask=preproc_path("anat", "mask", desc="brain"),
         brain=preproc_path("anat", "T1w", desc="brain"),
+        xfm=preproc_path(
+            "anat",
+            "xfm",
+            ext=".txt",
+            **{"from": "T1w", "to": "MNI152NLin6Asym"},
+            mode="image",
+        ),
     log:
         scan_log("brain_mask"),
     benchmark:
@@ -67,6 +76,7 @@ rule model_grid:
     input:
         t1w=rules.brain_mask.output.brain,
         mask=rules.brain_mask.output.mask,
+        xfm=rules.brain_mask.output.xfm,
         pet=rules.coregister_pet.output.pet,
     output:
         t1w=preproc_path("anat", "T1w", space="grid", desc="norm"),

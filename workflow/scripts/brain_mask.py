@@ -12,6 +12,7 @@ with job_log(snakemake.log[0]):
         snakemake.input.t1w,
         snakemake.output.mask,
         snakemake.output.brain,
+        snakemake.output.xfm,
         p.backend,
         p.settings,
         p.seed,

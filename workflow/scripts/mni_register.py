@@ -12,7 +12,16 @@ from synthpet.qc import overlay_figure
 os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(snakemake.threads)
 with job_log(snakemake.log[0]):
     o, p = snakemake.output, snakemake.params
-    mni.register(snakemake.input.brain, p.voxel_mm, o.warp, o.affine, o.t1w, seed=p.seed, work_voxel_mm=p.work_voxel_mm)
+    mni.register(
+        snakemake.input.brain,
+        p.voxel_mm,
+        o.warp,
+        o.affine,
+        o.t1w,
+        seed=p.seed,
+        work_voxel_mm=p.work_voxel_mm,
+        to_mni152=snakemake.input.xfm,
+    )
     _, brain = mni.template(p.voxel_mm)
     overlay_figure(
         np.asarray(nib.load(o.t1w).dataobj, np.float32),

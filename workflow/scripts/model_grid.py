@@ -5,4 +5,4 @@ from synthpet.preprocess import to_model_grid
 
 with job_log(snakemake.log[0]):
     i, o, p = snakemake.input, snakemake.output, snakemake.params
-    to_model_grid(i.t1w, i.mask, i.pet, o.t1w, o.pet, o.mask, p.settings, p.scan)
+    to_model_grid(i.t1w, i.mask, i.xfm, i.pet, o.t1w, o.pet, o.mask, p.settings, p.scan)
