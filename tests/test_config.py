@@ -144,3 +144,13 @@ def test_every_setting_is_described():
 
     walk(load_schema(), [])
     assert undescribed == []
+
+
+def test_validated_config_keys_follow_the_schema_order():
+    """Snakemake reruns a job whose params changed, key order included: two configs that mean the same
+    give the same order (a default spelled out in a config file must not rerun the workflow)."""
+    spelled = validate_config({"preprocess": {"mri_clip": True, "grid_frame": "affine"}, "seed": 42})
+    left_out = validate_config({})
+    assert spelled == left_out
+    assert list(spelled) == list(left_out) and list(spelled["preprocess"]) == list(left_out["preprocess"])
+    assert repr(spelled) == repr(left_out)

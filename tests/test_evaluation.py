@@ -183,17 +183,41 @@ def test_noisefree_truth_takes_the_measured_pets_scale_and_genotype_correction(t
     assert np.allclose(np.asarray(clean.dataobj), expected, atol=1e-5)
 
 
-def test_the_mni_space_label_names_the_symmetric_template():
-    # nilearn bundles mni_icbm152_t1_tal_nlin_sym_09a: mirror-symmetric about x = 0, voxel for voxel
+def test_mni_outputs_share_the_atlas_space():
+    """The MNI template is nimare's MNI152NLin6Asym (FSL's MNI152), the space Harvard-Oxford is defined in:
+    the atlas grid is a crop of the template's own grid (every atlas voxel centre is a template voxel
+    centre, so labels are taken without interpolation), and its labels lie inside the template's brain."""
+    from synthpet.brain_extraction import head_template as brain_extraction_template
     from synthpet.mni import SPACE, template
+    from synthpet.templates import harvard_oxford_dir, harvard_oxford_maxprob
 
-    t1, _ = template(2)
-    data, affine = t1.get_fdata(), t1.affine
-    x = affine[0, 0] * np.arange(data.shape[0]) + affine[0, 3]
-    mirrored = np.searchsorted(x, -x)
-    assert np.allclose(x[mirrored], -x)  # the grid is itself symmetric about x = 0
-    assert np.abs(data - data[mirrored]).max() < 1e-3 * data.max()
-    assert SPACE == "MNI152NLin2009aSym"
+    assert SPACE == "MNI152NLin6Asym"
+    t1, brain = template(1)
+    atlas_affine = nib.load(harvard_oxford_dir() / "atlas_harvard_oxford.nii.gz").affine
+    atlas_in_template_voxels = np.linalg.inv(t1.affine) @ atlas_affine
+    assert np.allclose(atlas_in_template_voxels, np.round(atlas_in_template_voxels), atol=1e-6)
+    labels = harvard_oxford_maxprob(t1.affine, t1.shape) > 0
+    assert (labels & brain).sum() / labels.sum() > 0.98
+    head = nib.load(brain_extraction_template(1)[0])  # the brain-extraction template: the same file
+    assert np.allclose(head.affine, t1.affine) and np.allclose(head.get_fdata()[brain], t1.get_fdata()[brain])
+
+
+def test_each_scan_is_scored_inside_its_own_brain():
+    """Voxels outside a scan's own brain mask (NaN) are left out of its metrics and regional means: a
+    baseline that is nonzero there is not penalized where the scan's true and synthetic PET are both zero."""
+    from synthpet.atlas import Atlas
+    from synthpet.evaluation import population_mean_baseline
+
+    truth = np.array([0.2, 0.4, 0.6, 0.8])
+    assert metrics.compare(np.array([0.3, 0.4, 0.6, np.nan]), np.array([0.2, 0.4, np.nan, 0.8]), 0.05)[
+        "mse"
+    ] == pytest.approx(0.01 / 2)
+    pet = np.stack([truth, truth, truth + 0.1, truth + 0.1])
+    pet[0, 3] = np.nan  # scan 0's brain misses the last voxel
+    baseline = population_mean_baseline(pd.DataFrame({"fold": ["0", "0", "1", "1"]}), {"pet": pet}, 0.05)
+    assert baseline.loc[0, "mse_popmean_vs_pet"] == pytest.approx(0.01)  # three voxels, each 0.1 off
+    atlas = Atlas(("a",), np.ones((1, 2, 2, 1), bool))
+    assert atlas.means(np.array([1.0, 3.0, np.nan, np.nan]).reshape(2, 2, 1))[0] == pytest.approx(2.0)
 
 
 def test_population_mean_baseline_uses_only_the_other_folds_and_scores_like_the_model():

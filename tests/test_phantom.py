@@ -143,3 +143,23 @@ def test_scans_lie_in_the_scanner_as_real_heads_do(small_phantom):
     assert len(orders) >= 2 and any(obliques) and not all(obliques)
     limit = config["phantom"]["max_head_rotation_deg"]
     assert max(tilts) > 5 and max(tilts) <= np.sqrt(3) * limit + 1e-6
+
+
+def test_a_scan_rendered_as_the_other_genotype_differs_only_by_the_genotype(small_phantom):
+    """The truth behind the genotype benchmark: the same scan re-rendered as its own genotype is its stored
+    noise-free PET exactly (the genotype enters no random draw), and as the other genotype it changes by
+    the planted specific-binding ratio, more where TSPO is denser."""
+    root, config = small_phantom
+    settings, seed = config["phantom"], config["seed"]
+    reference = phantom.build_reference(settings["t1_voxel_mm"])
+    participant = next(p for p in phantom.cohort_layout(settings, seed) if p.genotype in ("HAB", "MAB"))
+    session = participant.sessions[0]
+    stored = nib.load(root / phantom.truth_path("", participant.subject, session, "noisefree"))
+    again = phantom.noisefree_as(reference, participant, session, settings, seed, participant.genotype)
+    assert np.array_equal(again.get_fdata(), stored.get_fdata()) and np.allclose(again.affine, stored.affine)
+    other = "MAB" if participant.genotype == "HAB" else "HAB"
+    swapped = phantom.noisefree_as(reference, participant, session, settings, seed, other).get_fdata()
+    hab, mab = (stored.get_fdata(), swapped) if other == "MAB" else (swapped, stored.get_fdata())
+    brain = hab > 0.5 * hab.max()
+    ratio = mab[brain] / hab[brain]
+    assert 0.55 < np.median(ratio) < 0.95 and ratio.max() <= 1.0 + 1e-6

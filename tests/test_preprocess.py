@@ -383,7 +383,6 @@ def test_rigid_and_affine_grids_follow_the_transform_to_the_template():
     mask = nib.Nifti1Image(np.ones((4, 4, 4), np.uint8), np.eye(4))
     centre = model_grid.template_brain_centre()
     shape, voxel = (8, 8, 8), 2.0
-    half = voxel * 3.5
     # the scan is the template turned by 20 degrees about z, shifted, and 10 % larger along x
     turn = rotation_about([0, 0, 20], centre, (5.0, -3.0, 2.0))
     stretch = np.diag([1.1, 1.0, 1.0, 1.0])
@@ -394,10 +393,10 @@ def test_rigid_and_affine_grids_follow_the_transform_to_the_template():
     # its centre voxel is the point that the transform maps onto the template brain's centre
     middle = rigid @ np.array([3.5, 3.5, 3.5, 1.0])
     np.testing.assert_allclose((to_template @ middle)[:3], centre, atol=1e-9)
-    # affine: the template's own box, carried through the whole transform (stretched voxels)
-    box = np.diag([voxel, voxel, voxel, 1.0])
-    box[:3, 3] = centre - half
-    np.testing.assert_allclose(model_grid.grid_affine(mask, shape, voxel, to_template, "affine"), turn @ stretch @ box)
+    # affine: the same axes and centre, each axis as long as a template voxel in the scan's millimetres
+    affine = model_grid.grid_affine(mask, shape, voxel, to_template, "affine")
+    np.testing.assert_allclose(affine[:3, :3], turn[:3, :3] @ np.diag([2.2, 2.0, 2.0]), atol=1e-9)
+    np.testing.assert_allclose(affine @ np.array([3.5, 3.5, 3.5, 1.0]), middle, atol=1e-9)
     # scanner: axis-aligned on the mask's centroid, whatever the transform
     scanner = model_grid.grid_affine(mask, shape, voxel, to_template, "scanner")
     np.testing.assert_allclose(scanner[:3, :3], 2 * np.eye(3))

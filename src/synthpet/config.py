@@ -79,7 +79,22 @@ def validate_config(config: Mapping[str, Any], schema: dict | None = None) -> di
     filled["output_dir"] = os.path.expanduser(filled["output_dir"])
     if filled["input"]["bids_dir"]:
         filled["input"]["bids_dir"] = os.path.expanduser(filled["input"]["bids_dir"])
-    return filled
+    return in_schema_order(filled, schema)
+
+
+def in_schema_order(value: Any, schema: dict) -> Any:
+    """``value`` with every mapping's keys in the schema's order (others after them, sorted).
+
+    Snakemake compares a rule's params as written, key order included: without one order, a key
+    spelled out in a config file at its default value would rerun every job that reads it.
+    """
+    if not isinstance(value, dict):
+        return value
+    properties = schema.get("properties", {})
+    extra = schema.get("additionalProperties") if isinstance(schema.get("additionalProperties"), dict) else {}
+    known = [key for key in properties if key in value]
+    ordered = known + sorted((key for key in value if key not in properties), key=str)
+    return {key: in_schema_order(value[key], properties.get(key, extra)) for key in ordered}
 
 
 _SCALAR_TYPES = {"integer": int, "number": (int, float), "boolean": bool}

@@ -8,6 +8,7 @@ grid in one resampling.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import nibabel as nib
@@ -28,6 +29,16 @@ def noisefree_on_grid(noisefree_t1: str, pet_t1: str, grid_mask: str, genotype_m
     min and max) and the fold's genotype correction are applied to the noise-free PET.
     """
     from synthpet.genotype import GenotypeModel
+
+    clean = noisefree_scaled(noisefree_t1, pet_t1, grid_mask)
+    brain = np.asarray(nib.load(grid_mask).dataobj) > 0
+    data = np.asarray(clean.dataobj, np.float32)
+    corrected = GenotypeModel.load(genotype_model).correct(data.reshape(1, -1), [genotype])[0]
+    return nib.Nifti1Image(corrected.reshape(data.shape) * brain, clean.affine)
+
+
+def noisefree_scaled(noisefree_t1: str | nib.Nifti1Image, pet_t1: str, grid_mask: str) -> nib.Nifti1Image:
+    """The noise-free PET on the model grid, scaled by the linear map that min-max scaled the measured PET."""
     from synthpet.preprocess import pet_to_grid
 
     mask_img = nib.load(grid_mask)
@@ -35,16 +46,19 @@ def noisefree_on_grid(noisefree_t1: str, pet_t1: str, grid_mask: str, genotype_m
     shape, affine = mask_img.shape, mask_img.affine
     measured = pet_to_grid(nib.load(pet_t1), affine, shape)[brain]
     low, high = float(measured.min()), float(measured.max())
+    noisefree = nib.load(noisefree_t1) if not isinstance(noisefree_t1, nib.Nifti1Image) else noisefree_t1
     clean = np.zeros(shape, np.float32)
-    clean[brain] = (pet_to_grid(nib.load(noisefree_t1), affine, shape)[brain] - low) / (high - low)
-    corrected = GenotypeModel.load(genotype_model).correct(clean.reshape(1, -1), [genotype])[0]
-    return nib.Nifti1Image(corrected.reshape(shape) * brain, affine)
+    clean[brain] = (pet_to_grid(noisefree, affine, shape)[brain] - low) / (high - low)
+    return nib.Nifti1Image(clean, affine)
 
 
 def warp_scan(inputs: dict, outputs: dict, voxel_mm: int, fwhm_mm: float) -> None:
-    """A scan's grid images (t1w, pet, synthetic) to MNI space, each by one resampling; the true PET smoothed."""
+    """A scan's grid images (t1w, pet, synthetic) to MNI space, each by one resampling; the true PET
+    smoothed; and the scan's own brain (its grid mask), which bounds where the scan is scored."""
     from synthpet import mni
 
+    brain = mni.to_mni(inputs["mask"], inputs["warp"], inputs["affine"], voxel_mm)
+    save_nifti(np.asarray(brain.dataobj) > 0.5, brain.affine, outputs["mask"], dtype=np.uint8)
     for key in ("t1w", "pet", "synthetic"):
         img = mni.to_mni(inputs[key], inputs["warp"], inputs["affine"], voxel_mm)
         save_nifti(np.asarray(img.dataobj), img.affine, outputs[key])
@@ -62,11 +76,23 @@ def warp_noisefree(inputs: dict, output: str, voxel_mm: int, genotype: str) -> N
     save_nifti(np.asarray(img.dataobj), img.affine, output)
 
 
-def scan_measures(images: dict[str, str], voxel_mm: int, atlas, settings: dict, seed: int) -> tuple[dict, pd.DataFrame]:
-    """Metrics of one scan (inside the MNI brain mask) and its regional means of every image."""
+def scored_region(voxel_mm: int, scan_mask: str) -> np.ndarray:
+    """Where a scan is scored in MNI space: the template's brain and the scan's own warped brain.
+
+    Outside its own brain mask a scan's true and synthetic PET are both zero: counting those voxels
+    would flatter the model against any baseline that is not zero there.
+    """
     from synthpet.mni import template
 
     _, brain = template(voxel_mm)
+    return brain & (np.asarray(nib.load(scan_mask).dataobj) > 0)
+
+
+def scan_measures(
+    images: dict[str, str], scan_mask: str, voxel_mm: int, atlas, settings: dict, seed: int
+) -> tuple[dict, pd.DataFrame]:
+    """Metrics of one scan (inside ``scored_region``) and its regional means of every image there."""
+    brain = scored_region(voxel_mm, scan_mask)
     volumes = {key: np.asarray(nib.load(path).dataobj, np.float32) for key, path in images.items()}
     floor = settings["percdiff_min_target"]
     row: dict[str, float] = {}
@@ -84,7 +110,7 @@ def scan_measures(images: dict[str, str], voxel_mm: int, atlas, settings: dict, 
             row[f"cnr_{image}"] = metrics.cnr(volumes[image], pairs)
     regions = pd.DataFrame({"region": atlas.names})
     for image, volume in volumes.items():
-        regions[image] = atlas.means(volume)
+        regions[image] = atlas.means(np.where(brain, volume, np.nan))
     return row, regions
 
 
@@ -159,7 +185,9 @@ def population_mean_baseline(scans: pd.DataFrame, targets: dict[str, np.ndarray]
         held_out, training = np.flatnonzero(folds == fold), np.flatnonzero(folds != fold)
         if len(training) == 0:
             continue
-        mean = targets["pet"][training].mean(axis=0)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a voxel in no training scan's brain: NaN
+            mean = np.nanmean(targets["pet"][training], axis=0)
         for i in held_out:
             for target, volumes in targets.items():
                 for name, value in metrics.compare(mean, volumes[i], min_target).items():
@@ -192,8 +220,13 @@ def table4_metrics(scans: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def brain_vectors(paths, brain: np.ndarray) -> np.ndarray:
-    return np.stack([np.asarray(nib.load(p).dataobj, np.float32)[brain] for p in paths])
+def brain_vectors(paths, brain: np.ndarray, masks=None) -> np.ndarray:
+    """(scans, voxels) of the images inside ``brain``; NaN outside each scan's own brain mask when given."""
+    vectors = np.stack([np.asarray(nib.load(p).dataobj, np.float32)[brain] for p in paths])
+    if masks is not None:
+        own = np.stack([np.asarray(nib.load(p).dataobj)[brain] > 0 for p in masks])
+        vectors[~own] = np.nan
+    return vectors
 
 
 def table5_specificity(
@@ -372,8 +405,9 @@ def write_tables(inputs: dict, outputs: dict, voxel_mm: int, min_target: float) 
     )
     paper = table_regions(regions["region"])
     _, brain = template(voxel_mm)
-    synthetic = brain_vectors(inputs["synthetic"], brain)
-    targets = {"pet": brain_vectors(inputs["pet"], brain), "pet_smoothed": brain_vectors(inputs["pet_smoothed"], brain)}
+    # each scan is scored inside its own brain too (scored_region); cross-scan comparisons where both are
+    synthetic = brain_vectors(inputs["synthetic"], brain, inputs["mask"])
+    targets = {key: brain_vectors(inputs[key], brain, inputs["mask"]) for key in ("pet", "pet_smoothed")}
     scans = pd.concat([scans, population_mean_baseline(scans, targets, min_target)], axis=1)
     write_tsv(scans, outputs["scan_metrics"])
     write_tsv(regions, outputs["regions"])

@@ -69,7 +69,10 @@ def cnr(volume: np.ndarray, pairs: np.ndarray) -> float:
 
 
 def compare(r: np.ndarray, t: np.ndarray, min_target: float) -> dict[str, float]:
-    """Every voxelwise metric of R against T (1D arrays of brain voxels)."""
+    """Every voxelwise metric of R against T (1D arrays of brain voxels; a voxel that is NaN in
+    either, outside that scan's own brain, is left out)."""
+    keep = np.isfinite(r) & np.isfinite(t)
+    r, t = r[keep], t[keep]
     error = mse(r, t)
     return {
         "mse": error,

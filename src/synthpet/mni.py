@@ -1,11 +1,15 @@
-"""Spatial normalization to MNI space (antspyx): affine then SyN, to nilearn's bundled MNI152 template.
+"""Spatial normalization to MNI space (antspyx): affine then SyN, to the MNI152NLin6Asym template.
 
-nilearn's template is the symmetric ICBM152 2009 release a (its file is
-``mni_icbm152_t1_tal_nlin_sym_09a``, and it is exactly mirror-symmetric about x = 0, tested;
-nilearn's docstring calls it asymmetric), hence the BIDS space label MNI152NLin2009aSym. The
-transforms are kept as ANTs writes them (a displacement field and an affine) so that any image in
-the scan's T1w world (native T1w, PET in T1w space, or the model grid, whose affine is in the same
-world) reaches MNI space by one resampling.
+The template is FSL's MNI152 nonlinear 6th generation (BIDS space MNI152NLin6Asym), as nimare
+ships it with skull at 1 and 2 mm with its brain mask. It is the space the Harvard-Oxford atlas is
+defined in (the atlas grid is a crop of this template's grid, tested), so regions need no
+registration between templates, and it is not the MNI152 2009 template that the synthetic cohort
+is built from, so registration accuracy measured on the cohort is not circular. The scan's
+registration starts from the affine that brain extraction found to the same template.
+
+The transforms are kept as ANTs writes them (a displacement field, its inverse and an affine), so
+that any image in the scan's T1w world (native T1w, PET in T1w space, or the model grid, whose
+affine is in the same world) reaches MNI space by one resampling, and back (``from_mni``).
 """
 
 from __future__ import annotations
@@ -18,18 +22,23 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-SPACE = "MNI152NLin2009aSym"
+from synthpet.brain_extraction import TEMPLATE_SPACE
+
+SPACE = TEMPLATE_SPACE  # BIDS space label of every MNI output
 
 
 @lru_cache(maxsize=2)
 def template(voxel_mm: int) -> tuple[nib.Nifti1Image, np.ndarray]:
-    """(skull-stripped T1 template, brain mask) of nilearn's MNI152 at ``voxel_mm``."""
-    from nilearn import datasets
+    """(skull-stripped T1 template, brain mask with its enclosed holes filled) of MNI152NLin6Asym at ``voxel_mm``."""
+    from synthpet.brain_extraction import fill_enclosed, head_template
 
-    t1 = datasets.load_mni152_template(resolution=voxel_mm)
-    mask = datasets.load_mni152_brain_mask(resolution=voxel_mm)
-    data = np.asarray(mask.dataobj) > 0.5
-    return nib.Nifti1Image(t1.get_fdata(dtype=np.float32), t1.affine), data
+    if voxel_mm not in (1, 2):
+        raise ValueError(f"the bundled MNI152NLin6Asym template exists at 1 and 2 mm, not {voxel_mm}")
+    head, _ = head_template(voxel_mm)
+    t1 = nib.load(head)
+    mask_file = head.with_name(f"tpl-MNI152NLin6Asym_res-0{voxel_mm}_desc-brain_mask.nii.gz")
+    brain = fill_enclosed(np.asarray(nib.load(mask_file).dataobj) > 0.5)
+    return nib.Nifti1Image(t1.get_fdata(dtype=np.float32) * brain, t1.affine), brain
 
 
 def _to_ants(img: nib.Nifti1Image):
@@ -65,8 +74,10 @@ def register(
     seed: int = 0,
     work_voxel_mm: float = 0,
     to_mni152: str | Path | None = None,
+    inverse_warp_out: str | Path | None = None,
 ) -> None:
-    """Register a brain-extracted T1w to the template (affine then SyN); writes the transforms and the warped T1w.
+    """Register a brain-extracted T1w to the template (affine then SyN); writes the transforms (the
+    inverse warp too, when asked: MNI -> T1w with the same affine, see ``from_mni``) and the warped T1w.
 
     The registration runs on copies of both images at ``work_voxel_mm`` (0: the template's grid);
     the warped T1w is resampled once, with the transforms, onto the ``voxel_mm`` template grid.
@@ -90,7 +101,10 @@ def register(
             working_copy(fixed, work_voxel_mm), working_copy(moving, work_voxel_mm), "SyN", seed, **options
         ) as result:
             warp, affine = result["fwdtransforms"]
-            for source, target in ((warp, warp_out), (affine, affine_out)):
+            kept = [(warp, warp_out), (affine, affine_out)]
+            if inverse_warp_out is not None:
+                kept.append((result["invtransforms"][1], inverse_warp_out))
+            for source, target in kept:
                 with atomic_path(target) as part:
                     shutil.copyfile(source, part)
     warped = to_mni(brain_t1w, warp_out, affine_out, voxel_mm)
@@ -112,6 +126,27 @@ def to_mni(
         fixed=_ants_template(voxel_mm),
         moving=moving.astype("float32"),
         transformlist=[str(warp), str(affine)],
+        interpolator=interpolator,
+    )
+    return _to_nibabel(warped)
+
+
+def from_mni(
+    image: str | Path | nib.Nifti1Image,
+    inverse_warp: str | Path,
+    affine: str | Path,
+    reference: str | Path,
+    interpolator: str = "linear",
+) -> nib.Nifti1Image:
+    """An MNI-space image (e.g. an atlas or a group map) resampled once onto a scan's T1w grid."""
+    import ants
+
+    moving = _to_ants(image) if isinstance(image, nib.Nifti1Image) else ants.image_read(str(image))
+    warped = ants.apply_transforms(
+        fixed=ants.image_read(str(reference)),
+        moving=moving.astype("float32"),
+        transformlist=[str(affine), str(inverse_warp)],
+        whichtoinvert=[True, False],
         interpolator=interpolator,
     )
     return _to_nibabel(warped)

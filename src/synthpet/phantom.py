@@ -518,6 +518,24 @@ def make_scan(
     return truth
 
 
+def noisefree_as(
+    reference: Reference, participant: PhantomParticipant, session: str, phantom: dict, seed: int, genotype: str
+) -> nib.Nifti1Image:
+    """A scan's noise-free PET (SUV, on its stored T1w grid) had its participant had ``genotype``.
+
+    Every random draw is the same as for the scan itself (the genotype enters no draw), so the
+    difference from the scan's own noise-free PET is the true genotype effect in that scan.
+    """
+    import dataclasses
+    import tempfile
+
+    other = dataclasses.replace(participant, genotype=genotype)
+    with tempfile.TemporaryDirectory() as tmp:
+        make_scan(reference, other, session, phantom, seed, (60.0, 90.0), tmp)
+        img = nib.load(truth_path(tmp, participant.subject, session, "noisefree"))
+        return nib.Nifti1Image(img.get_fdata(dtype=np.float32), img.affine)
+
+
 def frame_schedule(window_min) -> tuple[list[float], list[float]]:
     """A 90-minute-style dynamic framing, extended by 15-min frames to cover the SUV window."""
     starts, durations = list(FRAME_STARTS_MIN), list(FRAME_DURATIONS_MIN)

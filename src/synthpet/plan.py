@@ -30,6 +30,7 @@ PROTOCOL_KEYS = (
     "preprocess.template_transform",
     "preprocess.grid_shape",
     "preprocess.grid_voxel_mm",
+    "preprocess.grid_frame",
     "model.channels",
 )
 

@@ -121,7 +121,8 @@ def grid_t1w(
     """
     mask_img = nib.load(mask)
     affine, shape, voxel = _grid_for(mask_img, xfm, settings, scan)
-    grid_mask = model_grid.to_grid(mask_img, affine, shape, order=1) > 0.5
+    # resampling a hole-free mask onto a coarse grid can close small enclosed gaps again: fill them
+    grid_mask = brain_extraction.fill_enclosed(model_grid.to_grid(mask_img, affine, shape, order=1) > 0.5)
     t1_grid = model_grid.to_grid(_anti_alias(nib.load(t1), voxel), affine, shape)
     scaled = normalize.scale_mri(t1_grid, grid_mask, settings["mri_percentiles"], settings["mri_clip"])
     save_nifti(scaled, affine, t1_out)

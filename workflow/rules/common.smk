@@ -23,7 +23,8 @@ try:
     )
 except SynthpetError as err:
     raise WorkflowError(f"synthpet: {err}") from None
-# defaults filled in, so every rule reads one complete config
+# defaults filled in and keys in the schema's order, so every rule reads one complete config
+config.clear()
 config.update(PLAN.config)
 COHORT = PLAN.cohort
 
@@ -131,7 +132,7 @@ def scan_fold_inputs(wildcards):
 
 def mni_images(wildcards):
     """A scan's images in MNI space; with the synthetic cohort, its noise-free PET too."""
-    images = {key: getattr(rules.mni_pet.output, key) for key in IMAGES}
+    images = {key: getattr(rules.mni_pet.output, key) for key in (*IMAGES, "mask")}
     if config["input"]["source"] == "phantom":
         images[TRUTH] = getattr(rules.mni_noisefree.output, TRUTH)
     return {key: expand(path, **wildcards)[0] for key, path in images.items()}

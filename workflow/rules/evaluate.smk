@@ -28,6 +28,12 @@ rule mni_register:
             **{"from": "T1w", "to": mni.SPACE},
             desc="affine",
         ),
+        inverse_warp=mni_path(
+            "anat",
+            "xfm",
+            **{"from": mni.SPACE, "to": "T1w"},
+            desc="warp",
+        ),
         t1w=mni_path("anat", "T1w", space=mni.SPACE, desc="brain"),
         qc=report(
             f"{OUT}/qc/mni/{paths.scan_id('{subject}', SESSION)}_desc-mni_qc.png",
@@ -61,9 +67,11 @@ rule mni_pet:
         warp=rules.mni_register.output.warp,
         affine=rules.mni_register.output.affine,
         t1w=rules.model_grid.output.t1w,
+        mask=rules.model_grid.output.mask,
         synthetic=rules.predict_scan.output.grid,
     output:
         t1w=mni_path("anat", "T1w", space=mni.SPACE, desc="norm"),
+        mask=mni_path("anat", "mask", space=mni.SPACE, desc="brain"),
         pet=mni_path("pet", "pet", space=mni.SPACE, desc="true"),
         pet_smoothed=mni_path("pet", "pet", space=mni.SPACE, desc="smoothed"),
         synthetic=mni_path("pet", "pet", space=mni.SPACE, desc="synthetic"),
@@ -130,6 +138,7 @@ rule evaluation_tables:
         pet=expand(rules.mni_pet.output.pet, zip, **SCAN_WILDCARDS),
         pet_smoothed=expand(rules.mni_pet.output.pet_smoothed, zip, **SCAN_WILDCARDS),
         synthetic=expand(rules.mni_pet.output.synthetic, zip, **SCAN_WILDCARDS),
+        mask=expand(rules.mni_pet.output.mask, zip, **SCAN_WILDCARDS),
     output:
         scan_metrics=evaluation_table("scan_metrics", "scan_metrics"),
         regions=f"{OUT}/evaluation/regional_suv.tsv",

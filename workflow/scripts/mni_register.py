@@ -21,6 +21,7 @@ with job_log(snakemake.log[0]):
         seed=p.seed,
         work_voxel_mm=p.work_voxel_mm,
         to_mni152=snakemake.input.xfm,
+        inverse_warp_out=o.inverse_warp,
     )
     _, brain = mni.template(p.voxel_mm)
     overlay_figure(

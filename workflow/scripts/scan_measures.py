@@ -8,6 +8,6 @@ from synthpet.logs import job_log
 with job_log(snakemake.log[0]):
     i, p = snakemake.input, snakemake.params
     images = {key: i[key] for key in (*IMAGES, TRUTH) if key in i.keys()}
-    row, regions = scan_measures(images, p.voxel_mm, Atlas.load(i.atlas), p.settings, p.seed)
+    row, regions = scan_measures(images, i.mask, p.voxel_mm, Atlas.load(i.atlas), p.settings, p.seed)
     write_json(row, snakemake.output.metrics)
     write_tsv(regions, snakemake.output.regions)
