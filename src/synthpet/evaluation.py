@@ -37,14 +37,16 @@ def noisefree_on_grid(noisefree_t1: str, pet_t1: str, grid_mask: str, genotype_m
     return nib.Nifti1Image(corrected.reshape(data.shape) * brain, clean.affine)
 
 
-def noisefree_scaled(noisefree_t1: str | nib.Nifti1Image, pet_t1: str, grid_mask: str) -> nib.Nifti1Image:
+def noisefree_scaled(
+    noisefree_t1: str | nib.Nifti1Image, pet_t1: str | nib.Nifti1Image, grid_mask: str
+) -> nib.Nifti1Image:
     """The noise-free PET on the model grid, scaled by the linear map that min-max scaled the measured PET."""
     from synthpet.preprocess import pet_to_grid
 
     mask_img = nib.load(grid_mask)
     brain = np.asarray(mask_img.dataobj) > 0
     shape, affine = mask_img.shape, mask_img.affine
-    measured = pet_to_grid(nib.load(pet_t1), affine, shape)[brain]
+    measured = pet_to_grid(pet_t1 if isinstance(pet_t1, nib.Nifti1Image) else nib.load(pet_t1), affine, shape)[brain]
     low, high = float(measured.min()), float(measured.max())
     noisefree = nib.load(noisefree_t1) if not isinstance(noisefree_t1, nib.Nifti1Image) else noisefree_t1
     clean = np.zeros(shape, np.float32)

@@ -22,7 +22,8 @@ With ``--truth`` (a synthetic cohort; the config files it ran with), every metho
 against the truth on held-out scans: each held-out scan's noise-free PET is rendered as HAB and as
 MAB (every other draw the same), both are put on the scan's model grid and scaled as its measured
 PET was, and their difference is the scan's true HAB-minus-MAB effect map. The estimated map is the
-fold model's HAB-minus-MAB effect for that scan. Printed per method (scope ``fold``, fitted on the
+fold model's HAB-minus-MAB effect for that scan. A fourth candidate joins here: one coefficient for
+the whole brain ("brain level"). Printed per method (scope ``fold``, fitted on the
 training scans only), median and worst over held-out scans: the map error ||est - true||^2 /
 ||true||^2 inside the scan's grid brain (0 is perfect, 1 is no better than no correction), and the
 error in the mean brain effect |mean(est - true)| / |mean(true)|.
@@ -38,6 +39,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pandas as pd
+from nibabel.processing import resample_from_to
 
 from synthpet import genotype
 from synthpet.paths import bids_path
@@ -77,16 +79,37 @@ def true_effect_maps(results: Path, folds: pd.DataFrame, config: dict) -> np.nda
         session = scan.session or None
         grid_mask = bids_path(results / "preproc", "anat", "mask", scan.subject, session, space="grid", desc="brain")
         pet_t1 = bids_path(results / "preproc", "pet", "pet", scan.subject, session, space="T1w", desc="brain")
+        own = nib.load(phantom.truth_path(results / "phantom", scan.subject, scan.session, "noisefree"))
+        measured = nib.load(pet_t1)
         rendered = {}
         for genotype_ in ("HAB", "MAB"):
             if genotype_ == scan.genotype:
-                noisefree = nib.load(phantom.truth_path(results / "phantom", scan.subject, scan.session, "noisefree"))
+                noisefree, as_measured = own, measured
             else:
                 participant = participants[scan.subject]
                 noisefree = phantom.noisefree_as(reference, participant, scan.session, settings, seed, genotype_)
-            rendered[genotype_] = np.asarray(noisefree_scaled(noisefree, pet_t1, grid_mask).dataobj).ravel()
+                # the scan as it would have been measured (the same noise): its min-max scale is the one
+                # the workflow would have used, so the effect is read on the scale the model sees
+                change = nib.Nifti1Image(noisefree.get_fdata() - own.get_fdata(), own.affine)
+                delta = resample_from_to(change, measured, order=1).get_fdata()
+                brain = measured.get_fdata() > 0
+                as_measured = nib.Nifti1Image(
+                    ((measured.get_fdata() + delta) * brain).astype(np.float32), measured.affine
+                )
+            rendered[genotype_] = np.asarray(noisefree_scaled(noisefree, as_measured, grid_mask).dataobj).ravel()
         maps.append(rendered["HAB"] - rendered["MAB"])
     return np.stack(maps)
+
+
+def brain_level_only(pet, masks, genotypes) -> genotype.GenotypeModel:
+    """A fourth candidate: one genotype coefficient for the whole brain (each scan's mean brain PET)."""
+    from sklearn.linear_model import LinearRegression
+
+    levels = tuple(g for g in genotype.ORDER if g != "HAB" and g in set(genotypes))
+    design = genotype.design_matrix(genotypes, levels)
+    fit = LinearRegression().fit(design, genotype.brain_means(pet, masks))
+    zeros = np.zeros((len(levels), pet.shape[1]))
+    return genotype.GenotypeModel(levels, zeros, zeros, fit.coef_, design.mean(axis=0))
 
 
 def against_truth(folds: pd.DataFrame, pet, masks, truth: np.ndarray) -> None:
@@ -94,10 +117,13 @@ def against_truth(folds: pd.DataFrame, pet, masks, truth: np.ndarray) -> None:
     scores: dict[str, dict[str, list[float]]] = {}
     for fold in sorted(folds["fold"].unique()):
         test = folds["fold"].to_numpy() == fold
-        for method in METHODS:
-            fit_masks = np.ones_like(masks) if method == "every voxel" else masks
-            model = genotype.fit(pet[~test], fit_masks[~test], genotypes[~test])
-            effect = model.effect if method == "synthpet" else model.voxel_effect
+        for method in (*METHODS, "brain level"):
+            if method == "brain level":
+                model = brain_level_only(pet[~test], masks[~test], genotypes[~test])
+            else:
+                fit_masks = np.ones_like(masks) if method == "every voxel" else masks
+                model = genotype.fit(pet[~test], fit_masks[~test], genotypes[~test])
+            effect = model.voxel_effect if method in ("voxelwise", "every voxel") else model.effect
             estimate = (effect(["HAB"]) - effect(["MAB"]))[0]
             for i in np.flatnonzero(test):
                 brain, true = masks[i], truth[i][masks[i]]
