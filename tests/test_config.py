@@ -154,3 +154,10 @@ def test_validated_config_keys_follow_the_schema_order():
     assert spelled == left_out
     assert list(spelled) == list(left_out) and list(spelled["preprocess"]) == list(left_out["preprocess"])
     assert repr(spelled) == repr(left_out)
+    # inside lists too: a cohort row written in another key order
+    row = {"participants": 2, "group": "HC", "sessions": 1}
+    assert list(validate_config({"phantom": {"cohort": [row]}})["phantom"]["cohort"][0]) == [
+        "group",
+        "sessions",
+        "participants",
+    ]

@@ -272,6 +272,25 @@ def test_regression_removes_the_genotype_effect_and_keeps_the_grand_mean():
     np.testing.assert_allclose(corrected.mean(axis=0), pet.mean(axis=0), atol=1e-5)
 
 
+def test_brain_level_method_is_one_coefficient_and_beats_voxelwise_on_new_scans_when_training_is_small():
+    """genotype.method 'brain': the effect is the same at every voxel (the HAB-MAB difference of mean
+    brain PET, by hand); with few training scans and a uniform true effect, it errs less than the
+    voxelwise fit on new scans, whose per-voxel coefficients carry the training scans' noise."""
+    pet, genotypes = planted_genotype_data(n=10, voxels=400, effect=0.1, seed=1)
+    masks = np.ones_like(pet, bool)
+    brain = genotype.fit(pet, masks, genotypes, method="brain")
+    effect = brain.effect(["HAB"]) - brain.effect(["MAB"])
+    means = pet.mean(axis=1)
+    by_hand = means[genotypes == "HAB"].mean() - means[genotypes == "MAB"].mean()
+    np.testing.assert_allclose(effect, by_hand, atol=1e-6)
+    assert not brain.coefficients.any()
+    voxelwise = genotype.fit(pet, masks, genotypes)
+    voxel_effect = (voxelwise.effect(["HAB"]) - voxelwise.effect(["MAB"]))[0]
+    assert np.mean((effect - 0.1) ** 2) < np.mean((voxel_effect - 0.1) ** 2)
+    with pytest.raises(ValueError, match="genotype.method"):
+        genotype.fit(pet, masks, genotypes, method="every voxel")
+
+
 def test_each_voxel_is_fitted_on_the_scans_whose_brain_covers_it():
     # HAB brains happen to reach further at one edge: counting the zeros outside the MAB brains
     # there would read as a genotype effect of the whole PET value

@@ -48,6 +48,7 @@ def planned_jobs(result) -> dict[str, int]:
 PAPER_PROTOCOL = {
     "folds.n_folds": "5",
     "genotype.scope": "fold",
+    "genotype.method": "voxelwise",
     "training.epochs": "50",
     "training.batch_size": "2",
     "training.learning_rate": "0.0001",

@@ -88,6 +88,8 @@ def in_schema_order(value: Any, schema: dict) -> Any:
     Snakemake compares a rule's params as written, key order included: without one order, a key
     spelled out in a config file at its default value would rerun every job that reads it.
     """
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [in_schema_order(item, schema["items"]) for item in value]
     if not isinstance(value, dict):
         return value
     properties = schema.get("properties", {})

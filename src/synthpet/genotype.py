@@ -80,12 +80,19 @@ def design_matrix(genotypes, levels) -> np.ndarray:
     return np.array([[g == level for level in levels] for g in genotypes], dtype=np.float64)
 
 
-def fit(pet: np.ndarray, masks: np.ndarray, genotypes, where: str = "the fitted scans") -> GenotypeModel:
+METHODS = ("voxelwise", "brain")
+
+
+def fit(
+    pet: np.ndarray, masks: np.ndarray, genotypes, where: str = "the fitted scans", method: str = "voxelwise"
+) -> GenotypeModel:
     """Fit on ``pet`` (scans, voxels), each voxel on the scans whose ``masks`` cover it.
 
     Every genotype present beside HAB gets its own coefficient. Voxels covered by the same set of
     scans share one fit (one multi-output regression), so the brain's interior is one fit. Then the
     brain-level term is fitted on the voxelwise-corrected mean brain PET of every fitted scan.
+    ``method='brain'`` fits the brain-level term alone: one coefficient per genotype for the whole
+    brain, on each scan's mean brain PET (no voxelwise term to carry voxel noise into every scan).
     """
     genotypes = np.asarray(genotypes)
     present = [g for g in ORDER if g in set(genotypes)]
@@ -98,6 +105,11 @@ def fit(pet: np.ndarray, masks: np.ndarray, genotypes, where: str = "the fitted 
     design = design_matrix(genotypes, levels)
     coefficients = np.zeros((len(levels), pet.shape[1]))
     mean_design = np.zeros((len(levels), pet.shape[1]))
+    if method == "brain":
+        brain = LinearRegression().fit(design, brain_means(pet, masks))
+        return GenotypeModel(levels, coefficients, mean_design, brain.coef_, design.mean(axis=0))
+    if method != "voxelwise":
+        raise ValueError(f"genotype.method: unknown method {method!r} (choose from {', '.join(METHODS)})")
     covered = np.flatnonzero(masks.any(axis=0))
     _, which = np.unique(np.packbits(masks[:, covered], axis=0).T, axis=0, return_inverse=True)
     by_pattern = np.argsort(which.ravel(), kind="stable")
@@ -133,7 +145,16 @@ def hab_minus_mab(pet: np.ndarray, masks: np.ndarray, genotypes) -> float:
 
 
 def correct_fold(
-    fold: int, folds: pd.DataFrame, genotypes: dict, pet_paths, mask_paths, scope: str, model_out, summary_out, pet_outs
+    fold: int,
+    folds: pd.DataFrame,
+    genotypes: dict,
+    pet_paths,
+    mask_paths,
+    scope: str,
+    model_out,
+    summary_out,
+    pet_outs,
+    method: str = "voxelwise",
 ) -> dict:
     """Fit on fold ``fold``'s training scans (or every scan, scope 'cohort'), correct every scan.
 
@@ -150,7 +171,11 @@ def correct_fold(
     labels = [genotypes[s] for s in scans]
     train = (folds["fold"].to_numpy() != fold) if scope == "fold" else np.ones(len(scans), bool)
     model = fit(
-        pet[train], masks[train], [g for g, t in zip(labels, train, strict=True) if t], f"fold {fold}'s training scans"
+        pet[train],
+        masks[train],
+        [g for g, t in zip(labels, train, strict=True) if t],
+        f"fold {fold}'s training scans",
+        method,
     )
     # the model's target must stay in [0, 1] (sigmoid output, BCE loss); the correction shifts a few
     # voxels just outside it
@@ -159,6 +184,7 @@ def correct_fold(
     summary = {
         "fold": fold,
         "scope": scope,
+        "method": method,
         "fitted_on": int(train.sum()),
         "levels": list(model.levels),
         "hab_minus_mab_before": {

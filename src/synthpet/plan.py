@@ -22,6 +22,7 @@ PROTOCOL_KEYS = (
     "input.source",
     "folds.n_folds",
     "genotype.scope",
+    "genotype.method",
     "training.epochs",
     "training.batch_size",
     "training.learning_rate",

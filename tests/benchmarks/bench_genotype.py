@@ -23,7 +23,7 @@ against the truth on held-out scans: each held-out scan's noise-free PET is rend
 MAB (every other draw the same), both are put on the scan's model grid and scaled as its measured
 PET was, and their difference is the scan's true HAB-minus-MAB effect map. The estimated map is the
 fold model's HAB-minus-MAB effect for that scan. A fourth candidate joins here: one coefficient for
-the whole brain ("brain level"). Printed per method (scope ``fold``, fitted on the
+the whole brain ("brain level", ``genotype.method: brain``). Printed per method (scope ``fold``, fitted on the
 training scans only), median and worst over held-out scans: the map error ||est - true||^2 /
 ||true||^2 inside the scan's grid brain (0 is perfect, 1 is no better than no correction), and the
 error in the mean brain effect |mean(est - true)| / |mean(true)|.
@@ -101,17 +101,6 @@ def true_effect_maps(results: Path, folds: pd.DataFrame, config: dict) -> np.nda
     return np.stack(maps)
 
 
-def brain_level_only(pet, masks, genotypes) -> genotype.GenotypeModel:
-    """A fourth candidate: one genotype coefficient for the whole brain (each scan's mean brain PET)."""
-    from sklearn.linear_model import LinearRegression
-
-    levels = tuple(g for g in genotype.ORDER if g != "HAB" and g in set(genotypes))
-    design = genotype.design_matrix(genotypes, levels)
-    fit = LinearRegression().fit(design, genotype.brain_means(pet, masks))
-    zeros = np.zeros((len(levels), pet.shape[1]))
-    return genotype.GenotypeModel(levels, zeros, zeros, fit.coef_, design.mean(axis=0))
-
-
 def against_truth(folds: pd.DataFrame, pet, masks, truth: np.ndarray) -> None:
     genotypes = folds["genotype"].to_numpy()
     scores: dict[str, dict[str, list[float]]] = {}
@@ -119,7 +108,7 @@ def against_truth(folds: pd.DataFrame, pet, masks, truth: np.ndarray) -> None:
         test = folds["fold"].to_numpy() == fold
         for method in (*METHODS, "brain level"):
             if method == "brain level":
-                model = brain_level_only(pet[~test], masks[~test], genotypes[~test])
+                model = genotype.fit(pet[~test], masks[~test], genotypes[~test], method="brain")
             else:
                 fit_masks = np.ones_like(masks) if method == "every voxel" else masks
                 model = genotype.fit(pet[~test], fit_masks[~test], genotypes[~test])

@@ -165,6 +165,7 @@ rule genotype_correction:
         scans=list(SCANS),
         genotypes=[scan.genotype for scan in SCANS.values()],
         scope=config["genotype"]["scope"],
+        method=config["genotype"]["method"],
     script:
         "../scripts/genotype_correction.py"
 

@@ -19,5 +19,6 @@ with job_log(snakemake.log[0]) as log:
         snakemake.output.model,
         snakemake.output.summary,
         snakemake.output.pet,
+        p.method,
     )
     log.info("genotype effect: %s", summary)
