@@ -261,11 +261,12 @@ def planted_genotype_data(n=40, voxels=200, effect=0.2, seed=0):
     return pet.astype(np.float32), genotypes
 
 
-def test_regression_removes_the_genotype_effect_and_keeps_the_grand_mean():
+@pytest.mark.parametrize("method", genotype.METHODS)
+def test_regression_removes_the_genotype_effect_and_keeps_the_grand_mean(method):
     pet, genotypes = planted_genotype_data()
     masks = np.ones_like(pet, bool)
     before = genotype.hab_minus_mab(pet, masks, genotypes)
-    model = genotype.fit(pet, masks, genotypes)
+    model = genotype.fit(pet, masks, genotypes, method=method)
     corrected = model.correct(pet, genotypes)
     assert before == pytest.approx(0.2, abs=0.03)
     assert abs(genotype.hab_minus_mab(corrected, masks, genotypes)) < 0.1 * abs(before)
@@ -284,7 +285,7 @@ def test_brain_level_method_is_one_coefficient_and_beats_voxelwise_on_new_scans_
     by_hand = means[genotypes == "HAB"].mean() - means[genotypes == "MAB"].mean()
     np.testing.assert_allclose(effect, by_hand, atol=1e-6)
     assert not brain.coefficients.any()
-    voxelwise = genotype.fit(pet, masks, genotypes)
+    voxelwise = genotype.fit(pet, masks, genotypes, method="voxelwise")
     voxel_effect = (voxelwise.effect(["HAB"]) - voxelwise.effect(["MAB"]))[0]
     assert np.mean((effect - 0.1) ** 2) < np.mean((voxel_effect - 0.1) ** 2)
     with pytest.raises(ValueError, match="genotype.method"):
@@ -300,10 +301,10 @@ def test_each_voxel_is_fitted_on_the_scans_whose_brain_covers_it():
     masks[(genotypes == "MAB"), edge] = False
     masks[np.flatnonzero(genotypes == "MAB")[:2], edge] = True  # two MAB scans reach it: too few to fit
     masked_pet = pet * masks
-    model = genotype.fit(masked_pet, masks, genotypes)
+    model = genotype.fit(masked_pet, masks, genotypes, method="voxelwise")
     assert model.coefficients[0, :180].mean() == pytest.approx(-0.1, abs=0.01)
     assert np.all(model.coefficients[0, edge] == 0.0)  # left uncorrected, not corrected by noise
-    unmasked = genotype.fit(masked_pet, np.ones_like(masks), genotypes)
+    unmasked = genotype.fit(masked_pet, np.ones_like(masks), genotypes, method="voxelwise")
     assert np.all(unmasked.coefficients[0, edge] < -0.3)
     corrected = model.correct(masked_pet, genotypes) * masks
     before = genotype.hab_minus_mab(masked_pet, masks, genotypes)
@@ -320,7 +321,7 @@ def test_brain_level_term_removes_what_differing_brains_leave_after_the_voxelwis
     masks = position[None, :] < extent[:, None]
     pet = (0.8 - 0.003 * position)[None, :] * np.where(genotypes == "MAB", 1.1, 1.0)[:, None]
     pet = (pet + rng.normal(0, 0.02, pet.shape)) * masks
-    model = genotype.fit(pet, masks, genotypes)
+    model = genotype.fit(pet, masks, genotypes, method="voxelwise")
     before = genotype.hab_minus_mab(pet, masks, genotypes)
     voxel_only = (pet - model.voxel_effect(genotypes)) * masks
     assert abs(genotype.hab_minus_mab(model.correct(pet, genotypes) * masks, masks, genotypes)) < 1e-6
@@ -363,7 +364,9 @@ def test_fold_scope_keeps_test_scans_out_of_the_fit(tmp_path, scope):
     changed = pet.copy()
     changed[folds["fold"] == 1] += 5.0  # fold 1's test scans change completely
     model_changed, _ = fitted_model(changed, "changed")
-    same = np.allclose(model.coefficients, model_changed.coefficients)
+    same = np.allclose(model.coefficients, model_changed.coefficients) and np.allclose(
+        model.brain_coefficients, model_changed.brain_coefficients
+    )
     assert same == (scope == "fold")
     assert summary["fitted_on"] == (15 if scope == "fold" else 20)
     after, before = summary["hab_minus_mab_after"]["train"], summary["hab_minus_mab_before"]["train"]

@@ -80,11 +80,11 @@ def design_matrix(genotypes, levels) -> np.ndarray:
     return np.array([[g == level for level in levels] for g in genotypes], dtype=np.float64)
 
 
-METHODS = ("voxelwise", "brain")
+METHODS = ("brain", "voxelwise")
 
 
 def fit(
-    pet: np.ndarray, masks: np.ndarray, genotypes, where: str = "the fitted scans", method: str = "voxelwise"
+    pet: np.ndarray, masks: np.ndarray, genotypes, where: str = "the fitted scans", method: str = "brain"
 ) -> GenotypeModel:
     """Fit on ``pet`` (scans, voxels), each voxel on the scans whose ``masks`` cover it.
 
@@ -154,7 +154,7 @@ def correct_fold(
     model_out,
     summary_out,
     pet_outs,
-    method: str = "voxelwise",
+    method: str = "brain",
 ) -> dict:
     """Fit on fold ``fold``'s training scans (or every scan, scope 'cohort'), correct every scan.
 
