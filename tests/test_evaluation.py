@@ -65,17 +65,20 @@ def test_median_split_p_is_scipys_mann_whitney():
     assert np.isnan(evaluation.median_split_p(smoothed[:3], synthetic[:3]))
 
 
-def regions_table(rng, scans=10):
+def regions_table(rng, scans=12):
+    """Regional values of ``scans`` scans of 10 participants: scans 10 and 11 are second sessions of
+    participants 0 and 2."""
     rows = []
     for s in range(scans):
+        subject = s if s < 10 else 2 * (s - 10)
         for region in ("Left_Thalamus", "Right_Thalamus", "Brain-Stem"):
             pet = rng.random()
             rows.append(
                 {
                     "scan": f"s{s}",
-                    "subject": f"{s}",
-                    "group": "HC" if s % 2 else "KOA",
-                    "genotype": "HAB" if s < 6 else "MAB",
+                    "subject": f"{subject}",
+                    "group": "HC" if subject % 2 else "KOA",
+                    "genotype": "HAB" if subject < 6 else "MAB",
                     "region": region,
                     "pet": pet,
                     "pet_smoothed": pet * 0.9 + 0.05 * rng.random(),
@@ -86,21 +89,28 @@ def regions_table(rng, scans=10):
     return pd.DataFrame(rows)
 
 
-def test_correlations_and_group_tests_match_scipy():
+def test_correlations_and_group_tests_match_scipy_over_participants():
+    """Repeated scans of a participant count once (their mean): tests over scans would be too confident."""
     regions = regions_table(np.random.default_rng(2))
     table = evaluation.correlations(regions)
-    part = regions[regions["region"] == "Brain-Stem"]
+    part = regions[regions["region"] == "Brain-Stem"].groupby("subject")[["pet", "pet_smoothed", "synthetic"]].mean()
+    part["group"] = ["HC" if int(s) % 2 else "KOA" for s in part.index]
     row = table[(table["region"] == "Brain-Stem") & (table["pair"] == "synthetic vs pet_smoothed")].iloc[0]
     expected = stats.pearsonr(part["synthetic"], part["pet_smoothed"])
+    assert row["participants"] == 10
     assert row["r"] == pytest.approx(expected.statistic) and row["p"] == pytest.approx(expected.pvalue, rel=1e-6)
 
     groups = evaluation.group_comparison(regions, ["Brain-Stem"])
     koa = part[part["group"] == "KOA"]
     expected = stats.wilcoxon(koa["pet"], koa["synthetic"]).pvalue
     assert groups.set_index("group").loc["KOA", "p_wilcoxon"] == pytest.approx(expected, rel=1e-6)
+    assert groups.set_index("group").loc["KOA", "participants"] == 5
 
     table3 = evaluation.table3_median_split(regions, ["Left_Thalamus"])
-    assert list(table3.columns) == ["region", "p_ALL", "p_HAB", "p_MAB"]
+    assert list(table3.columns) == ["region", "participants", "p_ALL", "p_HAB", "p_MAB"]
+    thalamus = regions[regions["region"] == "Left_Thalamus"].groupby("subject")[["pet_smoothed", "synthetic"]].mean()
+    expected = evaluation.median_split_p(thalamus["pet_smoothed"], thalamus["synthetic"])
+    assert table3.loc[0, "p_ALL"] == expected and table3.loc[0, "participants"] == 10
     table2 = evaluation.table2_regional(regions)
     assert table2.iloc[-1]["region"] == "all regions"
     assert table2.iloc[-1]["original_mean"] == pytest.approx(regions["pet"].mean())
@@ -108,16 +118,130 @@ def test_correlations_and_group_tests_match_scipy():
 
 def test_specificity_own_versus_other_participants():
     rng = np.random.default_rng(4)
-    truth = rng.random((6, 200))
+    truth = rng.random((8, 200))
     synthetic = truth + rng.normal(0, 0.05, truth.shape)  # each close to its own truth
-    scans = pd.DataFrame({"scan": [f"s{i}" for i in range(6)], "subject": ["a", "a", "b", "c", "d", "e"]})
+    scans = pd.DataFrame({"scan": [f"s{i}" for i in range(8)], "subject": ["a", "a", "b", "c", "d", "e", "f", "f"]})
     per_scan, summary = evaluation.table5_specificity(scans, synthetic, {"pet": truth}, 0.05)
     assert per_scan.loc[0, "mse_own_pet"] == pytest.approx(metrics.mse(synthetic[0], truth[0]))
     # scan 0's others exclude scan 1: the same participant
-    others = np.mean([metrics.mse(synthetic[0], truth[j]) for j in (2, 3, 4, 5)])
+    others = np.mean([metrics.mse(synthetic[0], truth[j]) for j in range(2, 8)])
     assert per_scan.loc[0, "mse_others_pet"] == pytest.approx(others)
-    expected = stats.wilcoxon(per_scan["mse_own_pet"], per_scan["mse_others_pet"], alternative="less").pvalue
+    # the test runs over the 6 participants, each participant's scans averaged
+    means = per_scan.groupby("subject")[["mse_own_pet", "mse_others_pet"]].mean()
+    expected = stats.wilcoxon(means["mse_own_pet"], means["mse_others_pet"], alternative="less").pvalue
     assert summary.loc[0, "p_own_mse_lower"] == pytest.approx(expected, rel=1e-6) and expected < 0.05
+    assert summary.loc[0, "participants"] == 6 and summary.loc[0, "scans"] == 8
+
+
+def calibration_cohort(participants=10, voxels=400, seed=7):
+    """True PET of one scan per participant: a shared pattern plus a participant's own pattern."""
+    rng = np.random.default_rng(seed)
+    shared = rng.uniform(0.2, 0.8, voxels)
+    truth = np.clip(shared + rng.normal(0, 0.08, (participants, voxels)), 0, 1)
+    scans = pd.DataFrame(
+        {
+            "scan": [f"s{i}" for i in range(participants)],
+            "subject": [f"p{i}" for i in range(participants)],
+            "fold": [str(i % 5) for i in range(participants)],
+        }
+    )
+    return scans, truth
+
+
+def specificity_p(scans, synthetic, truth) -> float:
+    _, summary = evaluation.table5_specificity(scans, synthetic, {"pet": truth}, 0.05)
+    return float(summary.loc[0, "p_own_mse_lower"])
+
+
+def test_the_evaluation_chain_is_calibrated():
+    """Known answers through the code of the real tables: a synthetic PET that is its own target is
+    perfect and specific; one that is another participant's target, or the population mean, is not
+    specific, and the population mean has no skill over the population-mean baseline."""
+    scans, truth = calibration_cohort()
+    targets = {"pet": truth}
+    # synthetic := its own target
+    own = metrics.compare(truth[0], truth[0], 0.05)
+    assert own["mse"] == 0 and own["normdiff"] == 0 and own["mae"] == 0 and own["psnr"] == np.inf
+    assert specificity_p(scans, truth, truth) < 0.01
+    # synthetic := the next participant's target: its own is no closer than the others'
+    shifted = np.roll(truth, 1, axis=0)
+    assert specificity_p(scans, shifted, truth) > 0.5
+    # synthetic := the population mean of the other folds (the baseline itself)
+    baseline = evaluation.population_mean_baseline(scans, targets, 0.05)
+    means = np.stack([truth[scans["fold"] != f].mean(axis=0) for f in scans["fold"]])
+    assert specificity_p(scans, means, truth) > 0.05
+    mse_model = [metrics.mse(means[i], truth[i]) for i in range(len(scans))]
+    assert evaluation.skill(mse_model, baseline["mse_popmean_vs_pet"]) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_skill_interval_resamples_participants_not_scans():
+    """Repeating every participant's scans adds no information: the interval must not narrow (a scan
+    bootstrap would narrow it by about 1/sqrt(2)); it holds the point estimate; a model better on
+    every participant has an interval above 0."""
+    rng = np.random.default_rng(3)
+    subjects = np.array([f"p{i}" for i in range(12)])
+    baseline = rng.uniform(0.01, 0.02, 12)
+    model = baseline * rng.uniform(0.6, 1.3, 12)
+    low, high = evaluation.skill_interval(subjects, model, baseline)
+    assert low < evaluation.skill(model, baseline) < high
+    twice = evaluation.skill_interval(np.repeat(subjects, 2), np.repeat(model, 2), np.repeat(baseline, 2))
+    assert twice == pytest.approx((low, high), abs=1e-12)
+    better = evaluation.skill_interval(subjects, baseline * rng.uniform(0.5, 0.9, 12), baseline)
+    assert better[0] > 0
+    assert np.isnan(evaluation.skill_interval(["p0", "p0"], model[:2], baseline[:2])[0])
+
+
+def test_peer_metrics_match_hand_computations():
+    r = np.array([0.2, 0.5, 0.0, 0.9])
+    t = np.array([0.1, 0.5, 0.0, 0.6])
+    assert metrics.mae(r, t) == pytest.approx((0.1 + 0 + 0 + 0.3) / 4)
+    assert metrics.psnr(r, t) == pytest.approx(10 * np.log10(1 / ((0.01 + 0.09) / 4)))
+    # SSIM of two constant volumes, away from the edge: luminance term only, (2ab + C1) / (a^2 + b^2 + C1)
+    shape = (21, 21, 21)
+    inner = np.zeros(shape, bool)
+    inner[8:13, 8:13, 8:13] = True
+    a, b, c1 = 0.6, 0.3, 0.01**2
+    assert metrics.ssim(np.full(shape, a), np.full(shape, b), inner) == pytest.approx(
+        (2 * a * b + c1) / (a * a + b * b + c1)
+    )
+    # at one voxel, against the definition with explicit Gaussian weights (sigma 1.5, radius 5)
+    rng = np.random.default_rng(0)
+    x, y = rng.random(shape), rng.random(shape)
+    offsets = np.arange(-5, 6)
+    g = np.exp(-(offsets**2) / (2 * 1.5**2))
+    w = g[:, None, None] * g[None, :, None] * g[None, None, :]
+    w /= w.sum()
+    px, py = x[5:16, 5:16, 5:16], y[5:16, 5:16, 5:16]
+    mx, my = (w * px).sum(), (w * py).sum()
+    vx, vy, cxy = (w * px * px).sum() - mx**2, (w * py * py).sum() - my**2, (w * px * py).sum() - mx * my
+    c2 = 0.03**2
+    by_hand = (2 * mx * my + c1) * (2 * cxy + c2) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
+    centre = np.zeros(shape, bool)
+    centre[10, 10, 10] = True
+    assert metrics.ssim(x, y, centre) == pytest.approx(by_hand, rel=1e-9)
+    assert metrics.ssim(x, x, inner) == pytest.approx(1.0)
+    assert metrics.ssim(x, y, inner) < 0.2  # independent noise: little structure in common
+
+
+def test_regional_agreement_matches_hand_computations():
+    """ICC(A,1) from the two-way ANOVA mean squares (McGraw and Wong 1996), Bland-Altman by hand,
+    over participants (repeated scans averaged)."""
+    regions = regions_table(np.random.default_rng(5))
+    table = evaluation.regional_agreement(regions, ["Brain-Stem"]).iloc[0]
+    part = regions[regions["region"] == "Brain-Stem"].groupby("subject")[["synthetic", "pet_smoothed"]].mean()
+    ratings = part.to_numpy()  # (n participants, k = 2 raters)
+    n, k = ratings.shape
+    grand = ratings.mean()
+    ms_rows = k * ((ratings.mean(axis=1) - grand) ** 2).sum() / (n - 1)
+    ms_cols = n * ((ratings.mean(axis=0) - grand) ** 2).sum() / (k - 1)
+    residual = ratings - ratings.mean(axis=1, keepdims=True) - ratings.mean(axis=0, keepdims=True) + grand
+    ms_error = (residual**2).sum() / ((n - 1) * (k - 1))
+    icc = (ms_rows - ms_error) / (ms_rows + (k - 1) * ms_error + k * (ms_cols - ms_error) / n)
+    assert table["participants"] == 10 and table["icc"] == pytest.approx(icc, rel=1e-9)
+    difference = part["synthetic"] - part["pet_smoothed"]
+    assert table["bias"] == pytest.approx(difference.mean())
+    assert table["limit_high"] == pytest.approx(difference.mean() + 1.96 * difference.std(ddof=1))
+    assert table["r"] == pytest.approx(stats.pearsonr(part["synthetic"], part["pet_smoothed"]).statistic)
 
 
 def test_harvard_oxford_has_the_papers_21_regions_lateralized():

@@ -105,6 +105,7 @@ def scan_measures(
         for image in compared:
             for name, value in metrics.compare(volumes[image][brain], volumes[target][brain], floor).items():
                 row[f"{name}_{image}_vs_{target}"] = value
+            row[f"ssim_{image}_vs_{target}"] = metrics.ssim(volumes[image], volumes[target], brain)
     # the same box pairs for every image of the scan, so their CNRs are comparable
     pairs = metrics.draw_box_pairs(brain, settings["cnr_draws"], tuple(settings["cnr_box"]), seed)
     for image in volumes:
@@ -128,6 +129,14 @@ def pvalue(result: pd.DataFrame) -> float:
 def mean_sd(values) -> str:
     values = np.asarray(values, float)
     return f"{np.nanmean(values):.4f} ± {np.nanstd(values, ddof=1):.4f}" if len(values) > 1 else f"{values[0]:.4f}"
+
+
+def per_participant(table: pd.DataFrame, values, within=()) -> pd.DataFrame:
+    """Repeated scans of one participant averaged into one row (per ``within`` key, e.g. the region),
+    so that a test pooling scans does not count a participant's sessions as independent observations.
+    Group and genotype are the participant's and are carried along."""
+    carried = [c for c in ("group", "genotype") if c in table.columns]
+    return table.groupby([*within, "subject", *carried], sort=False, as_index=False)[list(values)].mean()
 
 
 def table2_regional(regions: pd.DataFrame) -> pd.DataFrame:
@@ -157,11 +166,13 @@ def median_split_p(smoothed: np.ndarray, synthetic: np.ndarray) -> float:
 
 
 def table3_median_split(regions: pd.DataFrame, names) -> pd.DataFrame:
-    """Table 3: per region, median-split Mann-Whitney p-values on all scans, HAB and MAB."""
+    """Table 3: per region, median-split Mann-Whitney p-values on all participants, HAB and MAB (a
+    participant's repeated scans averaged first)."""
     rows = []
     for region in names:
         part = regions[regions["region"] == region].dropna(subset=["pet_smoothed", "synthetic"])
-        row = {"region": region}
+        part = per_participant(part, ["pet_smoothed", "synthetic"])
+        row = {"region": region, "participants": len(part)}
         for label, subset in (
             ("ALL", part),
             ("HAB", part[part["genotype"] == "HAB"]),
@@ -172,7 +183,7 @@ def table3_median_split(regions: pd.DataFrame, names) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-TABLE4_METRICS = ("mse", "percent_mse", "normdiff", "percdiff")
+TABLE4_METRICS = ("mse", "percent_mse", "normdiff", "percdiff", "mae", "psnr")
 
 
 def population_mean_baseline(scans: pd.DataFrame, targets: dict[str, np.ndarray], min_target: float) -> pd.DataFrame:
@@ -202,19 +213,50 @@ def skill(model_mse, baseline_mse) -> float:
     return float(1.0 - np.nanmean(model_mse) / np.nanmean(baseline_mse))
 
 
+def skill_interval(
+    subjects, model_mse, baseline_mse, draws: int = 2000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``skill`` over participants: participants are drawn with
+    replacement, each with all of their scans, so repeated scans do not narrow the interval."""
+    subjects = np.asarray(subjects)
+    model_mse, baseline_mse = np.asarray(model_mse, float), np.asarray(baseline_mse, float)
+    names, index = np.unique(subjects, return_inverse=True)
+    if len(names) < 2:
+        return float("nan"), float("nan")
+    # per participant: sums and counts, so a draw's skill is a ratio of weighted sums
+    model_sum = np.bincount(index, np.nan_to_num(model_mse), len(names))
+    base_sum = np.bincount(index, np.nan_to_num(baseline_mse), len(names))
+    drawn = np.random.default_rng(seed).integers(0, len(names), size=(draws, len(names)))
+    counts = np.apply_along_axis(np.bincount, 1, drawn, minlength=len(names))
+    values = 1.0 - (counts @ model_sum) / (counts @ base_sum)
+    tail = 100 * (1 - level) / 2
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)
+
+
 def table4_metrics(scans: pd.DataFrame) -> pd.DataFrame:
     """Table 4: metrics of the synthetic PET against the raw and smoothed true PET, all scans and per fold,
-    with the population-mean baseline's MSE and the model's skill over it."""
+    with the population-mean baseline's MSE and the model's skill over it, with a 95 % bootstrap
+    interval over participants."""
     rows = []
     for label, part in [("all", scans), *((f"fold {f}", p) for f, p in scans.groupby("fold"))]:
         row = {"scans": label, "n": len(part)}
+        if "subject" in part:
+            row["participants"] = part["subject"].nunique()
         for target, suffix in (("pet", ""), ("pet_smoothed", "_smoothed")):
-            for name in TABLE4_METRICS:
-                row[f"{name}{suffix}"] = mean_sd(part[f"{name}_synthetic_vs_{target}"])
+            for name in (*TABLE4_METRICS, "ssim"):
+                column = f"{name}_synthetic_vs_{target}"
+                if column in part:
+                    row[f"{name}{suffix}"] = mean_sd(part[column])
             baseline = f"mse_popmean_vs_{target}"
             if baseline in part:
+                model = part[f"mse_synthetic_vs_{target}"]
                 row[f"mse_popmean{suffix}"] = mean_sd(part[baseline])
-                row[f"skill_vs_popmean{suffix}"] = round(skill(part[f"mse_synthetic_vs_{target}"], part[baseline]), 4)
+                row[f"skill_vs_popmean{suffix}"] = round(skill(model, part[baseline]), 4)
+                if "subject" in part:
+                    low, high = skill_interval(part["subject"], model, part[baseline])
+                    row[f"skill_vs_popmean{suffix}_low"] = round(low, 4)
+                    row[f"skill_vs_popmean{suffix}_high"] = round(high, 4)
         row["cnr_original"] = mean_sd(part["cnr_pet"])
         row["cnr_smoothed"] = mean_sd(part["cnr_pet_smoothed"])
         row["cnr_synthetic"] = mean_sd(part["cnr_synthetic"])
@@ -237,14 +279,15 @@ def table5_specificity(
     """Table 5: each synthetic PET against every other participant's true PET, and against its own.
 
     Returns (per-scan table: own and mean-over-others metrics, summary with the paired one-sided
-    Wilcoxon test that the own MSE is lower than the others').
+    Wilcoxon test that the own MSE is lower than the others', over participants: a participant's
+    repeated scans averaged first).
     """
     import pingouin as pg
 
     subjects = scans["subject"].to_numpy()
     per_scan = []
     for i, scan in enumerate(scans["scan"]):
-        row = {"scan": scan}
+        row = {"scan": scan, "subject": subjects[i]}
         others = np.flatnonzero(subjects != subjects[i])
         for target, volumes in targets.items():
             own = metrics.compare(synthetic[i], volumes[i], min_target)
@@ -256,11 +299,13 @@ def table5_specificity(
     per_scan = pd.DataFrame(per_scan)
     summary = []
     for target in targets:
-        row = {"target": target}
+        row = {"target": target, "scans": len(per_scan), "participants": per_scan["subject"].nunique()}
         for name in TABLE4_METRICS:
             row[f"{name}_own"] = mean_sd(per_scan[f"{name}_own_{target}"])
             row[f"{name}_others"] = mean_sd(per_scan[f"{name}_others_{target}"])
-        own, others = per_scan[f"mse_own_{target}"], per_scan[f"mse_others_{target}"]
+        pair = [f"mse_own_{target}", f"mse_others_{target}"]
+        participants = per_participant(per_scan, pair)
+        own, others = participants[pair[0]], participants[pair[1]]
         valid = own.notna() & others.notna()
         row["p_own_mse_lower"] = (
             pvalue(pg.wilcoxon(own[valid], others[valid], alternative="less")) if valid.sum() >= 2 else np.nan
@@ -270,12 +315,15 @@ def table5_specificity(
 
 
 def correlations(regions: pd.DataFrame) -> pd.DataFrame:
-    """Per region, Pearson r and p across scans: synthetic vs smoothed true, synthetic vs T1w, smoothed true vs T1w."""
+    """Per region, Pearson r and p across participants (repeated scans averaged): synthetic vs smoothed
+    true, synthetic vs T1w, smoothed true vs T1w."""
     import pingouin as pg
 
     pairs = (("synthetic", "pet_smoothed"), ("synthetic", "t1w"), ("pet_smoothed", "t1w"))
     rows = []
-    for region, part in regions.groupby("region", sort=False):
+    for region, part in per_participant(regions, ["synthetic", "pet_smoothed", "t1w"], ("region",)).groupby(
+        "region", sort=False
+    ):
         for x, y in pairs:
             data = part[[x, y]].dropna()
             if len(data) < 3 or data[x].std() == 0 or data[y].std() == 0:
@@ -283,18 +331,45 @@ def correlations(regions: pd.DataFrame) -> pd.DataFrame:
             else:
                 result = pg.corr(data[x], data[y], method="pearson")
                 r, p = float(result["r"].iloc[0]), pvalue(result)
-            rows.append({"region": region, "pair": f"{x} vs {y}", "r": r, "p": p})
+            rows.append({"region": region, "pair": f"{x} vs {y}", "participants": len(data), "r": r, "p": p})
     return pd.DataFrame(rows)
 
 
-def group_comparison(regions: pd.DataFrame, names) -> pd.DataFrame:
-    """Per region and group, original vs synthetic regional SUV: paired Wilcoxon signed-rank test."""
+def regional_agreement(regions: pd.DataFrame, names, target: str = "pet_smoothed") -> pd.DataFrame:
+    """Per region, agreement of the synthetic with the true regional SUV over participants (repeated
+    scans averaged): Pearson r, ICC(A,1) (two-way random, absolute agreement) and the
+    Bland-Altman bias (synthetic - true) with its 95 % limits of agreement."""
     import pingouin as pg
 
     rows = []
     for region in names:
-        for group, part in regions[regions["region"] == region].groupby("group"):
-            data = part[["pet", "synthetic"]].dropna()
+        part = regions[regions["region"] == region].dropna(subset=["synthetic", target])
+        data = per_participant(part, ["synthetic", target])
+        row = {"region": region, "target": target, "participants": len(data)}
+        difference = data["synthetic"] - data[target]
+        row["bias"] = difference.mean()
+        spread = 1.96 * difference.std(ddof=1) if len(data) > 1 else np.nan
+        row["limit_low"], row["limit_high"] = row["bias"] - spread, row["bias"] + spread
+        row["r"] = row["icc"] = np.nan
+        if len(data) >= 3 and data["synthetic"].std() > 0 and data[target].std() > 0:
+            row["r"] = float(np.corrcoef(data["synthetic"], data[target])[0, 1])
+            long = data.melt(id_vars="subject", value_vars=["synthetic", target], var_name="rater")
+            icc = pg.intraclass_corr(long, targets="subject", raters="rater", ratings="value")
+            # named 'ICC(A,1)' from pingouin 0.7, 'ICC2' before
+            row["icc"] = float(icc.loc[icc["Type"].isin(["ICC(A,1)", "ICC2"]), "ICC"].iloc[0])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def group_comparison(regions: pd.DataFrame, names) -> pd.DataFrame:
+    """Per region and group, original vs synthetic regional SUV: paired Wilcoxon signed-rank test over
+    participants (repeated scans averaged)."""
+    import pingouin as pg
+
+    rows = []
+    for region in names:
+        part = regions[regions["region"] == region].dropna(subset=["pet", "synthetic"])
+        for group, data in per_participant(part, ["pet", "synthetic"]).groupby("group"):
             p = (
                 pvalue(pg.wilcoxon(data["pet"], data["synthetic"]))
                 if len(data) >= 2 and (data["pet"] != data["synthetic"]).any()
@@ -304,7 +379,7 @@ def group_comparison(regions: pd.DataFrame, names) -> pd.DataFrame:
                 {
                     "region": region,
                     "group": group,
-                    "n": len(data),
+                    "participants": len(data),
                     "original_mean": data["pet"].mean(),
                     "synthetic_mean": data["synthetic"].mean(),
                     "p_wilcoxon": p,
@@ -317,18 +392,21 @@ def ground_truth_table(scans: pd.DataFrame) -> pd.DataFrame:
     """Synthetic cohort only: error against the noise-free PET of the synthetic, measured and smoothed PET.
 
     Tests the paper's claim that the model filters noise: a paired one-sided Wilcoxon test that the
-    synthetic PET is closer to the noise-free truth than the measured (and the smoothed) PET.
+    synthetic PET is closer to the noise-free truth than the measured (and the smoothed) PET, over
+    participants (repeated scans averaged).
     """
     import pingouin as pg
 
+    errors = [f"mse_{image}_vs_{TRUTH}" for image in ("synthetic", "pet", "pet_smoothed")]
+    participants = per_participant(scans, errors)
     rows = []
     for image in ("synthetic", "pet", "pet_smoothed"):
-        row = {"image": image, "n": len(scans)}
+        row = {"image": image, "n": len(scans), "participants": len(participants)}
         for name in TABLE4_METRICS:
             row[name] = mean_sd(scans[f"{name}_{image}_vs_{TRUTH}"])
-        if image != "synthetic" and len(scans) >= 2:
+        if image != "synthetic" and len(participants) >= 2:
             row["p_synthetic_mse_lower"] = pvalue(
-                pg.wilcoxon(scans[f"mse_synthetic_vs_{TRUTH}"], scans[f"mse_{image}_vs_{TRUTH}"], alternative="less")
+                pg.wilcoxon(participants[errors[0]], participants[f"mse_{image}_vs_{TRUTH}"], alternative="less")
             )
         rows.append(row)
     return pd.DataFrame(rows)
@@ -341,7 +419,7 @@ def planted_effects(regions: pd.DataFrame, group_effects: dict, control: str, ha
     noise-free, measured and synthetic PET, with a Mann-Whitney U p-value (group vs controls). Each
     scan's regional values are divided by its mean over all regions first (an SUVR): per-scan min-max
     normalization moves every voxel when the effect raises the maximum, a ratio to the scan's own
-    brain does not depend on the scale.
+    brain does not depend on the scale. Tests are over participants (repeated scans averaged).
     """
     import pingouin as pg
 
@@ -351,8 +429,9 @@ def planted_effects(regions: pd.DataFrame, group_effects: dict, control: str, ha
     rows = []
     for group, effect in group_effects.items():
         part = relative[relative["region"].isin(effect["regions"])]
-        per_scan = part.groupby(["scan", "group"], as_index=False)[images].mean()
-        cases, controls = per_scan[per_scan["group"] == group], per_scan[per_scan["group"] == control]
+        per_scan = part.groupby(["scan", "subject", "group"], as_index=False)[images].mean()
+        participants = per_participant(per_scan, images)
+        cases, controls = participants[participants["group"] == group], participants[participants["group"] == control]
         row = {"group": group, "regions": " ".join(effect["regions"]), "planted_factor": effect["factor"]}
         for image in images:
             row[f"ratio_{image}"] = cases[image].mean() / controls[image].mean()
@@ -362,7 +441,7 @@ def planted_effects(regions: pd.DataFrame, group_effects: dict, control: str, ha
         rows.append(row)
     # the genotype effect is removed by the genotype regression before training: MAB/HAB of the
     # brain mean, planted 1/hab_over_mab where the regional pattern is 1 (SUV; less after min-max scaling)
-    brain = regions.groupby(["scan", "genotype"], as_index=False)[images].mean()
+    brain = per_participant(regions.groupby(["scan", "subject", "genotype"], as_index=False)[images].mean(), images)
     mab, hab = brain[brain["genotype"] == "MAB"], brain[brain["genotype"] == "HAB"]
     if len(mab) and len(hab):
         row = {"group": "genotype MAB/HAB", "regions": "all", "planted_factor": 1.0 / hab_over_mab}
@@ -420,6 +499,7 @@ def write_tables(inputs: dict, outputs: dict, voxel_mm: int, min_target: float) 
     write_tsv(summary, outputs["table5"])
     write_tsv(per_scan, outputs["table5_scans"])
     write_tsv(correlations(regions), outputs["correlations"])
+    write_tsv(regional_agreement(regions, paper), outputs["agreement"])
     write_tsv(group_comparison(regions, paper), outputs["groups"])
 
 

@@ -148,6 +148,7 @@ rule evaluation_tables:
         table5=evaluation_table("table5_specificity", "table5"),
         table5_scans=f"{OUT}/evaluation/table5_specificity_per_scan.tsv",
         correlations=evaluation_table("correlations", "correlations"),
+        agreement=evaluation_table("regional_agreement", "regional_agreement"),
         groups=evaluation_table("group_comparison", "group_comparison"),
     log:
         f"{OUT}/logs/evaluation_tables.log",
