@@ -373,3 +373,29 @@ def test_population_mean_baseline_uses_only_the_other_folds_and_scores_like_the_
     assert table_for(means)["skill_vs_popmean"].abs().max() < 1e-12  # the baseline itself: no skill
     assert (table_for(pet)["skill_vs_popmean"] == 1.0).all()  # its own target: perfect
     assert (table_for(np.full_like(pet, pet.mean()))["skill_vs_popmean"] < 0).all()  # a flat map: worse
+
+
+def test_t1w_regression_baseline_learns_what_the_t1w_explains_and_never_sees_held_out_scans():
+    """PET that is a nonlinear function of the T1w plus a shared pattern: the regression (fitted on the
+    other folds) predicts held-out scans far better than the population mean; changing a fold's own
+    targets leaves its predictions unchanged (scored against a fixed probe image)."""
+    from synthpet.evaluation import population_mean_baseline, t1w_regression_baseline
+
+    rng = np.random.default_rng(1)
+    scans_n, voxels = 8, 3000
+    t1 = rng.uniform(0, 1, (scans_n, voxels)).astype(np.float32)
+    pattern = rng.uniform(0.0, 0.3, voxels)
+    pet = 0.5 * np.sin(3 * t1) + pattern + rng.normal(0, 0.01, (scans_n, voxels))
+    t1w = np.stack([t1, t1, t1], axis=2)  # the three scales: all the same here
+    scans = pd.DataFrame({"scan": [f"s{i}" for i in range(scans_n)], "fold": [str(i % 4) for i in range(scans_n)]})
+    probe = rng.uniform(0, 1, (scans_n, voxels))
+    targets = {"pet": pet, "probe": probe}
+    regression = t1w_regression_baseline(scans, t1w, targets, 0.05)
+    popmean = population_mean_baseline(scans, targets, 0.05)
+    assert (regression["mse_t1wreg_vs_pet"] < 0.2 * popmean["mse_popmean_vs_pet"]).all()
+    changed = pet.copy()
+    changed[scans["fold"] == "0"] = rng.uniform(0, 1, (2, voxels))  # fold 0's own targets
+    again = t1w_regression_baseline(scans, t1w, {"pet": changed, "probe": probe}, 0.05)
+    fold0 = (scans["fold"] == "0").to_numpy()
+    np.testing.assert_allclose(again.loc[fold0, "mse_t1wreg_vs_probe"], regression.loc[fold0, "mse_t1wreg_vs_probe"])
+    assert not np.allclose(again.loc[~fold0, "mse_t1wreg_vs_probe"], regression.loc[~fold0, "mse_t1wreg_vs_probe"])

@@ -274,6 +274,10 @@ def test_demo_workflow_end_to_end(demo, tmp_path):
     assert skill.loc["all", "skill_vs_popmean_low"] > 0, skill.to_dict()
     assert (skill["skill_vs_popmean_high"] > 0).all(), skill.to_dict()
     assert (measured["mse_popmean_vs_pet"] > 0).all()
+    # the T1w regression has the population mean among its inputs: fitted right, it does no worse than
+    # the mean alone (with features misaligned to their scans it would); the model need not beat it
+    assert measured["mse_t1wreg_vs_pet"].mean() <= 1.05 * measured["mse_popmean_vs_pet"].mean()
+    assert {"skill_vs_t1wreg", "skill_vs_t1wreg_low", "ssim", "psnr", "mae"} <= set(table4.columns)
     table3 = pd.read_csv(evaluation / "table3_median_split.tsv", sep="\t")
     assert len(table3) == 21 and table3["p_ALL"].between(0, 1).all()
     table2 = pd.read_csv(evaluation / "table2_regional_suv.tsv", sep="\t")

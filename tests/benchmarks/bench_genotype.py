@@ -150,7 +150,7 @@ def against_truth(folds: pd.DataFrame, pet, masks, truth: np.ndarray, grid_shape
     print(f"\nagainst the true HAB-MAB effect maps of {len(folds)} held-out scans (scope fold):")
     for method, score in scores.items():
         print(
-            f"  {method:12s} map error median {statistics.median(score['map']):6.1%} worst {max(score['map']):6.1%}"
+            f"  {method:14s} map error median {statistics.median(score['map']):6.1%} worst {max(score['map']):6.1%}"
             f"   mean-brain effect error median {statistics.median(score['mean']):6.1%}"
             f" worst {max(score['mean']):6.1%}"
         )
@@ -180,7 +180,7 @@ def main() -> None:
                 effect = fit_candidate(method, pet[fitted], masks[fitted], genotypes[fitted], grid_shape)(genotypes)
                 seconds.setdefault(method, []).append(time.perf_counter() - start)
                 corrected = np.clip(pet - effect, 0.0, 1.0) * masks
-                line = [f"fold {fold} scope {scope:6s} {method:12s}"]
+                line = [f"fold {fold} scope {scope:6s} {method:14s}"]
                 for part, where in (("fitted", fitted), ("held-out", test)):
                     before = difference(pet, masks, genotypes, where)
                     after = difference(corrected, masks, genotypes, where)
@@ -190,7 +190,7 @@ def main() -> None:
     print("\nmedian over folds of |HAB-MAB after| / |HAB-MAB before| (mean brain PET):")
     for (scope, method, part), values in ratios.items():
         print(
-            f"  scope {scope:6s} {method:12s} {part:8s} "
+            f"  scope {scope:6s} {method:14s} {part:8s} "
             f"median {statistics.median(values):6.1%}   worst {max(values):6.1%}"
         )
     for method, values in seconds.items():

@@ -139,6 +139,7 @@ rule evaluation_tables:
         pet_smoothed=expand(rules.mni_pet.output.pet_smoothed, zip, **SCAN_WILDCARDS),
         synthetic=expand(rules.mni_pet.output.synthetic, zip, **SCAN_WILDCARDS),
         mask=expand(rules.mni_pet.output.mask, zip, **SCAN_WILDCARDS),
+        t1w=expand(rules.mni_pet.output.t1w, zip, **SCAN_WILDCARDS),
     output:
         scan_metrics=evaluation_table("scan_metrics", "scan_metrics"),
         regions=f"{OUT}/evaluation/regional_suv.tsv",
