@@ -32,6 +32,8 @@ lint: setup
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 	$(BIN)/snakemake --lint
 
-clean:
-	rm -rf results/* .snakemake
-	git checkout -- results/README.md
+# what the demo wrote, and only that: the outputs of its DAG, then its logs, benchmarks and
+# scratch folders (a run with another config or output_dir is left alone)
+clean: setup
+	$(BIN)/snakemake --cores 1 --delete-all-output --quiet
+	rm -rf results/logs results/benchmarks results/work .snakemake

@@ -136,11 +136,12 @@ def test_every_setting_is_described():
     undescribed = []
 
     def walk(node, path):
+        # sections and the fields of list items too (phantom.cohort's rows)
         for key, sub in node.get("properties", {}).items():
-            if "properties" in sub:
-                walk(sub, [*path, key])
-            elif "description" not in sub:
+            if "description" not in sub:
                 undescribed.append(".".join([*path, key]))
+            walk(sub, [*path, key])
+            walk(sub.get("items", {}), [*path, key, "[]"])
 
     walk(load_schema(), [])
     assert undescribed == []
