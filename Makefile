@@ -32,8 +32,10 @@ lint: setup
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 	$(BIN)/snakemake --lint
 
-# what the demo wrote, and only that: the outputs of its DAG, then its logs, benchmarks and
-# scratch folders (a run with another config or output_dir is left alone)
+# what the demo wrote, and only that: the outputs of its DAG, then its logs, benchmarks, report,
+# scratch and the folders left empty (a run with another config or output_dir is left alone, and so
+# is .snakemake/, which every run from this folder shares)
 clean: setup
 	$(BIN)/snakemake --cores 1 --delete-all-output --quiet
-	rm -rf results/logs results/benchmarks results/work .snakemake
+	rm -rf results/logs results/benchmarks results/work results/report.html results/models/fold-*/checkpoint.pt
+	find results -mindepth 1 -type d -empty -delete

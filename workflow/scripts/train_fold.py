@@ -1,4 +1,8 @@
-"""Snakemake job: train one fold (resuming from its checkpoint when one exists)."""
+"""Snakemake job: train one fold (resuming from its checkpoint when one exists).
+
+The checkpoint lives only while the fold is unfinished: once the outputs are written it is removed,
+so a rerun that Snakemake decides on (a changed input, --forcerun) trains again instead of
+resuming a finished training."""
 
 from pathlib import Path
 
@@ -28,3 +32,5 @@ with job_log(snakemake.log[0]) as log:
     write_fold_artefacts(
         model, history, facts, config, fold, scans, dict(o), preprocess=p.preprocess, trained_on=p.input_source
     )
+    Path(p.checkpoint).unlink(missing_ok=True)
+    log.info(f"fold {fold}: outputs written; checkpoint removed")
