@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import time
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,8 +31,10 @@ def job_log(path: str | Path | None) -> Iterator[logging.Logger]:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
+        started = time.perf_counter()
         try:
             yield logger
+            logger.info(f"done in {time.perf_counter() - started:.1f} s")
         except SynthpetError as err:
             print(f"ERROR: {err}", file=handle)
             print(f"ERROR: {err}", file=console)

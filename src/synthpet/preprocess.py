@@ -8,6 +8,7 @@ the scan and that figure.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,8 @@ from synthpet.qc import overlay_figure
 
 if TYPE_CHECKING:
     import pandas as pd
+
+LOG = logging.getLogger("synthpet")
 
 
 def _voxel_ml(img: nib.Nifti1Image) -> float:
@@ -43,7 +46,9 @@ def brain_mask(
     """Brain mask and brain-extracted T1w, and the T1w -> template affine that orients the model grid."""
     img = nib.load(t1)
     data = np.asarray(img.dataobj, dtype=np.float32)
+    LOG.info(f"{scan}: brain extraction, backend {registration.resolve_backend(backend)} (asked: {backend})")
     mask, to_template = brain_extraction.extract(t1, backend, settings, seed)
+    LOG.info(f"{scan}: brain mask {mask.sum() * _voxel_ml(img):.0f} mL")
     try:
         brain_extraction.check_mask(mask, _voxel_ml(img), scan, qc_failed)
     except SynthpetError:
@@ -68,6 +73,7 @@ def coregistration(
 ) -> None:
     t1_img, pet_img, mask_img = nib.load(t1), nib.load(suv), nib.load(mask)
     brain = np.asarray(mask_img.dataobj) > 0
+    LOG.info(f"{scan}: PET-to-T1w coregistration, backend {registration.resolve_backend(backend)} (asked: {backend})")
     matrix = registration.coregister(t1, suv, backend, settings, seed)
     points = mask_points(mask_img)
     inside = registration.fraction_inside(points, matrix, pet_img)
