@@ -163,3 +163,37 @@ def test_a_scan_rendered_as_the_other_genotype_differs_only_by_the_genotype(smal
     brain = hab > 0.5 * hab.max()
     ratio = mab[brain] / hab[brain]
     assert 0.55 < np.median(ratio) < 0.95 and ratio.max() <= 1.0 + 1e-6
+
+
+def test_each_participant_has_uptake_that_the_anatomy_does_not_show(small_phantom):
+    """The individual pattern: off when its settings are 0; a hotspot peaks at its gain, at its
+    recorded grey-matter centre; participants differ. In the written truth, the anatomical part is the
+    noise-free PET without it (and without the regional jitter and group effects): same scale, but
+    not the same image."""
+    root, config = small_phantom
+    settings, seed = config["phantom"], config["seed"]
+    reference = phantom.build_reference(settings["t1_voxel_mm"])
+    first, second = phantom.cohort_layout(settings, seed)[:2]
+    off = dict(settings, individual=dict(settings["individual"], field_sd=0, hotspots=0))
+    assert np.all(phantom.individual_pattern(reference, first, off, seed)[0] == 1.0)
+
+    one_spot = dict(settings, individual=dict(settings["individual"], field_sd=0, hotspots=1, hotspot_gain=2.0))
+    pattern, centres = phantom.individual_pattern(reference, first, one_spot, seed)
+    peak = np.unravel_index(np.argmax(pattern), pattern.shape)
+    world = reference.affine[:3, :3] @ np.array(peak) + reference.affine[:3, 3]
+    assert pattern.max() == pytest.approx(2.0, rel=0.01) and np.allclose(world, centres[0])
+    assert reference.uptake[peak] > 0.9  # grey matter
+
+    default_first = phantom.individual_pattern(reference, first, settings, seed)[0]
+    default_second = phantom.individual_pattern(reference, second, settings, seed)[0]
+    brain = reference.mask > 0
+    assert 0.04 < np.log(default_first[brain]).std() < 0.15
+    assert np.corrcoef(default_first[brain], default_second[brain])[0, 1] < 0.5
+
+    subject, session = first.subject, first.sessions[0]
+    noisefree = nib.load(root / phantom.truth_path("", subject, session, "noisefree"))
+    anatomical = nib.load(root / phantom.truth_path("", subject, session, "anatomical"))
+    assert anatomical.shape == noisefree.shape and np.allclose(anatomical.affine, noisefree.affine)
+    inside = nib.load(root / phantom.truth_path("", subject, session, "mask")).get_fdata() > 0
+    ratio = noisefree.get_fdata()[inside] / anatomical.get_fdata()[inside]
+    assert 0.85 < np.median(ratio) < 1.15 and ratio.std() > 0.03

@@ -20,6 +20,8 @@ from synthpet.imageio import save_nifti
 
 IMAGES = ("t1w", "pet", "pet_smoothed", "synthetic")  # what every scan has in MNI space
 TRUTH = "noisefree"  # and, for the synthetic cohort, the noise-free PET on the same scale
+ANATOMICAL = "anatomical"  # and its part that the anatomy explains: a T1w-only predictor's ceiling
+PHANTOM_IMAGES = (TRUTH, ANATOMICAL)
 
 
 def noisefree_on_grid(noisefree_t1: str, pet_t1: str, grid_mask: str, genotype_model: str, genotype: str):
@@ -69,13 +71,15 @@ def warp_scan(inputs: dict, outputs: dict, voxel_mm: int, fwhm_mm: float) -> Non
             save_nifti(np.asarray(smoothed.dataobj, np.float32), smoothed.affine, outputs["pet_smoothed"])
 
 
-def warp_noisefree(inputs: dict, output: str, voxel_mm: int, genotype: str) -> None:
-    """The synthetic cohort's noise-free PET of a scan, on the scan's normalized scale, in MNI space."""
+def warp_noisefree(inputs: dict, outputs: dict, voxel_mm: int, genotype: str) -> None:
+    """The synthetic cohort's noise-free PET of a scan and its anatomical part, each on the scan's
+    normalized scale (the measured PET's min-max map and genotype correction), in MNI space."""
     from synthpet import mni
 
-    clean = noisefree_on_grid(inputs["noisefree"], inputs["pet_t1"], inputs["mask"], inputs["genotype_model"], genotype)
-    img = mni.to_mni(clean, inputs["warp"], inputs["affine"], voxel_mm)
-    save_nifti(np.asarray(img.dataobj), img.affine, output)
+    for key in PHANTOM_IMAGES:
+        clean = noisefree_on_grid(inputs[key], inputs["pet_t1"], inputs["mask"], inputs["genotype_model"], genotype)
+        img = mni.to_mni(clean, inputs["warp"], inputs["affine"], voxel_mm)
+        save_nifti(np.asarray(img.dataobj), img.affine, outputs[key])
 
 
 def scored_region(voxel_mm: int, scan_mask: str) -> np.ndarray:
@@ -102,6 +106,7 @@ def scan_measures(
         if target not in volumes:
             continue
         compared = ["synthetic"] + (["pet", "pet_smoothed"] if target == TRUTH else [])
+        compared += [ANATOMICAL] if ANATOMICAL in volumes else []
         for image in compared:
             for name, value in metrics.compare(volumes[image][brain], volumes[target][brain], floor).items():
                 row[f"{name}_{image}_vs_{target}"] = value
@@ -326,6 +331,12 @@ def table4_metrics(scans: pd.DataFrame) -> pd.DataFrame:
                     low, high = skill_interval(part["subject"], model, part[baseline])
                     row[f"skill_vs_{name}{suffix}_low"] = round(low, 4)
                     row[f"skill_vs_{name}{suffix}_high"] = round(high, 4)
+            # synthetic cohort: the anatomical part of the truth, scored like the model, is the ceiling
+            # of a T1w-only predictor (it knows the anatomy's share of the PET exactly)
+            ceiling, popmean = f"mse_{ANATOMICAL}_vs_{target}", f"mse_popmean_vs_{target}"
+            if ceiling in part and popmean in part:
+                row[f"mse_{ANATOMICAL}{suffix}"] = mean_sd(part[ceiling])
+                row[f"skill_of_{ANATOMICAL}_vs_popmean{suffix}"] = round(skill(part[ceiling], part[popmean]), 4)
         row["cnr_original"] = mean_sd(part["cnr_pet"])
         row["cnr_smoothed"] = mean_sd(part["cnr_pet_smoothed"])
         row["cnr_synthetic"] = mean_sd(part["cnr_synthetic"])
@@ -458,7 +469,8 @@ def group_comparison(regions: pd.DataFrame, names) -> pd.DataFrame:
 
 
 def ground_truth_table(scans: pd.DataFrame) -> pd.DataFrame:
-    """Synthetic cohort only: error against the noise-free PET of the synthetic, measured and smoothed PET.
+    """Synthetic cohort only: error against the noise-free PET of the synthetic, measured and smoothed PET
+    (and of the truth's anatomical part: what a perfect T1w-only predictor would make).
 
     Tests the paper's claim that the model filters noise: a paired one-sided Wilcoxon test that the
     synthetic PET is closer to the noise-free truth than the measured (and the smoothed) PET, over
@@ -466,10 +478,11 @@ def ground_truth_table(scans: pd.DataFrame) -> pd.DataFrame:
     """
     import pingouin as pg
 
-    errors = [f"mse_{image}_vs_{TRUTH}" for image in ("synthetic", "pet", "pet_smoothed")]
+    images = ["synthetic", "pet", "pet_smoothed"] + ([ANATOMICAL] if f"mse_{ANATOMICAL}_vs_{TRUTH}" in scans else [])
+    errors = [f"mse_{image}_vs_{TRUTH}" for image in images]
     participants = per_participant(scans, errors)
     rows = []
-    for image in ("synthetic", "pet", "pet_smoothed"):
+    for image in images:
         row = {"image": image, "n": len(scans), "participants": len(participants)}
         for name in TABLE4_METRICS:
             row[name] = mean_sd(scans[f"{name}_{image}_vs_{TRUTH}"])
@@ -567,6 +580,10 @@ def write_tables(inputs: dict, outputs: dict, voxel_mm: int, min_target: float) 
         ],
         axis=1,
     )
+    for name in BASELINES:  # each scan's own skill over each baseline
+        for target in targets:
+            model, baseline = scans[f"mse_synthetic_vs_{target}"], scans[f"mse_{name}_vs_{target}"]
+            scans[f"skill_vs_{name}_{target}"] = 1.0 - model / baseline
     write_tsv(scans, outputs["scan_metrics"])
     write_tsv(regions, outputs["regions"])
     write_tsv(table2_regional(regions), outputs["table2"])

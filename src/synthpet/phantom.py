@@ -109,12 +109,13 @@ def pet_path(root: str | Path, subject: str, session: str) -> str:
 
 
 def truth_path(root: str | Path, subject: str, session: str, what: str) -> str:
-    """Ground-truth files of one scan: ``mask``, ``noisefree`` (PET SUV in T1w space) or ``json``."""
+    """Ground-truth files of one scan: ``mask``, ``noisefree`` (PET SUV in T1w space), ``anatomical``
+    (its part that the anatomy explains, see ``make_scan``) or ``json``."""
     base = Path(root) / GROUNDTRUTH
     if what == "mask":
         return bids_path(base, "anat", "mask", subject, session, space="T1w", desc="brain")
-    if what == "noisefree":
-        return bids_path(base, "pet", "pet", subject, session, trc=TRACER, space="T1w", desc="noisefree")
+    if what in ("noisefree", "anatomical"):
+        return bids_path(base, "pet", "pet", subject, session, trc=TRACER, space="T1w", desc=what)
     if what == "json":
         return bids_path(base, "pet", "truth", subject, session, ext=".json", trc=TRACER)
     raise ValueError(f"unknown ground-truth file {what!r}")
@@ -247,7 +248,7 @@ def genotype_factor(genotype: str, phantom: dict) -> float:
 def participant_effects(participant: PhantomParticipant, phantom: dict, seed: int) -> dict:
     """Scalar and regional factors of one participant (their own random stream, cheap to redraw)."""
     rng = np.random.default_rng([seed, 1000 + participant.index, 0, 0])
-    factor = float(np.exp(rng.normal(0.0, 0.15)))
+    factor = float(np.exp(rng.normal(0.0, phantom["individual"]["global_sd"])))
     regional_jitter = np.exp(rng.normal(0.0, 0.03, size=len(harvard_oxford_labels()) + 1))
     group_effect = phantom["group_effects"].get(participant.group)
     return {
@@ -258,6 +259,35 @@ def participant_effects(participant: PhantomParticipant, phantom: dict, seed: in
         "group_regions": list(group_effect["regions"]) if group_effect else [],
         "regional_jitter": regional_jitter,
     }
+
+
+def individual_pattern(reference: Reference, participant: PhantomParticipant, phantom: dict, seed: int):
+    """What of a participant's TSPO density the anatomy does not show, on the reference grid: a smooth
+    random field (log-normal, varying over ``field_spacing_mm``) times focal hotspots centred in grey
+    matter (Gaussian, ``hotspot_gain`` at the centre). 1 means none. The same in every session.
+
+    Returns (multiplier volume, hotspot centres in reference world mm).
+    """
+    settings = phantom["individual"]
+    rng = np.random.default_rng([seed, 1000 + participant.index, 0, 3])  # a stream of its own
+    resolution = float(abs(reference.affine[0, 0]))
+    shape = reference.uptake.shape
+    pattern = np.ones(shape, np.float32)
+    if settings["field_sd"] > 0:
+        field = smooth_field(rng, shape, resolution, settings["field_spacing_mm"], settings["field_sd"], components=1)
+        pattern *= np.exp(field[0])
+    centres = np.zeros((0, 3))
+    if settings["hotspots"] > 0:
+        grey = np.argwhere((reference.uptake > 0.9) & (reference.mask > 0))  # grey-matter-dominated voxels
+        chosen = grey[rng.choice(len(grey), size=settings["hotspots"], replace=False)]
+        sigma = settings["hotspot_fwhm_mm"] / (2.0 * math.sqrt(2.0 * math.log(2.0))) / resolution
+        spikes = np.zeros(shape, np.float32)
+        spikes[tuple(chosen.T)] = 1.0
+        # a unit spike blurred by sigma peaks at (2 pi)^-1.5 sigma^-3: scale so each blob peaks at gain - 1
+        blobs = ndimage.gaussian_filter(spikes, sigma) * np.float32((2 * math.pi) ** 1.5 * sigma**3)
+        pattern *= 1.0 + np.float32(settings["hotspot_gain"] - 1.0) * blobs
+        centres = (reference.affine[:3, :3] @ chosen.T + reference.affine[:3, 3:4]).T
+    return pattern, centres
 
 
 def cohort_truth(phantom: dict, seed: int) -> dict:
@@ -274,9 +304,11 @@ def cohort_truth(phantom: dict, seed: int) -> dict:
         "group_effects": phantom["group_effects"],
         "regional_pattern": {name: float(pattern[i + 1]) for i, name in enumerate(names)},
         "pet_fwhm_mm": phantom["pet_fwhm_mm"],
+        "individual": phantom["individual"],
         "note": "SUV = baseline x participant factor x session factor x tissue uptake x (nondisplaceable fraction "
         "+ specific binding x (regional pattern x participant regional jitter x group factor (in its regions) "
-        "- nondisplaceable fraction)), then blurred",
+        "x individual pattern (smooth field x hotspots) - nondisplaceable fraction)), then blurred. The "
+        "anatomical part (desc-anatomical) leaves out the jitter, the group factor and the individual pattern",
     }
 
 
@@ -414,14 +446,22 @@ def make_scan(
         multiplier[names.index(region) + 1] *= effects["group_factor"]
     # the genotype scales the TSPO-bound part only, so MAB scans have less regional contrast than HAB
     # scans and the effect survives per-scan min-max normalization, as it does in real [11C]PBR28 data
-    multiplier = bound_uptake(multiplier, effects["specific_binding"], phantom)
-    scalar = BASELINE_SUV * effects["participant_factor"] * session_factor
-    suv_reference = reference.uptake * multiplier.astype(np.float32)[reference.labels] * np.float32(scalar)
+    individual, hotspot_centres = individual_pattern(reference, participant, phantom, seed)
+    density = multiplier.astype(np.float32)[reference.labels] * individual
+    scalar = np.float32(BASELINE_SUV * effects["participant_factor"] * session_factor)
+    suv_reference = reference.uptake * bound_uptake(density, effects["specific_binding"], phantom) * scalar
+    # the anatomical part: what the T1w can explain, the cohort's regional pattern in this anatomy (the
+    # genotype, which the workflow regresses out, and the scan's scale kept)
+    cohort_density = regional_pattern(seed).astype(np.float32)[reference.labels]
+    anatomical_density = bound_uptake(cohort_density, effects["specific_binding"], phantom)
+    anatomical_reference = reference.uptake * anatomical_density * scalar
+    del density, cohort_density, anatomical_density, individual
 
     t1_clean = _sample(reference.t1, reference.affine, sample_at, shape)
     suv_t1 = _sample(suv_reference, reference.affine, sample_at, shape)
+    anatomical_t1 = _sample(anatomical_reference, reference.affine, sample_at, shape)
     mask = _sample(reference.mask.astype(np.float32), reference.affine, sample_at, shape) >= 0.5
-    del sample_at, suv_reference
+    del sample_at, suv_reference, anatomical_reference
 
     # T1w: bias field and Rician noise, stored as integers like a scanner would
     noise_sd = phantom["t1_noise"] * T1_INTENSITY["wm"]
@@ -433,6 +473,7 @@ def make_scan(
     # PET: blur to scanner resolution (noise-free truth), then onto the PET grid through the misalignment
     sigma_vox = phantom["pet_fwhm_mm"] / (2.0 * math.sqrt(2.0 * math.log(2.0))) / resolution
     suv_blurred = ndimage.gaussian_filter(suv_t1, sigma_vox) if sigma_vox > 0 else suv_t1
+    anatomical = ndimage.gaussian_filter(anatomical_t1, sigma_vox) if sigma_vox > 0 else anatomical_t1
     pet_voxel = float(phantom["pet_voxel_mm"])
     pet_shape = tuple(int(round(f / pet_voxel)) for f in phantom["pet_fov_mm"])
     pet_affine = np.diag([pet_voxel, pet_voxel, pet_voxel, 1.0])
@@ -493,6 +534,7 @@ def make_scan(
     write_json(sidecar, json_sidecar(pet_path(root, subject, session)))
     save_t1w_space(mask, truth_path(root, subject, session, "mask"), dtype=np.uint8)
     save_t1w_space(suv_blurred, truth_path(root, subject, session, "noisefree"))
+    save_t1w_space(anatomical, truth_path(root, subject, session, "anatomical"))
     truth = {
         "scan": scan_id(subject, session),
         "group": participant.group,
@@ -510,6 +552,7 @@ def make_scan(
         "specific_binding": effects["specific_binding"],
         "group_factor": effects["group_factor"],
         "group_regions": effects["group_regions"],
+        "hotspot_centres_reference_mm": hotspot_centres.round(3).tolist(),
         "injected_mbq": dose_mbq,
         "body_weight_kg": weight_kg,
         "suv_window_min": list(suv_window_min),

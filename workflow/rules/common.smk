@@ -10,7 +10,7 @@ from snakemake.exceptions import WorkflowError
 from synthpet import mni, paths, phantom
 from synthpet.config import load_schema
 from synthpet.errors import SynthpetError
-from synthpet.evaluation import IMAGES, TRUTH
+from synthpet.evaluation import IMAGES, PHANTOM_IMAGES
 from synthpet.plan import plan_run, settings_line
 
 # one function decides, for the run and for `synthpet check`: settings, scans and folds
@@ -131,10 +131,12 @@ def scan_fold_inputs(wildcards):
 
 
 def mni_images(wildcards):
-    """A scan's images in MNI space; with the synthetic cohort, its noise-free PET too."""
+    """A scan's images in MNI space; with the synthetic cohort, its noise-free PET and anatomical part too."""
     images = {key: getattr(rules.mni_pet.output, key) for key in (*IMAGES, "mask")}
     if config["input"]["source"] == "phantom":
-        images[TRUTH] = getattr(rules.mni_noisefree.output, TRUTH)
+        images.update(
+            {key: getattr(rules.mni_noisefree.output, key) for key in PHANTOM_IMAGES}
+        )
     return {key: expand(path, **wildcards)[0] for key, path in images.items()}
 
 

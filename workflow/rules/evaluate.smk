@@ -201,12 +201,14 @@ if config["input"]["source"] == "phantom":
         input:
             unpack(scan_fold_inputs),
             noisefree=rules.phantom_scan.output.noisefree,
+            anatomical=rules.phantom_scan.output.anatomical,
             pet_t1=rules.coregister_pet.output.pet,
             mask=rules.model_grid.output.mask,
             warp=rules.mni_register.output.warp,
             affine=rules.mni_register.output.affine,
         output:
             noisefree=mni_path("pet", "pet", space=mni.SPACE, desc="noisefree"),
+            anatomical=mni_path("pet", "pet", space=mni.SPACE, desc="anatomical"),
         log:
             scan_log("mni_noisefree"),
         conda:

@@ -40,6 +40,9 @@ rule phantom_scan:
         ),
         mask=phantom.truth_path(PHANTOM_DIR, "{subject}", "{session}", "mask"),
         noisefree=phantom.truth_path(PHANTOM_DIR, "{subject}", "{session}", "noisefree"),
+        anatomical=phantom.truth_path(
+            PHANTOM_DIR, "{subject}", "{session}", "anatomical"
+        ),
         truth=phantom.truth_path(PHANTOM_DIR, "{subject}", "{session}", "json"),
     log:
         f"{OUT}/logs/phantom_scan/sub-{{subject}}_ses-{{session}}.log",

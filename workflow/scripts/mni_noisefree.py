@@ -1,4 +1,5 @@
-"""Snakemake job (synthetic cohort): one scan's noise-free PET, on its normalized scale, in MNI space."""
+"""Snakemake job (synthetic cohort): one scan's noise-free PET and its anatomical part, on its
+normalized scale, in MNI space."""
 
 import os
 
@@ -7,6 +8,4 @@ from synthpet.logs import job_log
 
 os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(snakemake.threads)
 with job_log(snakemake.log[0]):
-    warp_noisefree(
-        dict(snakemake.input), snakemake.output.noisefree, snakemake.params.voxel_mm, snakemake.params.genotype
-    )
+    warp_noisefree(dict(snakemake.input), dict(snakemake.output), snakemake.params.voxel_mm, snakemake.params.genotype)
