@@ -197,3 +197,57 @@ def test_each_participant_has_uptake_that_the_anatomy_does_not_show(small_phanto
     inside = nib.load(root / phantom.truth_path("", subject, session, "mask")).get_fdata() > 0
     ratio = noisefree.get_fdata()[inside] / anatomical.get_fdata()[inside]
     assert 0.85 < np.median(ratio) < 1.15 and ratio.std() > 0.03
+
+
+def test_a_users_pattern_image_replaces_the_regional_pattern(tmp_path):
+    """An MNI-space map with the left hemisphere 1.5x the right: the scan's anatomical part (in the
+    scan's own tilted T1w space, hemispheres found through the stored head pose) follows it."""
+    from synthpet.config import validate_config
+
+    maps = phantom.mni_tissue_maps(2)
+    centres = nib.affines.apply_affine(maps.affine, np.indices(maps.mask.shape).reshape(3, -1).T)
+    pattern = np.where(centres[:, 0] < 0, 1.5, 1.0).reshape(maps.mask.shape)  # RAS: x < 0 is left
+    path = tmp_path / "pattern.nii.gz"
+    nib.save(nib.Nifti1Image(pattern.astype(np.float32), maps.affine), path)
+    config = validate_config({**SMALL_PHANTOM, "phantom": {**SMALL_PHANTOM["phantom"], "pattern_image": str(path)}})
+    settings = dict(config["phantom"], individual=dict(config["phantom"]["individual"], field_sd=0, hotspots=0))
+    reference = phantom.build_reference(2)
+    participant = phantom.cohort_layout(settings, 42)[0]
+    session = participant.sessions[0]
+    truth = phantom.make_scan(reference, participant, session, settings, 42, (60.0, 90.0), tmp_path / "out")
+    anatomical = nib.load(tmp_path / "out" / phantom.truth_path("", participant.subject, session, "anatomical"))
+    brain = nib.load(tmp_path / "out" / phantom.truth_path("", participant.subject, session, "mask")).get_fdata() > 0
+    world = nib.affines.apply_affine(anatomical.affine, np.argwhere(brain))
+    in_reference = nib.affines.apply_affine(np.array(truth["head_pose_world"]), world)  # head point -> template
+    values = anatomical.get_fdata()[brain]
+    left, right = values[in_reference[:, 0] < -10].mean(), values[in_reference[:, 0] > 10].mean()
+    assert left / right > 1.3
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (-np.ones((5, 5, 5)), "negative or non-finite"),
+        (np.ones((5, 5, 5, 2)), "3D pattern"),
+        (np.ones((5, 5, 5)), "positive in only"),  # a 5-voxel cube far from the brain
+    ],
+)
+def test_a_bad_pattern_image_names_the_setting(tmp_path, data, message):
+    from synthpet.plan import plan_run
+
+    path = tmp_path / "pattern.nii.gz"
+    affine = np.diag([2.0, 2.0, 2.0, 1.0])
+    affine[:3, 3] = 500.0  # outside any head
+    nib.save(nib.Nifti1Image(data.astype(np.float32), affine), path)
+    config = {**SMALL_PHANTOM, "phantom": {**SMALL_PHANTOM["phantom"], "pattern_image": str(path)}}
+    if message == "positive in only":
+        from synthpet.config import validate_config
+
+        settings = validate_config(config)["phantom"]
+        with pytest.raises(ConfigError, match="phantom.pattern_image.*positive in only 0%"):
+            phantom.cohort_density(phantom.build_reference(2), settings, 42)
+    else:
+        with pytest.raises(ConfigError, match=f"phantom.pattern_image.*{message}"):
+            plan_run(config)  # before any job
+    with pytest.raises(ConfigError, match="does not exist"):
+        plan_run({**config, "phantom": {**config["phantom"], "pattern_image": str(tmp_path / "missing.nii.gz")}})

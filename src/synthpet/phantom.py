@@ -142,6 +142,24 @@ def phantom_dir(config: dict) -> str:
     return str(Path(config["output_dir"]) / "phantom")
 
 
+def load_pattern_image(path: str) -> nib.Nifti1Image:
+    """``phantom.pattern_image``, checked: a 3D image (MNI space) with no negative values."""
+    key = "config key 'phantom.pattern_image'"
+    if not Path(path).is_file():
+        raise ConfigError(f"{key}: {path} does not exist")
+    try:
+        img = nib.load(path)
+        data = np.asarray(img.dataobj, np.float32)
+    except Exception as err:  # nibabel raises several kinds for a file that is not an image
+        raise ConfigError(f"{key}: {path} is not a NIfTI image ({err})") from err
+    data = np.squeeze(data)
+    if data.ndim != 3:
+        raise ConfigError(f"{key}: {path} has shape {data.shape}; a 3D pattern is needed")
+    if not np.isfinite(data).all() or data.min() < 0:
+        raise ConfigError(f"{key}: {path} has negative or non-finite values; a TSPO pattern is >= 0")
+    return nib.Nifti1Image(data, img.affine)
+
+
 def check_effect_regions(phantom: dict) -> None:
     """Fail early, naming the key, when a planted effect names a region the atlas does not have."""
     names = set(harvard_oxford_labels()["name"])
@@ -220,6 +238,29 @@ def regional_pattern(seed: int) -> np.ndarray:
         base = name.removeprefix("Left_").removeprefix("Right_")
         pattern[i + 1] = SUBCORTICAL_PATTERN.get(base, cortical[i])
     return pattern
+
+
+def cohort_density(reference: Reference, phantom: dict, seed: int) -> np.ndarray:
+    """The cohort's TSPO density on the reference grid: the built-in pattern per Harvard-Oxford label,
+    or the user's ``phantom.pattern_image`` (an MNI-space map, e.g. another tracer's group average),
+    resampled by world coordinates and scaled to mean 1 inside the brain. 1 outside the brain and
+    where the image has no value."""
+    if not phantom.get("pattern_image"):
+        return regional_pattern(seed).astype(np.float32)[reference.labels]
+    from nibabel.processing import resample_from_to
+
+    img = load_pattern_image(phantom["pattern_image"])
+    data = np.asarray(resample_from_to(img, (reference.uptake.shape, reference.affine), order=1).dataobj, np.float32)
+    brain = reference.mask > 0
+    covered = brain & (data > 0)
+    if covered.sum() < 0.5 * brain.sum():
+        raise ConfigError(
+            f"config key 'phantom.pattern_image': {phantom['pattern_image']} is positive in only "
+            f"{covered.sum() / brain.sum():.0%} of the template brain; is it an MNI-space map?"
+        )
+    density = np.ones_like(data)
+    density[covered] = data[covered] / data[covered].mean()
+    return density
 
 
 def specific_binding(genotype: str, phantom: dict) -> float:
@@ -440,22 +481,27 @@ def make_scan(
     # PET in reference space for this participant and session, then warped with the anatomy
     effects = participant_effects(participant, phantom, seed)
     session_factor = float(np.exp(session_rng.normal(0.0, 0.05)))
-    multiplier = regional_pattern(seed) * effects["regional_jitter"]
+    # per label: the cohort's pattern (unless an image gives it voxel by voxel), the participant's
+    # jitter and the group effect
+    own_image = bool(phantom.get("pattern_image"))
+    multiplier = (1.0 if own_image else regional_pattern(seed)) * effects["regional_jitter"]
     names = harvard_oxford_labels()["name"].tolist()
     for region in effects["group_regions"]:
         multiplier[names.index(region) + 1] *= effects["group_factor"]
+    pattern = cohort_density(reference, phantom, seed)
     # the genotype scales the TSPO-bound part only, so MAB scans have less regional contrast than HAB
     # scans and the effect survives per-scan min-max normalization, as it does in real [11C]PBR28 data
     individual, hotspot_centres = individual_pattern(reference, participant, phantom, seed)
     density = multiplier.astype(np.float32)[reference.labels] * individual
+    if own_image:
+        density *= pattern
     scalar = np.float32(BASELINE_SUV * effects["participant_factor"] * session_factor)
     suv_reference = reference.uptake * bound_uptake(density, effects["specific_binding"], phantom) * scalar
     # the anatomical part: what the T1w can explain, the cohort's regional pattern in this anatomy (the
     # genotype, which the workflow regresses out, and the scan's scale kept)
-    cohort_density = regional_pattern(seed).astype(np.float32)[reference.labels]
-    anatomical_density = bound_uptake(cohort_density, effects["specific_binding"], phantom)
+    anatomical_density = bound_uptake(pattern, effects["specific_binding"], phantom)
     anatomical_reference = reference.uptake * anatomical_density * scalar
-    del density, cohort_density, anatomical_density, individual
+    del density, pattern, anatomical_density, individual
 
     t1_clean = _sample(reference.t1, reference.affine, sample_at, shape)
     suv_t1 = _sample(suv_reference, reference.affine, sample_at, shape)

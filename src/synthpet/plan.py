@@ -85,6 +85,8 @@ def plan_run(config: dict, schema: dict | None = None) -> Plan:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
     if config["input"]["source"] == "phantom":
         phantom.check_effect_regions(config["phantom"])
+        if config["phantom"]["pattern_image"]:
+            phantom.load_pattern_image(config["phantom"]["pattern_image"])
         cohort = phantom.planned_cohort(config)
     else:
         cohort = bids.discover(config["input"]["bids_dir"], config["input"])

@@ -29,6 +29,7 @@ rule phantom_reference:
 rule phantom_scan:
     input:
         reference=rules.phantom_reference.output[0],
+        pattern=lambda wildcards: config["phantom"]["pattern_image"] or [],
     output:
         t1w=phantom.t1w_path(PHANTOM_DIR, "{subject}", "{session}"),
         t1w_json=phantom.t1w_path(PHANTOM_DIR, "{subject}", "{session}").replace(
