@@ -189,6 +189,11 @@ def test_skill_interval_resamples_participants_not_scans():
     better = evaluation.skill_interval(subjects, baseline * rng.uniform(0.5, 0.9, 12), baseline)
     assert better[0] > 0
     assert np.isnan(evaluation.skill_interval(["p0", "p0"], model[:2], baseline[:2])[0])
+    # a scan without a baseline value counts in neither the skill nor its interval
+    gap_subjects, gap_model = np.append(subjects, "p12"), np.append(model, 0.5)
+    gap_baseline = np.append(baseline, np.nan)
+    assert evaluation.skill(gap_model, gap_baseline) == pytest.approx(evaluation.skill(model, baseline))
+    assert evaluation.skill_interval(gap_subjects, gap_model, gap_baseline) == pytest.approx((low, high))
 
 
 def test_peer_metrics_match_hand_computations():

@@ -281,8 +281,10 @@ BASELINES = ("popmean", "t1wreg")  # the population mean; the T1w regression
 
 
 def skill(model_mse, baseline_mse) -> float:
-    """1 - MSE(model) / MSE(baseline) over a set of scans: > 0 when the model beats the baseline."""
-    return float(1.0 - np.nanmean(model_mse) / np.nanmean(baseline_mse))
+    """1 - MSE(model) / MSE(baseline) over the scans that have both: > 0 when the model beats the baseline."""
+    model_mse, baseline_mse = np.asarray(model_mse, float), np.asarray(baseline_mse, float)
+    both = np.isfinite(model_mse) & np.isfinite(baseline_mse)
+    return float(1.0 - model_mse[both].mean() / baseline_mse[both].mean())
 
 
 def skill_interval(
@@ -290,14 +292,15 @@ def skill_interval(
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of ``skill`` over participants: participants are drawn with
     replacement, each with all of their scans, so repeated scans do not narrow the interval."""
-    subjects = np.asarray(subjects)
     model_mse, baseline_mse = np.asarray(model_mse, float), np.asarray(baseline_mse, float)
+    both = np.isfinite(model_mse) & np.isfinite(baseline_mse)  # the scans that ``skill`` counts
+    subjects, model_mse, baseline_mse = np.asarray(subjects)[both], model_mse[both], baseline_mse[both]
     names, index = np.unique(subjects, return_inverse=True)
     if len(names) < 2:
         return float("nan"), float("nan")
     # per participant: sums and counts, so a draw's skill is a ratio of weighted sums
-    model_sum = np.bincount(index, np.nan_to_num(model_mse), len(names))
-    base_sum = np.bincount(index, np.nan_to_num(baseline_mse), len(names))
+    model_sum = np.bincount(index, model_mse, len(names))
+    base_sum = np.bincount(index, baseline_mse, len(names))
     drawn = np.random.default_rng(seed).integers(0, len(names), size=(draws, len(names)))
     counts = np.apply_along_axis(np.bincount, 1, drawn, minlength=len(names))
     values = 1.0 - (counts @ model_sum) / (counts @ base_sum)
