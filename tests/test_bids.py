@@ -140,3 +140,44 @@ def test_a_pets_header_and_sidecar_problems_are_reported_together(tiny_bids, inp
     message = problems_of(tiny_bids.root, input_config)
     assert "PET voxel size 40x40x40 mm is implausible" in message
     assert "'InjectedRadioactivity' is nan" in message
+
+
+def test_body_weight_from_the_bids_tables(tiny_bids, input_config, tmp_path):
+    """BIDS keeps weight in participants.tsv or sessions.tsv: a dynamic PET whose sidecar lacks
+    BodyWeight takes it from there (a session's over the participant's), and gives the same SUV as a
+    sidecar with that weight; a sidecar that disagrees, or a weight that is not in kg, is refused."""
+    from synthpet.ingest import ingest_pet
+
+    without = {k: v for k, v in dynamic_sidecar().items() if k != "BodyWeight"}
+    for session in ("1", "2"):
+        tiny_bids.t1w("01", session)
+        tiny_bids.pet("01", session, without, frames=3)
+    tiny_bids.participant("01").write_participants()
+    (tiny_bids.root / "participants.tsv").write_text("participant_id\tgroup\tgenotype\tweight\nsub-01\tHC\tHAB\t74\n")
+    (tiny_bids.root / "sub-01" / "sub-01_sessions.tsv").write_text("session_id\tweight\nses-2\t80.5\n")
+    cohort = discover(tiny_bids.root, input_config)
+    assert [s.weight_kg for s in cohort.scans] == [74.0, 80.5]
+
+    scan = cohort.scans[0]
+    from_table, from_sidecar = tmp_path / "table.nii.gz", tmp_path / "sidecar.nii.gz"
+    ingest_pet(scan.pet, scan.pet_sidecars, (60, 90), from_table, scan.weight_kg)
+    with_weight = tmp_path / "with.json"
+    with_weight.write_text(json.dumps(dynamic_sidecar()))  # BodyWeight 74
+    ingest_pet(scan.pet, [str(with_weight)], (60, 90), from_sidecar)
+    import nibabel as nib
+
+    assert np.array_equal(nib.load(from_table).get_fdata(), nib.load(from_sidecar).get_fdata())
+    with pytest.raises(InputError, match="BodyWeight .74 kg. disagrees with the weight .* .80.5 kg"):
+        ingest_pet(scan.pet, [str(with_weight)], (60, 90), tmp_path / "no.nii.gz", 80.5)
+    assert not (tmp_path / "no.nii.gz").exists()
+
+    (tiny_bids.root / "sub-01" / "sub-01_sessions.tsv").write_text("session_id\tweight\nses-2\t165lb\n")
+    assert "sub-01_sessions.tsv, line 2 (ses-2): weight '165lb' is not a number (kg)" in problems_of(
+        tiny_bids.root, input_config
+    )
+    (tiny_bids.root / "sub-01" / "sub-01_sessions.tsv").write_text("session_id\tweight\nses-2\t80.5\n")
+    sidecar = tiny_bids.root / "sub-01" / "ses-1" / "pet" / "sub-01_ses-1_trc-PBR28_pet.json"
+    sidecar.write_text(json.dumps(dynamic_sidecar() | {"BodyWeight": 90.0}))
+    assert "sidecar's BodyWeight (90 kg) disagrees with the weight in sessions.tsv or participants.tsv (74 kg)" in (
+        problems_of(tiny_bids.root, input_config)
+    )

@@ -34,6 +34,8 @@ class Scan:
     genotype: str
     # JSON sidecars that apply to the PET image, outermost first (BIDS inheritance)
     pet_sidecars: tuple[str, ...] = ()
+    # body weight (kg) from sessions.tsv or participants.tsv (BIDS 'weight'); None: the sidecar's BodyWeight
+    weight_kg: float | None = None
 
     @property
     def id(self) -> str:
@@ -149,6 +151,71 @@ def read_participants(root: Path, groups: list[str]) -> tuple[dict[str, tuple[st
     return rows, problems
 
 
+# what a weight in kg can be; outside it, grams or pounds are more likely
+WEIGHT_RANGE_KG = (10.0, 400.0)
+
+
+def _weight_column(table: pd.DataFrame, path: Path, key: str) -> tuple[dict[str, float], list[str]]:
+    """{id in column ``key``: weight in kg} of a BIDS table's optional ``weight`` column, and its problems."""
+    if "weight" not in table.columns:
+        return {}, []
+    weights, problems = {}, []
+    for line, (label, value) in enumerate(zip(table[key], table["weight"], strict=True), start=2):
+        value = str(value).strip()
+        if value in ("", "n/a"):
+            continue
+        try:
+            kg = float(value)
+        except ValueError:
+            problems.append(f"{path}, line {line} ({label}): weight {value!r} is not a number (kg)")
+            continue
+        if not WEIGHT_RANGE_KG[0] <= kg <= WEIGHT_RANGE_KG[1]:
+            problems.append(f"{path}, line {line} ({label}): weight {kg:g} is not a plausible weight in kg (10-400)")
+            continue
+        weights[str(label).strip()] = kg
+    return weights, problems
+
+
+def read_weights(root: Path, subjects) -> tuple[dict[tuple[str, str | None], float], list[str]]:
+    """Body weights from the BIDS tables: {(subject, session): kg}, with a session's ``weight`` in
+    sub-<label>_sessions.tsv over the participant's in participants.tsv (key (subject, None))."""
+    weights, problems = {}, []
+    table, _ = _read_tsv(root / "participants.tsv") if (root / "participants.tsv").exists() else (None, None)
+    if table is not None and "participant_id" in table.columns:
+        found, problems = _weight_column(table, root / "participants.tsv", "participant_id")
+        weights.update({(pid.removeprefix("sub-"), None): kg for pid, kg in found.items()})
+    for subject in subjects:
+        path = root / f"sub-{subject}" / f"sub-{subject}_sessions.tsv"
+        if not path.exists():
+            continue
+        table, problem = _read_tsv(path)
+        if problem or "session_id" not in table.columns:
+            problems.append(problem or f"{path}: no session_id column")
+            continue
+        found, more = _weight_column(table, path, "session_id")
+        problems += more
+        weights.update({(subject, sid.removeprefix("ses-")): kg for sid, kg in found.items()})
+    return weights, problems
+
+
+def scan_weight(weights: dict, subject: str, session: str | None) -> float | None:
+    return weights.get((subject, session), weights.get((subject, None)))
+
+
+def with_table_weight(metadata: dict, weight_kg: float | None, pet: str) -> tuple[dict, list[str]]:
+    """The PET metadata with the BIDS tables' body weight as BodyWeight; a problem when the sidecar
+    gives another weight (more than 0.5 kg apart): SUV scales with it, so one of them is wrong."""
+    if weight_kg is None:
+        return metadata, []
+    given = metadata.get("BodyWeight")
+    if isinstance(given, (int, float)) and not isinstance(given, bool) and abs(given - weight_kg) > 0.5:
+        return metadata, [
+            f"{pet}: the sidecar's BodyWeight ({given:g} kg) disagrees with the weight in sessions.tsv or "
+            f"participants.tsv ({weight_kg:g} kg); SUV scales with it, so correct the one that is wrong"
+        ]
+    return {**metadata, "BodyWeight": weight_kg}, []
+
+
 def _pick(layout, root: Path, where: str, kind: str, filter_key: str, **query) -> tuple[str | None, str | None]:
     # pybids answers absolute paths; keep them under the root as the user wrote it
     absolute = Path(layout.root)
@@ -191,8 +258,11 @@ COARSE_T1W_MM = 2.5
 COARSE_PET_MM = 5.0
 
 
-def check_pet(pet: str, sidecars: list[str] | tuple[str, ...], window_min) -> tuple[list[str], list[str]]:
-    """Problems and warnings of one PET image and its sidecars, from the header and metadata only."""
+def check_pet(
+    pet: str, sidecars: list[str] | tuple[str, ...], window_min, weight_kg: float | None = None
+) -> tuple[list[str], list[str]]:
+    """Problems and warnings of one PET image and its sidecars (and the tables' body weight), from the
+    header and metadata only."""
     if not sidecars:
         return [f"{pet}: no JSON sidecar (PET-BIDS needs Units, and for Bq/mL images the timing and dose fields)"], []
     try:
@@ -203,8 +273,10 @@ def check_pet(pet: str, sidecars: list[str] | tuple[str, ...], window_min) -> tu
         return [f"{pet}: PET must be a 3D or 4D image, but it has shape {header.shape}"], []
     problems, warnings = geometry_problems(header, pet, "PET", COARSE_PET_MM)
     frames = header.shape[3] if len(header.shape) == 4 else 1
+    metadata, weight_problems = with_table_weight(merged_metadata(sidecars), weight_kg, pet)
+    problems += weight_problems
     try:
-        recipe = recipe_from_sidecar(merged_metadata(sidecars), frames, pet)
+        recipe = recipe_from_sidecar(metadata, frames, pet)
         if not recipe.already_suv:
             window_weights(recipe.frame_starts_s, recipe.frame_durations_s, window_min, pet)
     except InputError as err:
@@ -226,10 +298,12 @@ def check_t1w(t1w: str) -> tuple[list[str], list[str]]:
     return geometry_problems(header, t1w, "T1w", COARSE_T1W_MM)
 
 
-def _check_scan(t1w: str, pet: str, sidecars: tuple[str, ...], window) -> tuple[list[str], list[str]]:
+def _check_scan(
+    t1w: str, pet: str, sidecars: tuple[str, ...], window, weight_kg: float | None = None
+) -> tuple[list[str], list[str]]:
     """Every problem and warning of one scan; whatever a file holds, the answer names it instead of raising."""
     problems, warnings = [], []
-    for check, path, args in ((check_t1w, t1w, ()), (check_pet, pet, (sidecars, window))):
+    for check, path, args in ((check_t1w, t1w, ()), (check_pet, pet, (sidecars, window, weight_kg))):
         try:
             found, warned = check(path, *args)
         except Exception as err:  # a header or sidecar no check foresaw: name it rather than crash the DAG build
@@ -272,6 +346,8 @@ def discover(bids_dir: str | Path, input_config: dict) -> Cohort:
     window = input_config["suv_window_min"]
     scans, excluded, cautions = [], {}, []
     subjects = sorted(layout.get_subjects())
+    weights, weight_problems = read_weights(root, subjects)
+    problems += weight_problems
     for subject in subjects:
         if subject not in participants:
             if not any(f"sub-{subject}" in p for p in problems):
@@ -310,12 +386,13 @@ def discover(bids_dir: str | Path, input_config: dict) -> Cohort:
                 problems += [p + suffix for p in (t1_problem, pet_problem) if p]
                 continue
             sidecars = tuple(sidecar_chain(pet, root))
-            scan_problems, scan_warnings = _check_scan(t1w, pet, sidecars, window)
+            weight = scan_weight(weights, subject, session)
+            scan_problems, scan_warnings = _check_scan(t1w, pet, sidecars, window, weight)
             cautions += scan_warnings
             if scan_problems:
                 problems += scan_problems
                 continue
-            scan = Scan(subject, session, t1w, pet, group, genotype, sidecars)
+            scan = Scan(subject, session, t1w, pet, group, genotype, sidecars, weight)
             if genotype == "LAB" and not input_config["keep_lab"]:
                 excluded[scan.id] = "LAB genotype excluded (set input.keep_lab to keep it)"
                 continue

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synthpet.bids import merged_metadata
+from synthpet.bids import merged_metadata, with_table_weight
 from synthpet.errors import InputError
 from synthpet.imageio import load_volume, save_nifti, to_canonical
 from synthpet.suv import compute_suv, recipe_from_sidecar
@@ -23,11 +23,24 @@ def ingest_t1w(t1w: str | Path, out: str | Path) -> None:
     save_nifti(data, affine, out)
 
 
-def ingest_pet(pet: str | Path, sidecars: Sequence[str], window_min: Sequence[float], out: str | Path) -> None:
-    """SUV image of one PET scan (a 3D SUV image as is, or a dynamic series averaged over the window)."""
+def ingest_pet(
+    pet: str | Path,
+    sidecars: Sequence[str],
+    window_min: Sequence[float],
+    out: str | Path,
+    weight_kg: float | None = None,
+) -> None:
+    """SUV image of one PET scan (a 3D SUV image as is, or a dynamic series averaged over the window).
+
+    ``weight_kg``: the body weight from the BIDS tables (sessions.tsv, participants.tsv), used as
+    BodyWeight; a sidecar that says otherwise is an error.
+    """
     data, img = load_volume(pet, "PET", ndim=(3, 4))
     frames = data.shape[3] if data.ndim == 4 else 1
-    recipe = recipe_from_sidecar(merged_metadata(sidecars), frames, str(pet))
+    metadata, problems = with_table_weight(merged_metadata(sidecars), weight_kg, str(pet))
+    if problems:
+        raise InputError(problems)
+    recipe = recipe_from_sidecar(metadata, frames, str(pet))
     suv = compute_suv(data, recipe, window_min, str(pet))
     if float(np.percentile(suv, 99.9)) <= 0:
         raise InputError(f"{pet}: the SUV image has no positive uptake; check the image and its Units")

@@ -36,6 +36,7 @@ rule ingest_pet:
         runtime=lambda wildcards, attempt: 5 * attempt,
     params:
         suv_window_min=config["input"]["suv_window_min"],
+        weight_kg=lambda wildcards: scan_of(wildcards).weight_kg,
     script:
         "../scripts/ingest_pet.py"
 

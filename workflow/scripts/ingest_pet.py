@@ -4,4 +4,5 @@ from synthpet.ingest import ingest_pet
 from synthpet.logs import job_log
 
 with job_log(snakemake.log[0]):
-    ingest_pet(snakemake.input.image, snakemake.input.sidecars, snakemake.params.suv_window_min, snakemake.output.suv)
+    i, p = snakemake.input, snakemake.params
+    ingest_pet(i.image, i.sidecars, p.suv_window_min, snakemake.output.suv, p.weight_kg)
