@@ -424,6 +424,10 @@ def test_demo_workflow_end_to_end(demo, tmp_path):
         assert mean.shape == given.shape and np.allclose(mean.affine, given.affine)
         assert not mean.get_fdata()[~mask].any() and not spread.get_fdata()[~mask].any()
         assert 0 < mean.get_fdata().max() <= 1 and spread.get_fdata().max() > 0
+        # the SUVR: the same image over its whole-brain mean (brain mean 1, zero outside the mask)
+        suvr = nib.load(new / f"{stem}_desc-syntheticSUVR_pet.nii.gz").get_fdata()
+        assert suvr[mask].mean() == pytest.approx(1.0, abs=1e-3) and not suvr[~mask].any()
+        np.testing.assert_allclose(suvr, mean.get_fdata() / mean.get_fdata()[mask].mean(), atol=1e-4)
         assert np.array_equal(ndimage.binary_fill_holes(mask), mask)  # ventricles belong to the brain
         sidecar = json.loads((new / f"{stem}_desc-synthetic_pet.json").read_text())
         assert sidecar["Sources"] == [str((inputs / source).resolve())] and sidecar["TrainedOn"] == "phantom"

@@ -195,6 +195,7 @@ def _outputs(out: Path, stem: str) -> dict[str, Path]:
     return {
         "mean": out / f"{stem}_desc-synthetic_pet.nii.gz",
         "std": out / f"{stem}_desc-synthetic_stat-std_pet.nii.gz",
+        "suvr": out / f"{stem}_desc-syntheticSUVR_pet.nii.gz",
         "mask": out / f"{stem}_desc-brain_mask.nii.gz",
         "qc": out / f"{stem}_desc-synthetic_qc.png",
     }
@@ -242,18 +243,23 @@ def _predict_one(t1w: Path, models: FoldModels, networks: list, outputs: dict[st
         key: np.asarray(from_grid(volume, grid.affine, native_t1).dataobj, np.float32) * mask
         for key, volume in (("mean", stack.mean(axis=0)), ("std", stack.std(axis=0)))
     }
+    # a ratio to the whole brain's mean (the reference region of [11C]PBR28 ratio measures): unlike the
+    # per-scan [0, 1] scale, it can be compared between participants and groups
+    native["suvr"] = native["mean"] / np.float32(native["mean"][mask].mean())
     source = {"Sources": [str(t1w.resolve())], "SourceSHA256": _sha256(t1w), "SynthpetVersion": facts["version"]}
     described = {
         "mean": f"synthetic [11C]PBR28 PET, mean of {len(models.weights)} fold models",
         "std": f"SD across {len(models.weights)} fold models (uncertainty of the synthetic PET)",
+        "suvr": "the synthetic PET divided by its mean inside the brain mask (SUVR, whole-brain reference)",
     }
-    for key in ("mean", "std"):
+    units = {"mean": UNITS, "std": UNITS, "suvr": "ratio to the whole-brain mean (unitless)"}
+    for key in ("mean", "std", "suvr"):
         save_nifti(from_canonical(native[key], original), original.affine, outputs[key])
         write_json(
             source
             | {
                 "Description": described[key],
-                "Units": UNITS,
+                "Units": units[key],
                 "SpatialReference": "the input T1w's voxel grid (same shape and affine)",
                 "MaskedBy": outputs["mask"].name,
                 "Models": facts["models"],
