@@ -219,15 +219,16 @@ T1W_SMOOTHING_VOXELS = (1.0, 3.0)
 T1W_REGRESSION_SAMPLES = 300_000  # training voxels drawn per fold
 
 
-def t1w_features(path: str, brain: np.ndarray, own_mask: str | None = None) -> np.ndarray:
-    """(voxels inside ``brain``, 3): the scan's T1w in MNI space at three scales; NaN outside its own brain."""
+def t1w_features(path: str, brain: np.ndarray, own: np.ndarray | None = None) -> np.ndarray:
+    """(voxels inside ``brain``, 3): the scan's T1w in MNI space at three scales; NaN where ``own`` (its
+    own brain, over the voxels inside ``brain``) is False."""
     from scipy import ndimage
 
     volume = np.asarray(nib.load(path).dataobj, np.float32)
     scales = [volume, *(ndimage.gaussian_filter(volume, sigma) for sigma in T1W_SMOOTHING_VOXELS)]
     features = np.stack([scale[brain] for scale in scales], axis=1)
-    if own_mask is not None:
-        features[~(np.asarray(nib.load(own_mask).dataobj)[brain] > 0)] = np.nan
+    if own is not None:
+        features[~own] = np.nan
     return features
 
 
@@ -347,11 +348,15 @@ def table4_metrics(scans: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def brain_vectors(paths, brain: np.ndarray, masks=None) -> np.ndarray:
-    """(scans, voxels) of the images inside ``brain``; NaN outside each scan's own brain mask when given."""
+def own_brains(masks, brain: np.ndarray) -> np.ndarray:
+    """(scans, voxels inside ``brain``): each scan's own brain mask."""
+    return np.stack([np.asarray(nib.load(p).dataobj)[brain] > 0 for p in masks])
+
+
+def brain_vectors(paths, brain: np.ndarray, own: np.ndarray | None = None) -> np.ndarray:
+    """(scans, voxels) of the images inside ``brain``; NaN outside each scan's own brain (``own_brains``)."""
     vectors = np.stack([np.asarray(nib.load(p).dataobj, np.float32)[brain] for p in paths])
-    if masks is not None:
-        own = np.stack([np.asarray(nib.load(p).dataobj)[brain] > 0 for p in masks])
+    if own is not None:
         vectors[~own] = np.nan
     return vectors
 
@@ -572,9 +577,10 @@ def write_tables(inputs: dict, outputs: dict, voxel_mm: int, min_target: float) 
     paper = table_regions(regions["region"])
     _, brain = template(voxel_mm)
     # each scan is scored inside its own brain too (scored_region); cross-scan comparisons where both are
-    synthetic = brain_vectors(inputs["synthetic"], brain, inputs["mask"])
-    targets = {key: brain_vectors(inputs[key], brain, inputs["mask"]) for key in ("pet", "pet_smoothed")}
-    t1w = np.stack([t1w_features(t, brain, m) for t, m in zip(inputs["t1w"], inputs["mask"], strict=True)])
+    own = own_brains(inputs["mask"], brain)  # read once, used for every image
+    synthetic = brain_vectors(inputs["synthetic"], brain, own)
+    targets = {key: brain_vectors(inputs[key], brain, own) for key in ("pet", "pet_smoothed")}
+    t1w = np.stack([t1w_features(t, brain, o) for t, o in zip(inputs["t1w"], own, strict=True)])
     scans = pd.concat(
         [
             scans,
