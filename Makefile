@@ -7,6 +7,7 @@ PYTHON ?= python3
 VENV ?= .venv
 TORCH ?= torch==2.13.0
 CORES ?= all
+SHELL := /bin/bash
 BIN := $(VENV)/bin
 
 .PHONY: setup demo test lint clean
@@ -38,4 +39,5 @@ lint: setup
 clean: setup
 	$(BIN)/snakemake --cores 1 --delete-all-output --quiet
 	rm -rf results/logs results/benchmarks results/work results/report.html results/models/fold-*/checkpoint.pt
+	rm -f results/{preproc,mni,predictions}/{dataset_description.json,.bidsignore}
 	find results -mindepth 1 -type d -empty -delete

@@ -20,22 +20,46 @@ include: "workflow/rules/preprocess.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/derivatives.smk"
 
 
+onstart:
+    # each derivatives folder says what made it, before any job writes into it
+    from synthpet.derivatives import write_dataset_descriptions
+    from synthpet.provenance import workflow_state
+
+    write_dataset_descriptions(OUT, RAW_DIR, workflow_state(workflow.basedir))
+
+
+# analysis_level 'participant': the per-scan stages of the selected participants (no folds needed)
+rule participant:
+    input:
+        expand(rules.model_grid.output.t1w, zip, **SCAN_WILDCARDS),
+        expand(rules.qc_coregistration.output, zip, **SCAN_WILDCARDS),
+        expand(rules.mni_register.output.qc, zip, **SCAN_WILDCARDS),
+        expand(rules.participant_sidecars.output, zip, **SCAN_WILDCARDS),
+
+
+# analysis_level 'group' (the default): the whole workflow
 rule all:
     default_target: True
     input:
-        rules.cohort_table.output.scans,
-        expand(rules.model_grid.output.t1w, zip, **SCAN_WILDCARDS),
-        expand(rules.qc_coregistration.output, zip, **SCAN_WILDCARDS),
-        expand(rules.genotype_correction.output.summary, fold=FOLDS),
-        expand(rules.train_fold.output.summary, fold=FOLDS),
-        expand(rules.predict_scan.output.native, zip, **SCAN_WILDCARDS),
-        rules.evaluation_figures.output,
-        rules.provenance.output,
-        expand(rules.mni_register.output.qc, zip, **SCAN_WILDCARDS),
+        rules.participant.input,
+        (
+            [
+                rules.cohort_table.output.scans,
+                expand(rules.genotype_correction.output.summary, fold=FOLDS),
+                expand(rules.train_fold.output.summary, fold=FOLDS),
+                expand(rules.predict_scan.output.native, zip, **SCAN_WILDCARDS),
+                rules.evaluation_figures.output,
+                rules.provenance.output,
+                expand(rules.group_sidecars.output, zip, **SCAN_WILDCARDS),
+            ]
+            if GROUP_LEVEL
+            else []
+        ),
         (
             [rules.preprocessing_accuracy.output, rules.ground_truth_tables.output]
-            if config["input"]["source"] == "phantom"
+            if GROUP_LEVEL and config["input"]["source"] == "phantom"
             else []
         ),

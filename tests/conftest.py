@@ -31,6 +31,20 @@ def workflow_command(workdir: Path, *args: str, configfiles=("config/config.yaml
     ]
 
 
+def validator_errors(root: Path) -> list[str]:
+    """The errors bids-validator-deno finds in the dataset at ``root`` (warnings left out)."""
+    import subprocess
+
+    validator = Path(sys.executable).with_name("bids-validator-deno")
+    result = subprocess.run([str(validator), str(root), "--json"], capture_output=True, text=True, timeout=300)
+    report = json.loads(result.stdout)
+    return [
+        f"{i['code']} {i.get('subCode') or ''} {i.get('location') or ''}"
+        for i in report["issues"]["issues"]
+        if i["severity"] == "error"
+    ]
+
+
 # A small synthetic cohort: 2 mm T1w, 4 scans of 3 participants, half of the PET dynamic
 SMALL_PHANTOM = {
     "phantom": {

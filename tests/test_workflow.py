@@ -17,9 +17,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import REPO, SNAKEMAKE, STATIC_PET_SIDECAR, workflow_command
+from conftest import REPO, SNAKEMAKE, STATIC_PET_SIDECAR, validator_errors, workflow_command
 from scipy import ndimage
 
+from synthpet.derivatives import ROOTS
 from synthpet.phantom import rigid
 
 
@@ -449,6 +450,17 @@ def test_demo_workflow_end_to_end(demo, tmp_path):
     shutil.copy(new_t1w, clash)
     refused = predict(new, str(clash))
     assert refused.returncode == 2 and "already written for" in refused.stderr and "Traceback" not in refused.stderr
+
+    # every derivatives folder is a BIDS derivatives dataset, and a synthetic PET names its fold model
+    for root in ROOTS:
+        assert validator_errors(out / root) == [], root
+        assert json.loads((out / root / "dataset_description.json").read_text())["DatasetType"] == "derivative"
+    folds = pd.read_csv(out / "cohort" / "folds.tsv", sep="\t", dtype={"subject": str, "session": str})
+    for row in folds.itertuples():
+        for image in (out / "predictions").glob(f"sub-{row.subject}/ses-{row.session}/pet/*_desc-synthetic_pet.json"):
+            sidecar = json.loads(image.read_text())
+            assert sidecar["CrossValidationFold"] == row.fold, image.name
+            assert (out / sidecar["Model"]).is_file()
 
     # nothing is stale after a complete run
     again = snakemake(work, "-n", "--cores", "2")

@@ -67,6 +67,30 @@ class Cohort:
         )
 
 
+def select_participants(available, input_config: dict, where: str) -> list[str]:
+    """The participants a run covers: ``input.participant_label`` (every one when empty) less
+    ``input.exclude_participant_label``; a label that ``where`` lacks is an error naming the key."""
+    available = sorted(available)
+    problems, chosen = [], available
+    for key in ("participant_label", "exclude_participant_label"):
+        labels = [label.removeprefix("sub-") for label in input_config[key]]
+        missing = sorted(set(labels) - set(available))
+        if missing:
+            problems.append(
+                f"config key 'input.{key}': {', '.join('sub-' + m for m in missing)} not in {where} "
+                f"(it has {', '.join('sub-' + a for a in available[:8])}{', ...' if len(available) > 8 else ''})"
+            )
+        if key == "participant_label" and labels:
+            chosen = [s for s in chosen if s in labels]
+        elif key == "exclude_participant_label":
+            chosen = [s for s in chosen if s not in labels]
+    if problems:
+        raise InputError(problems, header="participant selection")
+    if not chosen:
+        raise InputError(f"{where}: the participant selection leaves no participant (input.exclude_participant_label)")
+    return chosen
+
+
 def _entities(name: str) -> tuple[dict[str, str], str]:
     """Entities and suffix of a BIDS file name (``sub-01_ses-1_T1w.nii.gz`` -> ({sub: 01, ses: 1}, T1w))."""
     stem = name.split(".", 1)[0]
@@ -345,7 +369,9 @@ def discover(bids_dir: str | Path, input_config: dict) -> Cohort:
         raise InputError(filter_problems, header="input filters cannot be applied")
     window = input_config["suv_window_min"]
     scans, excluded, cautions = [], {}, []
-    subjects = sorted(layout.get_subjects())
+    subjects = select_participants(layout.get_subjects(), input_config, str(root))
+    if input_config["participant_label"] or input_config["exclude_participant_label"]:
+        participants = {label: row for label, row in participants.items() if label in subjects}
     weights, weight_problems = read_weights(root, subjects)
     problems += weight_problems
     for subject in subjects:

@@ -1,4 +1,4 @@
-"""The ``synthpet`` command line: the library's entry points outside Snakemake."""
+"""The ``synthpet`` command line: the BIDS-App call (synthpet.app) and the tools beside it."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from synthpet import app
 from synthpet.errors import SynthpetError
+from synthpet.resources import version_line
 
 
 def _phantom(args: argparse.Namespace) -> None:
@@ -58,8 +60,20 @@ def _predict(args: argparse.Namespace) -> None:
             print(f"{stem} {key}: {path}")
 
 
+TOOLS = ("phantom", "check", "predict")  # a first argument that is none of these is a BIDS dataset
+TOOLS_HELP = (
+    "Synthetic TSPO PET ([11C]PBR28 SUV) from T1w MRI (Ferrante et al. 2025, reproduced and extended).\n\n"
+    "Run on a BIDS dataset (see 'synthpet BIDS_DIR OUTPUT_DIR participant --help'):\n"
+    f"  {app.USAGE}\n\n"
+    "or use one of the tools below."
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="synthpet", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="synthpet", description=TOOLS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=version_line())
     commands = parser.add_subparsers(dest="command", required=True)
 
     phantom = commands.add_parser("phantom", help="write a synthetic BIDS cohort with ground truth")
@@ -94,8 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
     try:
+        if argv and argv[0] not in TOOLS and not argv[0].startswith("-"):
+            return app.run(argv)  # synthpet BIDS_DIR OUTPUT_DIR LEVEL ...
+        args = parser.parse_args(argv)
         args.run(args)
     except SynthpetError as err:
         print(f"synthpet: error: {err}", file=sys.stderr)

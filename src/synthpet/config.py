@@ -15,10 +15,11 @@ import jsonschema
 import yaml
 
 from synthpet.errors import ConfigError
+from synthpet.resources import workflow_root
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA_PATH = workflow_root() / "workflow" / "schemas" / "config.schema.yaml"
 # the demo: what a run without --configfile uses (and only then; see effective_config)
-DEMO_CONFIG_PATH = Path(__file__).resolve().parents[2] / "config" / "config.yaml"
+DEMO_CONFIG_PATH = workflow_root() / "config" / "config.yaml"
 
 
 def _with_defaults(validator_class):

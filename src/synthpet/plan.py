@@ -87,9 +87,22 @@ def plan_run(config: dict, schema: dict | None = None) -> Plan:
         phantom.check_effect_regions(config["phantom"])
         if config["phantom"]["pattern_image"]:
             phantom.load_pattern_image(config["phantom"]["pattern_image"])
-        cohort = phantom.planned_cohort(config)
+        cohort = selected_scans(phantom.planned_cohort(config), config["input"])
     else:
         cohort = bids.discover(config["input"]["bids_dir"], config["input"])
+    if config["analysis_level"] == "participant":
+        # per-scan stages only: no folds, so that one participant can be run on its own
+        return Plan(config, cohort, cohort.table().assign(fold=-1))
     folds = make_folds(cohort.table(), config["folds"]["n_folds"], config["seed"])
     check_genotypes(folds, config["genotype"]["scope"])
     return Plan(config, cohort, folds)
+
+
+def selected_scans(cohort: Cohort, input_config: dict) -> Cohort:
+    """The synthetic cohort's scans of the participants that ``input.participant_label`` selects."""
+    chosen = set(bids.select_participants({s.subject for s in cohort.scans}, input_config, "the synthetic cohort"))
+    return Cohort(
+        [s for s in cohort.scans if s.subject in chosen],
+        {scan: why for scan, why in cohort.excluded.items() if scan.split("_")[0].removeprefix("sub-") in chosen},
+        cohort.warnings,
+    )

@@ -43,6 +43,15 @@ def git_state(folder: str | Path) -> dict:
     return {"commit": commit, "modified": bool(status)}
 
 
+def workflow_state(root: str | Path) -> dict:
+    """The commit of the workflow files in ``root``: stamped into an installed wheel, else asked of git."""
+    from synthpet import resources
+
+    if Path(root).resolve() == resources.PACKAGED:
+        return {"commit": resources.installed_commit(), "installed": str(resources.PACKAGED)}
+    return git_state(root)
+
+
 def versions() -> dict[str, str | None]:
     found = {}
     for name in PACKAGES:
@@ -76,7 +85,7 @@ def record(config: dict, workflow_dir: str | Path) -> dict:
         "seed": config.get("seed"),
         "input_dataset": input_dataset(config),
         "config": config,
-        "workflow": git_state(workflow_dir),
+        "workflow": workflow_state(workflow_dir),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "packages": versions(),

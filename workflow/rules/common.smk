@@ -36,6 +36,12 @@ if workflow.is_main_process:  # once per run, not once per job
         print(f"synthpet: warning: {_warning}", file=sys.stderr)
 
 OUT = config["output_dir"]
+# the input dataset: the user's, or the synthetic one the workflow writes
+RAW_DIR = Path(
+    config["input"]["bids_dir"]
+    if config["input"]["source"] == "bids"
+    else phantom.phantom_dir(config)
+).resolve()
 SCANS = {scan.id: scan for scan in COHORT.scans}
 # optional session entity: datasets without sessions get no ses- level in their paths
 SESSION = "{session}" if COHORT.has_sessions else None
@@ -65,6 +71,15 @@ def mni_path(datatype, suffix, **entities):
     return paths.bids_path(
         f"{OUT}/mni", datatype, suffix, "{subject}", SESSION, **entities
     )
+
+
+def raw_relative(wildcards):
+    """A scan's input T1w and PET, relative to the input dataset (for bids:raw: URIs)."""
+    scan = scan_of(wildcards)
+    return {
+        kind: Path(getattr(scan, kind)).resolve().relative_to(RAW_DIR).as_posix()
+        for kind in ("t1w", "pet")
+    }
 
 
 def scan_log(rule):
@@ -150,7 +165,9 @@ def _example_scan():
     return SCANS[chosen]
 
 
-EXAMPLE_SCAN = _example_scan().id
+GROUP_LEVEL = config["analysis_level"] == "group"
+# the example scan is checked only where the group stages run (a participant run may not hold it)
+EXAMPLE_SCAN = _example_scan().id if GROUP_LEVEL else None
 
 
 def example_images(wildcards):

@@ -1,0 +1,139 @@
+"""The BIDS-App call: ``synthpet BIDS_DIR OUTPUT_DIR participant|group [options]``.
+
+It runs this package's own Snakefile (from a checkout or an installed wheel) from any working
+directory: the user's config files are merged (as Snakemake merges ``--configfile``), the dataset,
+output folder, analysis level and participant selection are set over them, and the result is
+written into the output folder as one config file, which every job (on a cluster too) reads.
+Options this parser does not know go through to Snakemake unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from synthpet.config import merge_config, read_config_file, validate_config
+from synthpet.errors import ConfigError
+from synthpet.plan import output_location_problems
+from synthpet.resources import workflow_root
+
+LEVELS = ("participant", "group")
+USAGE = "synthpet BIDS_DIR OUTPUT_DIR {participant,group} [options] [snakemake options]"
+# config keys that name files: relative paths in a user's config file are read from where synthpet is called
+PATH_KEYS = (("phantom", "pattern_image"),)
+
+
+def parser() -> argparse.ArgumentParser:
+    app = argparse.ArgumentParser(
+        prog="synthpet",
+        usage=USAGE,
+        description=(
+            "Synthetic TSPO PET from T1w MRI, run as a BIDS App. 'participant' runs the per-scan stages "
+            "(ingest, skull stripping, PET-to-T1w coregistration, normalization, QC, registration to MNI) of "
+            "the selected participants; 'group' runs everything (per-scan stages where missing, then the "
+            "cross-validated training, inference, statistics and the report). Options not listed here go "
+            "to Snakemake (e.g. --forcerun train_fold, --keep-going)."
+        ),
+    )
+    app.add_argument("bids_dir", help="the BIDS dataset (T1w and PET, participants.tsv with group and genotype)")
+    app.add_argument("output_dir", help="where the derivatives go (outside the dataset, or under its derivatives/)")
+    app.add_argument("analysis_level", choices=LEVELS, help="participant: per-scan stages; group: the whole workflow")
+    app.add_argument(
+        "--participant-label",
+        "--participant_label",
+        nargs="+",
+        default=[],
+        metavar="LABEL",
+        help="participants to run (with or without 'sub-'); default: every participant",
+    )
+    app.add_argument(
+        "--exclude-participant-label",
+        "--exclude_participant_label",
+        nargs="+",
+        default=[],
+        metavar="LABEL",
+        help="participants to leave out",
+    )
+    app.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="config file (repeat to merge several, later over earlier); keys left out take the paper's "
+        "protocol (workflow/schemas/config.schema.yaml); see config/paper.yaml",
+    )
+    app.add_argument("--cores", help="CPU cores to use (default: all, or what --profile says)")
+    app.add_argument("--profile", help="Snakemake profile folder, e.g. a SLURM profile (profiles/slurm)")
+    app.add_argument("-n", "--dry-run", action="store_true", help="show what would run; run nothing")
+    return app
+
+
+def _labels(values: list[str]) -> list[str]:
+    return [value.removeprefix("sub-") for value in values]
+
+
+def app_config(args: argparse.Namespace, cwd: Path) -> dict:
+    """The settings of this call: the user's files merged, then what the command line says, validated."""
+    config: dict = {}
+    for path in args.config:
+        merge_config(config, read_config_file(cwd / path))
+    for section, key in PATH_KEYS:
+        value = config.get(section, {}).get(key)
+        if value:
+            config[section][key] = str((cwd / Path(value).expanduser()).resolve())
+    given = {"source": "bids", "bids_dir": str((cwd / args.bids_dir).resolve())}
+    if args.participant_label:
+        given["participant_label"] = _labels(args.participant_label)
+    if args.exclude_participant_label:
+        given["exclude_participant_label"] = _labels(args.exclude_participant_label)
+    merge_config(
+        config,
+        {"analysis_level": args.analysis_level, "output_dir": str((cwd / args.output_dir).resolve()), "input": given},
+    )
+    validated = validate_config(config)  # a bad key fails here, before Snakemake starts
+    problems = output_location_problems(validated)
+    if problems:
+        raise ConfigError("invalid command line:\n  - " + "\n  - ".join(problems))
+    return config
+
+
+def write_app_config(config: dict) -> Path:
+    """``OUTPUT_DIR/logs/app/config-<hash>.yaml``: named by its content, so that runs for different
+    participants in one output folder at once never overwrite each other's settings."""
+    text = yaml.safe_dump(config, sort_keys=False)
+    folder = Path(config["output_dir"]) / "logs" / "app"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"config-{config['analysis_level']}-{hashlib.sha256(text.encode()).hexdigest()[:12]}.yaml"
+    if not path.exists():
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(text)
+        partial.replace(path)
+    return path
+
+
+def snakemake_command(args: argparse.Namespace, output_dir: str, config_file: Path, passthrough: list) -> list[str]:
+    """Snakemake on this package's Snakefile; its state (.snakemake/) lives in the output folder."""
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(workflow_root() / "Snakefile")]
+    command += ["--directory", output_dir, "--configfile", str(config_file)]
+    if args.cores or not args.profile:
+        command += ["--cores", args.cores or "all"]
+    if args.profile:
+        profile = Path(args.profile).expanduser()
+        command += ["--profile", str(profile.resolve()) if profile.exists() else args.profile]
+    if args.dry_run:
+        command.append("--dry-run")
+    return command + passthrough
+
+
+def run(argv: list[str]) -> int:
+    args, passthrough = parser().parse_known_args(argv)
+    config = app_config(args, Path.cwd())
+    command = snakemake_command(args, config["output_dir"], write_app_config(config), passthrough)
+    print(f"synthpet: {' '.join(command)}", file=sys.stderr, flush=True)
+    return subprocess.run(command).returncode

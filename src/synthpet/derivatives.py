@@ -1,0 +1,138 @@
+"""BIDS-derivatives metadata: each derivatives folder's dataset_description.json and .bidsignore, and
+the JSON sidecar of every image, read off its BIDS name (space, desc, suffix).
+
+The three folders ``preproc/``, ``mni/`` and ``predictions/`` of the output are each a BIDS
+derivatives dataset. Sidecars point at their sources and spatial references with BIDS URIs:
+``bids:raw:...`` (the input dataset), ``bids:preproc:...`` and ``bids::...`` (the same dataset).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from synthpet import __version__
+from synthpet.imageio import write_json
+
+ROOTS = ("preproc", "mni", "predictions")
+BIDS_VERSION = "1.10.0"
+TITLES = {
+    "preproc": "synthpet preprocessing: ingested T1w and SUV PET, brain mask, PET-to-T1w coregistration, model grid",
+    "mni": "synthpet: images and transforms in MNI152NLin6Asym space",
+    "predictions": "synthpet: synthetic TSPO PET predicted from the T1w by the cross-validated U-Net",
+}
+# BIDS has no transform files yet (BEP014): their names follow it (from-/to-/mode-, _xfm) and the
+# validator is told to leave them alone
+BIDSIGNORE = "*_xfm.*\n"
+
+_MIN_MAX = "per-scan min-max of the SUV inside the brain mask, scaled to [0, 1]"
+PET_MEANING = {
+    "suv": ("SUV of the post-injection window, from the input PET", "g/mL"),
+    "brain": ("SUV resampled to the T1w and masked to the brain", "g/mL"),
+    "norm": (f"the training target: {_MIN_MAX}", "arbitrary"),
+    "synthetic": (
+        f"synthetic PET from the T1w by the fold model that did not see this participant ({_MIN_MAX})",
+        "arbitrary",
+    ),
+    "true": (f"the measured PET, genotype-corrected as the fold model was trained ({_MIN_MAX})", "arbitrary"),
+    "smoothed": ("the measured PET of desc-true smoothed with the evaluation's Gaussian kernel", "arbitrary"),
+    "noisefree": ("the synthetic cohort's noise-free PET (ground truth), normalized as desc-true", "arbitrary"),
+    "anatomical": ("the part of the ground truth that the anatomy explains, normalized as desc-true", "arbitrary"),
+}
+T1W_MEANING = {
+    "ingested": "the input T1w in canonical form (RAS+, float32), with skull",
+    "brain": "the T1w masked to the brain",
+    "norm": "the T1w scaled to [0, 1] between its 1st and 99th brain percentiles",
+}
+
+
+def entities(image: str | Path) -> tuple[dict[str, str], str]:
+    """``sub-01_space-T1w_desc-brain_pet.nii.gz`` -> ({'sub': '01', 'space': 'T1w', 'desc': 'brain'}, 'pet')."""
+    *pairs, suffix = Path(image).name.split(".")[0].split("_")
+    return dict(pair.split("-", 1) for pair in pairs), suffix
+
+
+def dataset_description(root: str, raw_dir: str | Path, out_dir: str | Path, workflow: dict) -> dict:
+    raw = Path(raw_dir).resolve().as_uri()
+    commit = workflow.get("commit")
+    generated = {"Name": "synthpet", "Version": __version__}
+    if commit:
+        generated["Description"] = f"workflow commit {commit}" + (" (modified)" if workflow.get("modified") else "")
+    return {
+        "Name": TITLES[root],
+        "BIDSVersion": BIDS_VERSION,
+        "DatasetType": "derivative",
+        "GeneratedBy": [generated],
+        "SourceDatasets": [{"URL": raw}],
+        "DatasetLinks": {"raw": raw, "preproc": (Path(out_dir).resolve() / "preproc").as_uri()},
+    }
+
+
+def write_dataset_descriptions(out_dir: str | Path, raw_dir: str | Path, workflow: dict) -> None:
+    """dataset_description.json and .bidsignore of every derivatives folder; a file that already says
+    the same is left untouched, so that runs for different participants at once do not race."""
+    for root in ROOTS:
+        folder = Path(out_dir) / root
+        folder.mkdir(parents=True, exist_ok=True)
+        texts = {
+            "dataset_description.json": json.dumps(
+                dataset_description(root, raw_dir, out_dir, workflow), indent=2, sort_keys=False
+            )
+            + "\n",
+            ".bidsignore": BIDSIGNORE,
+        }
+        for name, text in texts.items():
+            path = folder / name
+            if path.exists() and path.read_text() == text:
+                continue
+            partial = path.with_name(f".{name}.partial")
+            partial.write_text(text)
+            partial.replace(path)
+
+
+def dataset_root(image: str | Path) -> Path:
+    """The derivatives folder an image lies in: the one that holds its ``sub-<label>`` folder."""
+    image = Path(image).resolve()
+    return next(parent.parent for parent in image.parents if parent.name.startswith("sub-"))
+
+
+def sidecar(image: str | Path, raw: dict[str, str], fold: int | None = None) -> dict:
+    """The JSON sidecar of one derivative image. ``raw``: the scan's input T1w and PET, relative to
+    the input dataset; ``fold``: the cross-validation fold whose model predicted the scan."""
+    image = Path(image)
+    found, suffix = entities(image)
+    desc, space = found.get("desc"), found.get("space")
+    folder = dataset_root(image)
+    root = folder.name
+    meta: dict = {}
+    sources = [f"bids:raw:{raw['t1w']}"] if suffix in ("T1w", "mask") else [f"bids:raw:{raw['pet']}"]
+    if suffix == "T1w":
+        meta["Description"] = T1W_MEANING.get(desc, "the T1w")
+    elif suffix == "mask":
+        meta["Description"] = "brain mask (template brain mask moved to the T1w by the T1w-to-template registration)"
+        meta["Type"] = "Brain"
+    else:
+        meaning, units = PET_MEANING[desc]
+        meta["Description"] = meaning
+        meta["Units"] = units
+        if desc == "synthetic":
+            sources = [f"bids:raw:{raw['t1w']}"]
+    if suffix != "mask":
+        meta["SkullStripped"] = desc not in ("ingested", "suv")
+    if fold is not None and root in ("predictions", "mni") and suffix == "pet" and desc != "suv":
+        meta["CrossValidationFold"] = fold
+        if desc == "synthetic":
+            meta["Model"] = f"models/fold-{fold}/model.pt"
+    if space == "T1w":
+        meta["SpatialReference"] = f"bids:raw:{raw['t1w']}"
+    elif space == "grid":
+        grid = image.parent.parent / "anat" / image.name.replace(f"_desc-{desc}_{suffix}", "_desc-brain_mask")
+        relative = grid.resolve().relative_to(folder).as_posix()
+        meta["SpatialReference"] = f"bids::{relative}" if root == "preproc" else f"bids:preproc:{relative}"
+    meta["Sources"] = sources
+    return meta
+
+
+def write_sidecars(images: dict[str, str], sidecars: dict[str, str], raw: dict, fold=None) -> None:
+    for key, image in images.items():
+        write_json(sidecar(image, raw, fold), sidecars[key])

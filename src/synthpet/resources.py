@@ -1,0 +1,48 @@
+"""Where the workflow's own files are: the Snakefile, rules, scripts, schema, report texts, configs, envs.
+
+A checkout (or an editable install of one) uses them in place. A wheel carries a copy as package
+data (``synthpet/_workflow``, written by ``setup.py``) with the commit it was built from, so that
+an installed ``synthpet`` runs its workflow from any folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from synthpet import __version__
+from synthpet.errors import SynthpetError
+
+PACKAGED = Path(__file__).resolve().parent / "_workflow"
+CHECKOUT = Path(__file__).resolve().parents[2]
+# the files a run needs, relative to the workflow root (setup.py copies these)
+WORKFLOW_FILES = ("Snakefile", "workflow", "config", "envs", "profiles")
+BUILD_COMMIT = "COMMIT"
+
+
+def _complete(root: Path) -> bool:
+    return (root / "Snakefile").is_file() and (root / "workflow" / "schemas" / "config.schema.yaml").is_file()
+
+
+def workflow_root() -> Path:
+    """The folder that holds ``Snakefile`` and ``workflow/``: the installed copy, else the checkout."""
+    for root in (PACKAGED, CHECKOUT):
+        if _complete(root):
+            return root
+    raise SynthpetError(
+        f"the workflow files (Snakefile, workflow/) are in neither {PACKAGED} nor {CHECKOUT}; "
+        "this installation of synthpet is incomplete, reinstall it"
+    )
+
+
+def installed_commit() -> str | None:
+    """The git commit an installed wheel was built from (None for a checkout: ask git there)."""
+    stamp = PACKAGED / BUILD_COMMIT
+    return stamp.read_text().strip() or None if stamp.is_file() else None
+
+
+def version_line() -> str:
+    """``synthpet 0.1.0 (commit 1a2b3c4)``: the package version and the commit of its workflow."""
+    from synthpet.provenance import workflow_state
+
+    commit = workflow_state(workflow_root()).get("commit")
+    return f"synthpet {__version__}" + (f" (commit {commit[:12]})" if commit else "")

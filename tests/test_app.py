@@ -1,0 +1,145 @@
+"""The BIDS-App call (``synthpet BIDS_DIR OUTPUT_DIR participant|group``) and a non-editable install."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+from conftest import REPO, validator_errors
+from test_workflow import planned_jobs
+
+from synthpet import __version__
+from synthpet.derivatives import ROOTS
+from synthpet.resources import WORKFLOW_FILES
+
+SYNTHPET = str(Path(sys.executable).with_name("synthpet"))
+
+
+def app(*args: str, cwd: Path, executable: str = SYNTHPET) -> subprocess.CompletedProcess:
+    cwd.mkdir(parents=True, exist_ok=True)
+    return subprocess.run([executable, *map(str, args)], capture_output=True, text=True, timeout=1200, cwd=cwd)
+
+
+@pytest.fixture
+def paper_sized_bids(tiny_bids):
+    for i in range(16):  # 5 participants per group (and one more): enough for 5 stratified folds
+        tiny_bids.scan(f"{i:02d}", group=("HC", "CLBP", "KOA")[i % 3], genotype=("HAB", "MAB")[(i // 3) % 2])
+    return tiny_bids.write_participants()
+
+
+def test_participant_level_runs_one_participant_from_another_folder(small_phantom, tmp_path):
+    """The done-when of the app: a real participant-level run, from a folder that is neither the
+    repository nor the output, whose derivatives pass the BIDS validator."""
+    bids, _ = small_phantom
+    out = tmp_path / "derivatives" / "synthpet"
+    elsewhere = tmp_path / "elsewhere"
+    demo_settings = REPO / "config" / "config.yaml"  # the demo's fast registrations and small grid
+    result = app(bids, out, "participant", "--participant-label", "sub-001", "--config", demo_settings, cwd=elsewhere)
+    assert result.returncode == 0, result.stderr[-5000:]
+    assert list(elsewhere.iterdir()) == [], "the app wrote into the folder it was called from"
+    assert (out / ".snakemake").is_dir()
+    written = {p.relative_to(out).parts[0] for p in out.rglob("*") if "sub-" in p.name}
+    assert {"preproc", "mni", "qc"} <= written and "predictions" not in written  # per-scan stages only
+    subjects = {part for p in out.rglob("sub-*") for part in p.relative_to(out).parts if part.startswith("sub-")}
+    assert {s.split("_")[0] for s in subjects} == {"sub-001"}
+    for root in ("preproc", "mni"):
+        assert validator_errors(out / root) == [], root
+        description = json.loads((out / root / "dataset_description.json").read_text())
+        assert description["DatasetType"] == "derivative"
+        assert description["GeneratedBy"][0]["Version"] == __version__
+        assert description["SourceDatasets"][0]["URL"] == bids.resolve().as_uri()
+    # a second participant-level call for the same participant has nothing left to do
+    again = app(bids, out, "participant", "--participant-label", "001", "--config", demo_settings, cwd=elsewhere)
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_group_level_dry_run_plans_the_whole_workflow_without_the_excluded(paper_sized_bids, tmp_path):
+    result = app(
+        paper_sized_bids.root,
+        tmp_path / "out",
+        "group",
+        "--exclude-participant-label",
+        "15",
+        "-n",
+        "--quiet",
+        "rules",  # a Snakemake option, passed through
+        cwd=tmp_path / "elsewhere",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = planned_jobs(result)
+    assert jobs["ingest_t1w"] == 15 and jobs["train_fold"] == 5  # the schema's defaults: the paper's 5 folds
+    assert f"--snakefile {REPO / 'Snakefile'}" in result.stderr
+
+
+def test_participant_selection_and_output_folder_errors_name_the_problem(paper_sized_bids, tmp_path):
+    root = paper_sized_bids.root
+    inside = app(root, root / "out", "participant", "-n", cwd=tmp_path)
+    assert inside.returncode == 2 and "lies inside the BIDS dataset" in inside.stderr
+    assert not (root / "out").exists(), "nothing may be written into the dataset"
+    unknown = app(root, tmp_path / "out", "participant", "--participant-label", "99", "-n", cwd=tmp_path)
+    assert unknown.returncode != 0
+    assert "config key 'input.participant_label': sub-99 not in" in unknown.stdout + unknown.stderr
+    bad_key = tmp_path / "bad.yaml"
+    bad_key.write_text("training: {epochz: 3}\n")
+    typo = app(root, tmp_path / "out2", "group", "--config", bad_key, "-n", cwd=tmp_path)
+    assert typo.returncode == 2 and "'training.epochz'" in typo.stderr
+    assert not (tmp_path / "out2").exists(), "a bad setting is refused before anything is written"
+
+
+def test_version_names_the_release_and_commit():
+    result = subprocess.run([SYNTHPET, "--version"], capture_output=True, text=True, timeout=60)
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True)
+    assert result.returncode == 0
+    assert result.stdout.startswith(f"synthpet {__version__}")
+    if head.returncode == 0:
+        assert head.stdout.strip()[:12] in result.stdout
+
+
+def test_a_non_editable_install_runs_its_packaged_workflow_from_any_folder(paper_sized_bids, tmp_path):
+    """pip install . (not editable) into a fresh venv: the wheel carries the Snakefile, rules, scripts,
+    schema and configs. The venv reuses this environment's dependencies through a .pth file, which
+    does not activate this environment's editable synthpet (.pth files there are not processed)."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    site = Path(
+        subprocess.run(
+            [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
+    (site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    source = tmp_path / "source"  # a copy (with uncommitted work), so the build never writes into the repository
+    skip = shutil.ignore_patterns("__pycache__", "*.egg-info", "_workflow")
+    for name in ("src", *WORKFLOW_FILES, "setup.py", "pyproject.toml", "MANIFEST.in", "README.md"):
+        if (REPO / name).is_dir():
+            shutil.copytree(REPO / name, source / name, ignore=skip)
+        else:
+            shutil.copy2(REPO / name, source / name)
+    install = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "."],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=source,
+        env={**os.environ, "PIP_NO_INDEX": "1"},
+    )
+    assert install.returncode == 0, install.stderr[-3000:]
+    installed = site / "synthpet" / "_workflow"
+    assert (installed / "Snakefile").is_file() and (installed / "workflow" / "schemas" / "config.schema.yaml").is_file()
+    executable = str(venv / "bin" / "synthpet")
+    version = app("--version", cwd=tmp_path / "anywhere", executable=executable)
+    assert version.returncode == 0 and version.stdout.startswith(f"synthpet {__version__}"), version.stderr
+    dry = app(paper_sized_bids.root, tmp_path / "out", "group", "-n", cwd=tmp_path / "anywhere", executable=executable)
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert f"--snakefile {installed / 'Snakefile'}" in dry.stderr
+    assert planned_jobs(dry)["train_fold"] == 5
+    for root in ROOTS:  # a dry run plans; it writes no derivatives
+        assert not (tmp_path / "out" / root).exists()
