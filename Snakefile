@@ -53,6 +53,7 @@ rule all:
                 expand(rules.predict_scan.output.native, zip, **SCAN_WILDCARDS),
                 rules.evaluation_figures.output,
                 rules.provenance.output,
+                rules.report_tables.output,
                 expand(rules.group_sidecars.output, zip, **SCAN_WILDCARDS),
             ]
             if GROUP_LEVEL

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
+from io import StringIO
 from pathlib import Path
 
 import nibabel as nib
@@ -338,7 +339,14 @@ def test_demo_workflow_end_to_end(demo, tmp_path):
     assert provenance["input_dataset"]["dataset_description"]["Name"].startswith("synthpet")
     snakemake(work, "--report", str(out / "report.html"))
     html = (out / "report.html").read_text(errors="replace")
-    assert "table4_metrics.tsv" in html and "fig7_loss_curves.png" in html and "provenance.json" in html
+    assert "table4_metrics.html" in html and "fig7_loss_curves.png" in html and "provenance.html" in html
+    # the report shows each table as an HTML table holding every row and column of its TSV
+    for tsv in sorted((out / "evaluation").glob("*.tsv")):
+        page = out / "report" / f"{tsv.stem}.html"
+        if page.exists():
+            shown = pd.read_html(StringIO(page.read_text()))[0]
+            assert shown.shape == pd.read_csv(tsv, sep="\t").shape, tsv.name
+    assert (out / "report" / "table4_metrics.html").exists() and (out / "report" / "table5_specificity.html").exists()
 
     # native and grid brain masks hold the ventricles: no enclosed holes
     for path in sorted((out / "preproc").rglob("*_desc-brain_mask.nii.gz")):

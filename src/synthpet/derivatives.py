@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from synthpet import __version__
-from synthpet.imageio import write_json
+from synthpet.imageio import write_json, write_text
 
 ROOTS = ("preproc", "mni", "predictions")
 BIDS_VERSION = "1.10.0"
@@ -85,9 +85,7 @@ def write_dataset_descriptions(out_dir: str | Path, raw_dir: str | Path, workflo
             path = folder / name
             if path.exists() and path.read_text() == text:
                 continue
-            partial = path.with_name(f".{name}.partial")
-            partial.write_text(text)
-            partial.replace(path)
+            write_text(text, path)
 
 
 def dataset_root(image: str | Path) -> Path:

@@ -182,13 +182,24 @@ def example_images(wildcards):
     }
 
 
+# the tables the report shows, each as an HTML page made by rule report_tables (Snakemake's
+# report only offers a TSV or JSON for download): name -> data file and where the report lists it
+REPORT_TABLES = {}
+
+
+def report_table(path, caption, category, subcategory=None):
+    """A TSV (or JSON) output that the report shows as an HTML table; returns ``path``."""
+    REPORT_TABLES[Path(path).stem] = {
+        "path": path,
+        "caption": f"../report/{caption}.rst",
+        "category": category,
+        "subcategory": subcategory,
+    }
+    return path
+
+
 def evaluation_table(name, caption):
-    return report(
-        f"{OUT}/evaluation/{name}.tsv",
-        caption=f"../report/{caption}.rst",
-        category="evaluation",
-        subcategory="tables",
-    )
+    return report_table(f"{OUT}/evaluation/{name}.tsv", caption, "evaluation", "tables")
 
 
 def evaluation_figure(name, caption):

@@ -179,11 +179,11 @@ if config["input"]["source"] == "phantom":
             truths=expand(rules.phantom_scan.output.truth, zip, **SCAN_WILDCARDS),
             truth_masks=expand(rules.phantom_scan.output.mask, zip, **SCAN_WILDCARDS),
         output:
-            report(
+            report_table(
                 f"{OUT}/qc/preprocessing_accuracy.tsv",
-                caption="../report/preprocessing_accuracy.rst",
-                category="QC",
-                subcategory="accuracy against ground truth",
+                "preprocessing_accuracy",
+                "QC",
+                "accuracy against ground truth",
             ),
         log:
             f"{OUT}/logs/preprocessing_accuracy.log",

@@ -10,11 +10,7 @@ rule provenance:
             else []
         ),
     output:
-        report(
-            f"{OUT}/provenance.json",
-            caption="../report/provenance.rst",
-            category="provenance",
-        ),
+        report_table(f"{OUT}/provenance.json", "provenance", "provenance"),
     log:
         f"{OUT}/logs/provenance.log",
     conda:
@@ -27,3 +23,27 @@ rule provenance:
         config=config,
     script:
         "../scripts/provenance.py"
+
+
+rule report_tables:
+    input:
+        **{name: table["path"] for name, table in REPORT_TABLES.items()},
+    output:
+        **{
+            name: report(
+                f"{OUT}/report/{name}.html",
+                caption=table["caption"],
+                category=table["category"],
+                subcategory=table["subcategory"],
+            )
+            for name, table in REPORT_TABLES.items()
+        },
+    log:
+        f"{OUT}/logs/report_tables.log",
+    conda:
+        "../../envs/synthpet.yaml"
+    resources:
+        mem_mb=500,
+        runtime=5,
+    script:
+        "../scripts/report_tables.py"
