@@ -606,7 +606,7 @@ def write_tables(inputs: dict, outputs: dict, voxel_mm: int, min_target: float) 
     write_tsv(group_comparison(regions, paper), outputs["groups"])
 
 
-def draw_figures(inputs: dict, outputs: dict, voxel_mm: int, folds, example: str) -> None:
+def draw_figures(inputs: dict, outputs: dict, voxel_mm: int, folds, example: str, alpha: float = 0.5) -> None:
     from synthpet import figures
     from synthpet.atlas import table_regions
     from synthpet.mni import template
@@ -621,4 +621,4 @@ def draw_figures(inputs: dict, outputs: dict, voxel_mm: int, folds, example: str
     figures.metric_distributions(pd.read_csv(inputs["scan_metrics"], sep="\t"), outputs["metrics"])
     figures.correlation_bars(pd.read_csv(inputs["correlations"], sep="\t"), paper, outputs["correlations"])
     losses = {fold: pd.read_csv(path, sep="\t") for fold, path in zip(folds, inputs["losses"], strict=True)}
-    figures.loss_curves(losses, outputs["losses"])
+    figures.loss_curves(losses, outputs["losses"], alpha)

@@ -37,18 +37,21 @@ def example_slices(volumes: dict[str, np.ndarray], brain: np.ndarray, title: str
     plt = _pyplot()
     columns = (("t1w", "T1w", "gray"), ("pet", "PET"), ("synthetic", "synthetic PET"), ("pet_smoothed", "smoothed PET"))
     centre = np.argwhere(brain).mean(axis=0).round().astype(int)
-    figure, axes = plt.subplots(3, len(columns), figsize=(3 * len(columns), 8.5))
-    vmax = max(float(np.percentile(volumes[k][brain], 99.5)) for k in ("pet", "synthetic", "pet_smoothed")) or 1.0
+    figure, axes = plt.subplots(3, len(columns), figsize=(3.2 * len(columns), 9.5))
+    # one scale for the three PET images (their brain maximum: nothing saturates), its own for the T1w
+    vmax = max(float(volumes[k][brain].max()) for k in ("pet", "synthetic", "pet_smoothed")) or 1.0
     for col, (key, label, *cmap) in enumerate(columns):
         volume = np.where(brain, volumes[key], 0)
-        top = float(np.percentile(volume[brain], 99.5)) if key == "t1w" else vmax
+        top = (float(volume[brain].max()) or 1.0) if key == "t1w" else vmax
         for axis in range(3):
             ax = axes[axis, col]
-            ax.imshow(
+            shown = ax.imshow(
                 np.take(volume, centre[axis], axis=axis).T, origin="lower", cmap=(cmap or ["hot"])[0], vmin=0, vmax=top
             )
             ax.set_axis_off()
         axes[0, col].set_title(label)
+        unit = "T1w, scaled to [0, 1]" if key == "t1w" else "normalized SUV (per-scan min-max)"
+        figure.colorbar(shown, ax=axes[:, col].tolist(), orientation="horizontal", fraction=0.04, pad=0.02, label=unit)
     figure.suptitle(title)
     return _save(figure, path)
 
@@ -66,13 +69,21 @@ def groups_original_vs_synthetic(regions: pd.DataFrame, tests: pd.DataFrame, nam
             box = ax.boxplot(data, positions=positions + offset, widths=0.32, patch_artist=True, showfliers=False)
             for patch in box["boxes"]:
                 patch.set_facecolor(colour)
+        bottom, top = ax.get_ylim()
+        ax.set_ylim(bottom, top + 0.1 * (top - bottom))  # room for the stars
         for x, name in enumerate(names):
             p = tests.loc[(tests["region"] == name) & (tests["group"] == group), "p_wilcoxon"]
             if len(p):
-                ax.text(x, ax.get_ylim()[1], stars(float(p.iloc[0])), ha="center", va="top")
+                ax.text(x, top + 0.02 * (top - bottom), stars(float(p.iloc[0])), ha="center", va="bottom")
         ax.set_xticks(positions, [n.replace("_", " ") for n in names], rotation=60, ha="right", fontsize=7)
-        ax.set_ylabel("normalized SUV")
-        ax.set_title(f"{group}: original (blue) vs synthetic (orange)")
+        ax.set_ylabel("normalized SUV (region mean)")
+        ax.set_title(f"{group}: measured vs synthetic PET")
+        ax.legend(
+            handles=[plt.Rectangle((0, 0), 1, 1, color=c) for c in ("tab:blue", "tab:orange")],
+            labels=["measured PET", "synthetic PET"],
+            fontsize=8,
+            loc="upper right",
+        )
     figure.tight_layout()
     return _save(figure, path)
 
@@ -89,7 +100,7 @@ def median_split_scatter_bland_altman(regions: pd.DataFrame, names, path: str | 
     high = part.loc[part["pet_smoothed"] > median, "synthetic"]
     axes[0].boxplot([low, high], showfliers=False)
     axes[0].set_xticks([1, 2], ["Low", "High"])
-    axes[0].set_ylabel("synthetic normalized SUV")
+    axes[0].set_ylabel("synthetic PET (normalized SUV, region mean)")
     axes[0].set_title("median split of the smoothed true SUV (per region)")
     axes[1].scatter(part["pet_smoothed"], part["synthetic"], s=8, alpha=0.6)
     lims = [
@@ -97,11 +108,17 @@ def median_split_scatter_bland_altman(regions: pd.DataFrame, names, path: str | 
         max(part["pet_smoothed"].max(), part["synthetic"].max()),
     ]
     axes[1].plot(lims, lims, "k--", lw=0.8)
-    axes[1].set_xlabel("smoothed true SUV")
-    axes[1].set_ylabel("synthetic SUV")
+    axes[1].set_xlabel("smoothed measured PET (normalized SUV, region mean)")
+    axes[1].set_ylabel("synthetic PET (normalized SUV, region mean)")
     axes[1].set_title("regional means, every scan")
-    pg.plot_blandaltman(part["synthetic"].to_numpy(), part["pet_smoothed"].to_numpy(), agreement=1.96, ax=axes[2])
-    axes[2].set_title("Bland-Altman: synthetic - smoothed true")
+    pg.plot_blandaltman(
+        part["synthetic"].to_numpy(), part["pet_smoothed"].to_numpy(), agreement=1.96, ax=axes[2], s=8, alpha=0.5
+    )
+    left, right = axes[2].get_xlim()
+    axes[2].set_xlim(left, right + 0.25 * (right - left))  # the limit labels sit right of the points
+    axes[2].set_xlabel("mean of synthetic and smoothed measured PET")
+    axes[2].set_ylabel("synthetic - smoothed measured PET")
+    axes[2].set_title("Bland-Altman (mean difference, 95 % limits)")
     figure.tight_layout()
     return _save(figure, path)
 
@@ -109,18 +126,37 @@ def median_split_scatter_bland_altman(regions: pd.DataFrame, names, path: str | 
 def metric_distributions(scans: pd.DataFrame, path: str | Path) -> Path:
     """Figure 5: distributions over scans of each metric, against the raw and the smoothed true PET."""
     plt = _pyplot()
-    panels = [("mse", "MSE"), ("normdiff", "NormDiff"), ("percdiff", "PercDiff")]
+    panels = [
+        ("mse", "MSE", "MSE (normalized SUV squared)"),
+        ("normdiff", "NormDiff", "NormDiff (unitless)"),
+        ("percdiff", "PercDiff", "PercDiff (%)"),
+    ]
     figure, axes = plt.subplots(1, 4, figsize=(16, 4))
-    for ax, (name, label) in zip(axes, panels, strict=False):
+    for ax, (name, label, unit) in zip(axes, panels, strict=False):
         data = [scans[f"{name}_synthetic_vs_pet"], scans[f"{name}_synthetic_vs_pet_smoothed"]]
         ax.violinplot(data, showmedians=True)
-        ax.set_xticks([1, 2], ["raw", "smoothed"])
-        ax.set_title(label)
+        ax.set_xticks([1, 2], ["vs measured", "vs smoothed\nmeasured"])
+        ax.set_title(f"{label} of the synthetic PET")
+        ax.set_ylabel(unit)
     axes[3].violinplot([scans["cnr_pet"], scans["cnr_pet_smoothed"], scans["cnr_synthetic"]], showmedians=True)
-    axes[3].set_xticks([1, 2, 3], ["original", "smoothed", "synthetic"])
-    axes[3].set_title("CNR")
+    axes[3].set_xticks([1, 2, 3], ["measured", "smoothed\nmeasured", "synthetic"])
+    axes[3].set_title("CNR of each image")
+    axes[3].set_ylabel("CNR (unitless)")
     figure.tight_layout()
     return _save(figure, path)
+
+
+IMAGE_NAMES = {
+    "synthetic": "synthetic PET",
+    "pet_smoothed": "smoothed measured PET",
+    "pet": "measured PET",
+    "t1w": "T1w",
+}
+
+
+def readable_pair(pair: str) -> str:
+    """'synthetic vs pet_smoothed' -> 'synthetic PET vs smoothed measured PET'."""
+    return " vs ".join(IMAGE_NAMES.get(name, name) for name in pair.split(" vs "))
 
 
 def correlation_bars(table: pd.DataFrame, names, path: str | Path) -> Path:
@@ -132,20 +168,24 @@ def correlation_bars(table: pd.DataFrame, names, path: str | Path) -> Path:
     for k, pair in enumerate(pairs):
         part = table[table["pair"] == pair].set_index("region").reindex(names)
         x = np.arange(len(names)) + (k - (len(pairs) - 1) / 2) * width
-        ax.bar(x, part["r"].fillna(0), width, label=pair)
+        ax.bar(x, part["r"].fillna(0), width, label=readable_pair(pair))
         for xi, r, p in zip(x, part["r"], part["p"], strict=True):
             if np.isfinite(r):
                 ax.text(xi, r + (0.02 if r >= 0 else -0.08), stars(p), ha="center", fontsize=7)
     ax.set_xticks(np.arange(len(names)), [n.replace("_", " ") for n in names], rotation=60, ha="right", fontsize=7)
-    ax.set_ylabel("Pearson r across scans")
+    ax.set_ylabel("Pearson r across participants")
     ax.axhline(0, color="k", lw=0.6)
-    ax.legend(fontsize=8)
+    finite = table["r"][np.isfinite(table["r"])]
+    ax.set_ylim(min(0.0, finite.min() - 0.15) if len(finite) else -1, (finite.max() + 0.15) if len(finite) else 1)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     figure.tight_layout()
     return _save(figure, path)
 
 
-def loss_curves(losses: dict[str, pd.DataFrame], path: str | Path) -> Path:
-    """Figure 7: training and held-out loss per epoch, every fold."""
+def loss_curves(losses: dict[str, pd.DataFrame], path: str | Path, alpha: float = 0.5) -> Path:
+    """Figure 7: training and held-out loss per epoch, every fold (loss: alpha BCE + (1 - alpha) MSE)."""
+    from matplotlib.ticker import MaxNLocator
+
     plt = _pyplot()
     figure, ax = plt.subplots(figsize=(7, 4.5))
     for k, (fold, table) in enumerate(losses.items()):
@@ -153,7 +193,8 @@ def loss_curves(losses: dict[str, pd.DataFrame], path: str | Path) -> Path:
         ax.plot(table["epoch"], table["train_loss"], color=colour, label=f"fold {fold} train")
         ax.plot(table["epoch"], table["held_out_loss"], color=colour, ls="--", label=f"fold {fold} held-out")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("loss (BCE + MSE)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel(f"loss: {alpha:g} BCE + {1 - alpha:g} MSE (in brain)")
     ax.legend(fontsize=7, ncol=2)
     figure.tight_layout()
     return _save(figure, path)

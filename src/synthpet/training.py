@@ -288,6 +288,7 @@ def write_fold_artefacts(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
     import pandas as pd
 
     from synthpet import __version__
@@ -300,7 +301,8 @@ def write_fold_artefacts(
     ax.plot(table["epoch"], table["train_loss"], label="training scans")
     ax.plot(table["epoch"], table["held_out_loss"], label="held-out scans")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("0.5 BCE + 0.5 MSE (in brain)")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.set_ylabel(f"loss: {config.alpha:g} BCE + {1 - config.alpha:g} MSE (in brain)")
     ax.set_title(f"fold {fold}")
     ax.legend()
     figure.tight_layout()

@@ -40,7 +40,7 @@ rule mni_register:
             caption="../report/qc_mni.rst",
             category="QC",
             subcategory="MNI registration",
-            labels={"scan": "{subject}" + ("_{session}" if SESSION else "")},
+            labels={"scan": paths.scan_id("{subject}", SESSION)},
         ),
     log:
         scan_log("mni_register"),
@@ -191,6 +191,7 @@ rule evaluation_figures:
         voxel_mm=MNI_VOXEL,
         folds=FOLDS,
         example=EXAMPLE_SCAN,
+        alpha=TRAIN["alpha"],
     script:
         "../scripts/evaluation_figures.py"
 

@@ -109,7 +109,7 @@ rule qc_coregistration:
             caption="../report/qc_coregistration.rst",
             category="QC",
             subcategory="coregistration and brain mask",
-            labels={"scan": "{subject}" + ("_{session}" if SESSION else "")},
+            labels={"scan": paths.scan_id("{subject}", SESSION)},
         ),
     log:
         scan_log("qc_coregistration"),

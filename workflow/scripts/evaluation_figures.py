@@ -5,4 +5,4 @@ from synthpet.logs import job_log
 
 with job_log(snakemake.log[0]):
     p = snakemake.params
-    draw_figures(dict(snakemake.input), dict(snakemake.output), p.voxel_mm, p.folds, p.example)
+    draw_figures(dict(snakemake.input), dict(snakemake.output), p.voxel_mm, p.folds, p.example, p.alpha)
