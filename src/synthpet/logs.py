@@ -1,4 +1,5 @@
-"""Logging for workflow jobs: everything a job prints goes to its rule's log file."""
+"""Logging for workflow jobs: everything a job prints goes to its rule's log file; what a user
+watches (training progress) also goes to the console, through the ``synthpet.progress`` logger."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from pathlib import Path
 from synthpet.errors import SynthpetError
 
 
+PROGRESS = "synthpet.progress"
+
+
 @contextlib.contextmanager
 def job_log(path: str | Path | None) -> Iterator[logging.Logger]:
     """Send stdout, stderr and the ``synthpet`` logger to ``path`` for the duration of a job.
@@ -21,6 +25,7 @@ def job_log(path: str | Path | None) -> Iterator[logging.Logger]:
     to fix without opening the log; then the job fails as usual.
     """
     logger = logging.getLogger("synthpet")
+    progress = logging.getLogger(PROGRESS)
     if path is None:
         yield logger
         return
@@ -31,6 +36,10 @@ def job_log(path: str | Path | None) -> Iterator[logging.Logger]:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
+        # progress messages reach the log file through "synthpet", and the console through this
+        on_console = logging.StreamHandler(console)
+        on_console.setFormatter(logging.Formatter("synthpet: %(message)s"))
+        progress.addHandler(on_console)
         started = time.perf_counter()
         try:
             yield logger
@@ -44,3 +53,4 @@ def job_log(path: str | Path | None) -> Iterator[logging.Logger]:
             raise
         finally:
             logger.removeHandler(handler)
+            progress.removeHandler(on_console)

@@ -4,12 +4,13 @@ The checkpoint lives only while the fold is unfinished: once the outputs are wri
 so a rerun that Snakemake decides on (a changed input, --forcerun) trains again instead of
 resuming a finished training."""
 
+import logging
 from pathlib import Path
 
 import pandas as pd
 import torch
 
-from synthpet.logs import job_log
+from synthpet.logs import PROGRESS, job_log
 from synthpet.model import ModelConfig
 from synthpet.training import TrainConfig, load_volumes, train_fold, write_fold_artefacts
 
@@ -27,7 +28,9 @@ with job_log(snakemake.log[0]) as log:
     train = load_volumes(pick(i.t1w, train_mask), pick(i.pet, train_mask), pick(i.mask, train_mask))
     test = load_volumes(pick(i.t1w, held_out), pick(i.pet, held_out), pick(i.mask, held_out))
     config = TrainConfig(seed=p.seed, model=ModelConfig.from_dict(p.model), **p.training)
-    model, history, facts = train_fold(train, test, config, fold, Path(p.checkpoint), log=log.info)
+    # each epoch's line also goes to the console, to watch training without opening the log
+    progress = logging.getLogger(PROGRESS).info
+    model, history, facts = train_fold(train, test, config, fold, Path(p.checkpoint), log=progress)
     scans = {"train": pick(p.scans, train_mask), "held_out": pick(p.scans, held_out)}
     write_fold_artefacts(
         model, history, facts, config, fold, scans, dict(o), preprocess=p.preprocess, trained_on=p.input_source
