@@ -469,6 +469,15 @@ def test_demo_workflow_end_to_end(demo, tmp_path):
             sidecar = json.loads(image.read_text())
             assert sidecar["CrossValidationFold"] == row.fold, image.name
             assert (out / sidecar["Model"]).is_file()
+    # SUVR in MNI space: each scan's image over its mean in the scan's own brain mask (the default
+    # whole-brain reference), comparable between participants; wrong image or mask would not match
+    for row in folds.head(3).itertuples():
+        base = out / "mni" / f"sub-{row.subject}" / f"ses-{row.session}"
+        brain = nib.load(base / "anat" / f"{row.scan}_space-MNI152NLin6Asym_desc-brain_mask.nii.gz").get_fdata() > 0
+        for desc, source in (("syntheticSUVR", "synthetic"), ("trueSUVR", "true")):
+            image = nib.load(base / "pet" / f"{row.scan}_space-MNI152NLin6Asym_desc-{source}_pet.nii.gz").get_fdata()
+            ratio = nib.load(base / "pet" / f"{row.scan}_space-MNI152NLin6Asym_desc-{desc}_pet.nii.gz").get_fdata()
+            assert np.allclose(ratio[brain], image[brain] / image[brain].mean(), rtol=1e-4), (row.scan, desc)
 
     # nothing is stale after a complete run
     again = snakemake(work, "-n", "--cores", "2")

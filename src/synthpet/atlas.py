@@ -77,6 +77,26 @@ class Atlas:
             return cls(tuple(str(n) for n in npz["names"]), masks)
 
 
+def _harvard_oxford_label_names(table: pd.DataFrame) -> list[str]:
+    return [str(n).replace("Lateral_Ventrical", "Lateral_Ventricle") for n in table["name"]]
+
+
+def region_names(setting: str | dict) -> list[str]:
+    """The region names an atlas setting gives, read from its label table only (cheap enough to check
+    settings against before any job); [] when a user's label table cannot be read yet."""
+    if setting == "harvard-oxford":
+        from synthpet import templates
+
+        composite = [
+            f"{side}_{kind}" for side in ("Left", "Right") for kind in ("Cerebral_Cortex", "Cerebral_White_Matter")
+        ]
+        return _harvard_oxford_label_names(templates.harvard_oxford_labels()) + composite
+    try:
+        return [str(n) for n in pd.read_csv(setting["labels"], sep="\t")["name"]]
+    except (OSError, KeyError, ValueError):
+        return []  # from_files names the problem when the atlas is built
+
+
 def harvard_oxford(voxel_mm: int) -> Atlas:
     from synthpet import templates
     from synthpet.mni import template
@@ -84,7 +104,7 @@ def harvard_oxford(voxel_mm: int) -> Atlas:
     t1, brain = template(voxel_mm)
     labels = templates.harvard_oxford_maxprob(t1.affine, t1.shape, threshold=25)
     table = templates.harvard_oxford_labels()
-    names = [str(n).replace("Lateral_Ventrical", "Lateral_Ventricle") for n in table["name"]]
+    names = _harvard_oxford_label_names(table)
     masks = [labels == index + 1 for index in table["index"]]
     cortical = [i for i, n in enumerate(names) if i < 96]  # the first 96 volumes are cortical
     x_world = (t1.affine[:3, :3] @ np.indices(t1.shape).reshape(3, -1) + t1.affine[:3, 3:4])[0].reshape(t1.shape)

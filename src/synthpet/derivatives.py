@@ -38,6 +38,8 @@ PET_MEANING = {
     "smoothed": ("the measured PET of desc-true smoothed with the evaluation's Gaussian kernel", "arbitrary"),
     "noisefree": ("the synthetic cohort's noise-free PET (ground truth), normalized as desc-true", "arbitrary"),
     "anatomical": ("the part of the ground truth that the anatomy explains, normalized as desc-true", "arbitrary"),
+    "syntheticSUVR": ("the synthetic PET of desc-synthetic divided by its mean in the reference region", "ratio"),
+    "trueSUVR": ("the measured PET of desc-true divided by its mean in the reference region", "ratio"),
 }
 T1W_MEANING = {
     "ingested": "the input T1w in canonical form (RAS+, float32), with skull",
@@ -94,9 +96,10 @@ def dataset_root(image: str | Path) -> Path:
     return next(parent.parent for parent in image.parents if parent.name.startswith("sub-"))
 
 
-def sidecar(image: str | Path, raw: dict[str, str], fold: int | None = None) -> dict:
+def sidecar(image: str | Path, raw: dict[str, str], fold: int | None = None, suvr_reference=()) -> dict:
     """The JSON sidecar of one derivative image. ``raw``: the scan's input T1w and PET, relative to
-    the input dataset; ``fold``: the cross-validation fold whose model predicted the scan."""
+    the input dataset; ``fold``: the cross-validation fold whose model predicted the scan;
+    ``suvr_reference``: the atlas regions of the SUVR reference (none: the whole brain)."""
     image = Path(image)
     found, suffix = entities(image)
     desc, space = found.get("desc"), found.get("space")
@@ -113,13 +116,15 @@ def sidecar(image: str | Path, raw: dict[str, str], fold: int | None = None) -> 
         meaning, units = PET_MEANING[desc]
         meta["Description"] = meaning
         meta["Units"] = units
-        if desc == "synthetic":
+        if desc.endswith("SUVR"):
+            meta["ReferenceRegion"] = " + ".join(suvr_reference) or "whole brain (the scan's brain mask)"
+        if desc in ("synthetic", "syntheticSUVR"):
             sources = [f"bids:raw:{raw['t1w']}"]
     if suffix != "mask":
         meta["SkullStripped"] = desc not in ("ingested", "suv")
     if fold is not None and root in ("predictions", "mni") and suffix == "pet" and desc != "suv":
         meta["CrossValidationFold"] = fold
-        if desc == "synthetic":
+        if desc in ("synthetic", "syntheticSUVR"):
             meta["Model"] = f"models/fold-{fold}/model.pt"
     if space == "T1w":
         meta["SpatialReference"] = f"bids:raw:{raw['t1w']}"
@@ -131,6 +136,6 @@ def sidecar(image: str | Path, raw: dict[str, str], fold: int | None = None) -> 
     return meta
 
 
-def write_sidecars(images: dict[str, str], sidecars: dict[str, str], raw: dict, fold=None) -> None:
+def write_sidecars(images: dict[str, str], sidecars: dict[str, str], raw: dict, fold=None, suvr_reference=()) -> None:
     for key, image in images.items():
-        write_json(sidecar(image, raw, fold), sidecars[key])
+        write_json(sidecar(image, raw, fold, suvr_reference), sidecars[key])

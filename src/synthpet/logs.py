@@ -13,7 +13,6 @@ from pathlib import Path
 
 from synthpet.errors import SynthpetError
 
-
 PROGRESS = "synthpet.progress"
 
 

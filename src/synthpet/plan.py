@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from synthpet import bids, phantom
+from synthpet import atlas, bids, phantom
 from synthpet.bids import Cohort
 from synthpet.config import validate_config
 from synthpet.errors import ConfigError
 from synthpet.folds import check_genotypes, make_folds
+from synthpet.suvr import check_reference
 
 # the settings that define the paper's protocol, shown when a run starts so the user sees what runs
 PROTOCOL_KEYS = (
@@ -83,6 +84,8 @@ def plan_run(config: dict, schema: dict | None = None) -> Plan:
     problems = output_location_problems(config)
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+    if config["evaluation"]["suvr_reference"]:
+        check_reference(config["evaluation"]["suvr_reference"], atlas.region_names(config["evaluation"]["atlas"]))
     if config["input"]["source"] == "phantom":
         phantom.check_effect_regions(config["phantom"])
         if config["phantom"]["pattern_image"]:

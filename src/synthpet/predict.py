@@ -23,6 +23,7 @@ import numpy as np
 
 from synthpet.errors import InputError, SynthpetError
 from synthpet.paths import json_sidecar
+from synthpet.suvr import to_suvr
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
 IMAGES = ("mean", "std", "mask")  # the outputs that are images, each with a JSON sidecar
@@ -245,7 +246,7 @@ def _predict_one(t1w: Path, models: FoldModels, networks: list, outputs: dict[st
     }
     # a ratio to the whole brain's mean (the reference region of [11C]PBR28 ratio measures): unlike the
     # per-scan [0, 1] scale, it can be compared between participants and groups
-    native["suvr"] = native["mean"] / np.float32(native["mean"][mask].mean())
+    native["suvr"] = to_suvr(native["mean"], mask, str(t1w))
     source = {"Sources": [str(t1w.resolve())], "SourceSHA256": _sha256(t1w), "SynthpetVersion": facts["version"]}
     described = {
         "mean": f"synthetic [11C]PBR28 PET, mean of {len(models.weights)} fold models",

@@ -17,6 +17,8 @@ PARTICIPANT_IMAGES = {
 GROUP_IMAGES = {
     "synthetic_grid": rules.predict_scan.output.grid,
     "synthetic_t1w": rules.predict_scan.output.native,
+    "suvr_synthetic": rules.suvr.output.synthetic,
+    "suvr_pet": rules.suvr.output.pet,
     **{
         f"mni_{key}": getattr(rules.mni_pet.output, key)
         for key in rules.mni_pet.output.keys()
@@ -46,6 +48,7 @@ rule participant_sidecars:
     params:
         raw=raw_relative,
         fold=None,
+        suvr_reference=[],
     script:
         "../scripts/write_sidecars.py"
 
@@ -60,3 +63,4 @@ use rule participant_sidecars as group_sidecars with:
     params:
         raw=raw_relative,
         fold=lambda wildcards: int(FOLD_OF[scan_of(wildcards).id]),
+        suvr_reference=EVAL["suvr_reference"],

@@ -107,6 +107,28 @@ rule atlas:
         "../scripts/atlas.py"
 
 
+rule suvr:
+    input:
+        synthetic=rules.mni_pet.output.synthetic,
+        pet=rules.mni_pet.output.pet,
+        mask=rules.mni_pet.output.mask,
+        atlas=rules.atlas.output[0],
+    output:
+        synthetic=mni_path("pet", "pet", space=mni.SPACE, desc="syntheticSUVR"),
+        pet=mni_path("pet", "pet", space=mni.SPACE, desc="trueSUVR"),
+    log:
+        scan_log("suvr"),
+    conda:
+        "../../envs/synthpet.yaml"
+    resources:
+        mem_mb=lambda wildcards, input, attempt: (1000 + 10 * input.size_mb) * attempt,
+        runtime=lambda wildcards, attempt: 5 * attempt,
+    params:
+        reference=EVAL["suvr_reference"],
+    script:
+        "../scripts/suvr.py"
+
+
 rule scan_measures:
     input:
         unpack(mni_images),

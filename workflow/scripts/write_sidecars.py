@@ -5,4 +5,4 @@ from synthpet.logs import job_log
 
 with job_log(snakemake.log[0]):
     p = snakemake.params
-    write_sidecars(dict(snakemake.input.items()), dict(snakemake.output.items()), p.raw, p.fold)
+    write_sidecars(dict(snakemake.input.items()), dict(snakemake.output.items()), p.raw, p.fold, p.suvr_reference)
