@@ -54,6 +54,7 @@ rule all:
                 rules.evaluation_figures.output,
                 rules.provenance.output,
                 rules.report_tables.output,
+                rules.methods.output,
                 expand(rules.group_sidecars.output, zip, **SCAN_WILDCARDS),
             ]
             if GROUP_LEVEL

@@ -47,3 +47,26 @@ rule report_tables:
         runtime=5,
     script:
         "../scripts/report_tables.py"
+
+
+rule methods:
+    input:
+        provenance=rules.provenance.output[0],
+        folds=rules.folds.output.folds,
+        summary=expand(rules.train_fold.output.summary, fold=0)[0],
+    output:
+        markdown=f"{OUT}/methods.md",
+        html=report(
+            f"{OUT}/report/methods.html",
+            caption="../report/methods.rst",
+            category="methods",
+        ),
+    log:
+        f"{OUT}/logs/methods.log",
+    conda:
+        "../../envs/synthpet.yaml"
+    resources:
+        mem_mb=500,
+        runtime=2,
+    script:
+        "../scripts/methods.py"
