@@ -202,6 +202,17 @@ def evaluation_table(name, caption):
     return report_table(f"{OUT}/evaluation/{name}.tsv", caption, "evaluation", "tables")
 
 
+def participant_figure(path, caption, figure):
+    """A per-scan figure, shown in that scan's own section of the report (as fMRIPrep does)."""
+    return report(
+        path,
+        caption=f"../report/{caption}.rst",
+        category="participants",
+        subcategory=paths.scan_id("{subject}", SESSION),
+        labels={"figure": figure},
+    )
+
+
 def evaluation_figure(name, caption):
     return report(
         f"{OUT}/evaluation/figures/{name}.png",

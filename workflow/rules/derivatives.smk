@@ -3,6 +3,12 @@
 # dataset_description.json is written when a run starts (Snakefile, onstart).
 
 
+# JSON writers of a second each: on a cluster they run in the main process, not as jobs
+localrules:
+    participant_sidecars,
+    group_sidecars,
+
+
 PARTICIPANT_IMAGES = {
     "t1w": rules.ingest_t1w.output.t1w,
     "suv": rules.ingest_pet.output.suv,

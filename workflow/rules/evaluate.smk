@@ -35,12 +35,10 @@ rule mni_register:
             desc="warp",
         ),
         t1w=mni_path("anat", "T1w", space=mni.SPACE, desc="brain"),
-        qc=report(
+        qc=participant_figure(
             f"{OUT}/qc/mni/{paths.scan_id('{subject}', SESSION)}_desc-mni_qc.png",
-            caption="../report/qc_mni.rst",
-            category="QC",
-            subcategory="MNI registration",
-            labels={"scan": paths.scan_id("{subject}", SESSION)},
+            "qc_mni",
+            "2. registration to MNI",
         ),
     log:
         scan_log("mni_register"),
@@ -88,6 +86,28 @@ rule mni_pet:
         fwhm_mm=EVAL["smoothing_fwhm_mm"],
     script:
         "../scripts/mni_pet.py"
+
+
+rule qc_prediction:
+    input:
+        **{key: getattr(rules.mni_pet.output, key) for key in (*IMAGES, "mask")},
+    output:
+        participant_figure(
+            f"{OUT}/qc/prediction/{paths.scan_id('{subject}', SESSION)}_desc-prediction_qc.png",
+            "qc_prediction",
+            "3. synthetic vs measured PET",
+        ),
+    log:
+        scan_log("qc_prediction"),
+    conda:
+        "../../envs/synthpet.yaml"
+    resources:
+        mem_mb=lambda wildcards, input, attempt: (800 + 10 * input.size_mb) * attempt,
+        runtime=lambda wildcards, attempt: 5 * attempt,
+    params:
+        title=lambda wildcards: f"{scan_of(wildcards).id}: out-of-fold prediction of the fold-{FOLD_OF[scan_of(wildcards).id]} model (MNI space)",
+    script:
+        "../scripts/qc_prediction.py"
 
 
 rule atlas:

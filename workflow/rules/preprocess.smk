@@ -104,12 +104,10 @@ rule qc_coregistration:
         mask=rules.brain_mask.output.mask,
         pet=rules.coregister_pet.output.pet,
     output:
-        report(
+        participant_figure(
             f"{OUT}/qc/coregistration/{paths.scan_id('{subject}', SESSION)}_desc-coreg_qc.png",
-            caption="../report/qc_coregistration.rst",
-            category="QC",
-            subcategory="coregistration and brain mask",
-            labels={"scan": paths.scan_id("{subject}", SESSION)},
+            "qc_coregistration",
+            "1. PET coregistration and brain mask",
         ),
     log:
         scan_log("qc_coregistration"),

@@ -25,6 +25,12 @@ rule provenance:
         "../scripts/provenance.py"
 
 
+# small text writers: on a cluster they run in the main process, not as jobs
+localrules:
+    report_tables,
+    methods,
+
+
 rule report_tables:
     input:
         **{name: table["path"] for name, table in REPORT_TABLES.items()},

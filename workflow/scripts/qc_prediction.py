@@ -1,0 +1,14 @@
+"""Snakemake job: one scan's T1w, measured, synthetic and smoothed PET side by side (report section of the scan)."""
+
+import nibabel as nib
+import numpy as np
+
+from synthpet.evaluation import IMAGES
+from synthpet.figures import example_slices
+from synthpet.logs import job_log
+
+with job_log(snakemake.log[0]):
+    i = snakemake.input
+    volumes = {key: np.asarray(nib.load(i[key]).dataobj, np.float32) for key in IMAGES}
+    brain = np.asarray(nib.load(i.mask).dataobj) > 0
+    example_slices(volumes, brain, snakemake.params.title, snakemake.output[0])
