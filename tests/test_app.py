@@ -143,3 +143,19 @@ def test_a_non_editable_install_runs_its_packaged_workflow_from_any_folder(paper
     assert planned_jobs(dry)["train_fold"] == 5
     for root in ROOTS:  # a dry run plans; it writes no derivatives
         assert not (tmp_path / "out" / root).exists()
+
+
+def docker_available() -> bool:
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.mark.skipif(not docker_available(), reason="no Docker daemon here")
+def test_container_builds_and_runs_the_app(tmp_path):
+    """The Dockerfile builds an image whose entry point is the BIDS-App call (where Docker runs)."""
+    build = subprocess.run(["docker", "build", "-t", "synthpet:test", str(REPO)], capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr[-3000:]
+    version = subprocess.run(["docker", "run", "--rm", "synthpet:test", "--version"], capture_output=True, text=True)
+    assert version.returncode == 0 and version.stdout.startswith(f"synthpet {__version__}"), version.stderr

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 import tomllib
 
 import yaml
@@ -37,5 +41,32 @@ def test_environment_matches_the_package():
     python = next(d for d in conda if d.startswith("python"))
     assert python.split("=")[1] in SpecifierSet(project["requires-python"])
     # the package itself, installed from the checkout: its dependencies are exactly pyproject's
-    assert pip == ["-e ../"]
+    assert pip == ["-e ${SYNTHPET_ROOT}"]
     assert set(conda) == {python, "pip"}, "conda packages beside python and pip would shadow pyproject's pins"
+
+
+def test_pip_line_installs_the_package_from_its_real_location(tmp_path):
+    """Snakemake hands conda a copy of the env file elsewhere; conda writes its pip lines to a
+    requirements file that pip reads, expanding SYNTHPET_ROOT, which the workflow sets (common.smk)."""
+    env = yaml.safe_load((REPO / "envs" / "synthpet.yaml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    requirements = tmp_path / "elsewhere" / "condaenv.requirements.txt"
+    requirements.parent.mkdir()
+    requirements.write_text("\n".join(pip) + "\n")
+    common = (REPO / "workflow" / "rules" / "common.smk").read_text()
+    assert 'os.environ["SYNTHPET_ROOT"] = str(workflow_root())' in common
+    report_path = tmp_path / "report.json"
+    command = [sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps", "--no-build-isolation"]
+    result = subprocess.run(
+        [*command, "--report", str(report_path), "-r", str(requirements)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env={**os.environ, "SYNTHPET_ROOT": str(REPO), "PIP_NO_INDEX": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(report_path.read_text())
+    (item,) = report["install"]
+    assert item["metadata"]["name"] == "synthpet"
+    assert item["download_info"]["url"] == REPO.as_uri() and item["download_info"]["dir_info"]["editable"]
