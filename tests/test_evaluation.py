@@ -249,6 +249,27 @@ def test_regional_agreement_matches_hand_computations():
     assert table["r"] == pytest.approx(stats.pearsonr(part["synthetic"], part["pet_smoothed"]).statistic)
 
 
+def test_regional_baseline_and_skill_are_calibrated():
+    """The regional population mean is the mean of the other folds' scans; a synthetic PET that is its
+    target has skill 1 over it, one that is the baseline itself has skill 0."""
+    regions = regions_table(np.random.default_rng(7))
+    regions["fold"] = regions["subject"].astype(int) % 3  # participant-grouped folds
+    regions["popmean"] = evaluation.regional_population_mean(regions)
+    thalamus = regions[regions["region"] == "Left_Thalamus"]
+    by_hand = thalamus.loc[thalamus["fold"] != 0, "pet"].mean()
+    assert np.allclose(thalamus.loc[thalamus["fold"] == 0, "popmean"], by_hand)
+    for synthetic, skill, bias in (("pet_smoothed", 1.0, 0.0), ("popmean", 0.0, None)):
+        table = evaluation.regional_agreement(regions.assign(synthetic=regions[synthetic]), ["Brain-Stem"])
+        model = table[table["prediction"] == "synthetic"].iloc[0]
+        assert model["skill_vs_popmean"] == pytest.approx(skill, abs=1e-12), synthetic
+        if bias is not None:
+            assert model["bias"] == pytest.approx(bias, abs=1e-12) and model["r"] == pytest.approx(1.0)
+    table2 = evaluation.table2_regional(regions)
+    assert table2.loc[table2["region"] == "Left_Thalamus", "popmean_mean"].item() == pytest.approx(
+        thalamus["popmean"].mean()
+    )
+
+
 def test_harvard_oxford_has_the_papers_21_regions_lateralized():
     regions = atlas.harvard_oxford(2)
     assert set(atlas.PAPER_SUBCORTICAL) <= set(regions.names) and len(atlas.PAPER_SUBCORTICAL) == 21

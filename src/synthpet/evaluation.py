@@ -145,17 +145,20 @@ def per_participant(table: pd.DataFrame, values, within=()) -> pd.DataFrame:
 
 
 def table2_regional(regions: pd.DataFrame) -> pd.DataFrame:
-    """Table 2: regional normalized SUV over scans, original, synthetic and smoothed (mean, SD)."""
+    """Table 2: regional normalized SUV over scans, original, synthetic and smoothed (mean, SD), and the
+    population-mean baseline where the table has it."""
+    images = [("pet", "original"), ("synthetic", "synthetic"), ("pet_smoothed", "smoothed")]
+    if "popmean" in regions:  # the baseline beside the model
+        images.append(("popmean", "popmean"))
     rows = []
     for region, part in regions.groupby("region", sort=False):
         row = {"region": region, "scans": int(part["pet"].notna().sum())}
-        for image, label in (("pet", "original"), ("synthetic", "synthetic"), ("pet_smoothed", "smoothed")):
+        for image, label in images:
             row[f"{label}_mean"], row[f"{label}_sd"] = part[image].mean(), part[image].std(ddof=1)
         rows.append(row)
-    every = regions[["pet", "synthetic", "pet_smoothed"]]
     overall = {"region": "all regions", "scans": regions["scan"].nunique()}
-    for image, label in (("pet", "original"), ("synthetic", "synthetic"), ("pet_smoothed", "smoothed")):
-        overall[f"{label}_mean"], overall[f"{label}_sd"] = every[image].mean(), every[image].std(ddof=1)
+    for image, label in images:
+        overall[f"{label}_mean"], overall[f"{label}_sd"] = regions[image].mean(), regions[image].std(ddof=1)
     return pd.DataFrame([*rows, overall])
 
 
@@ -423,29 +426,50 @@ def correlations(regions: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def regional_population_mean(regions: pd.DataFrame) -> pd.Series:
+    """The population-mean baseline in regional terms: for each scan and region, the mean measured
+    regional value (``pet``) of its fold's training scans, i.e. of every scan of the other folds."""
+    baseline = pd.Series(np.nan, index=regions.index)
+    for fold in regions["fold"].unique():
+        held_out = regions["fold"] == fold
+        training = regions[~held_out].groupby("region")["pet"].mean()
+        baseline[held_out] = regions.loc[held_out, "region"].map(training)
+    return baseline
+
+
+REGIONAL_PREDICTIONS = ("synthetic", "popmean")  # the model, and the baseline where the table has it
+
+
 def regional_agreement(regions: pd.DataFrame, names, target: str = "pet_smoothed") -> pd.DataFrame:
-    """Per region, agreement of the synthetic with the true regional SUV over participants (repeated
-    scans averaged): Pearson r, ICC(A,1) (two-way random, absolute agreement) and the
-    Bland-Altman bias (synthetic - true) with its 95 % limits of agreement."""
+    """Per region, agreement of the synthetic (and, where present, the population-mean baseline's)
+    with the true regional SUV over participants (repeated scans averaged): Pearson r, ICC(A,1)
+    (two-way random, absolute agreement), the Bland-Altman bias (prediction - true) with its 95 %
+    limits, the MSE over participants and the model's skill over the baseline, 1 - MSE / MSE."""
     import pingouin as pg
 
+    predictions = [name for name in REGIONAL_PREDICTIONS if name in regions]
     rows = []
     for region in names:
-        part = regions[regions["region"] == region].dropna(subset=["synthetic", target])
-        data = per_participant(part, ["synthetic", target])
-        row = {"region": region, "target": target, "participants": len(data)}
-        difference = data["synthetic"] - data[target]
-        row["bias"] = difference.mean()
-        spread = 1.96 * difference.std(ddof=1) if len(data) > 1 else np.nan
-        row["limit_low"], row["limit_high"] = row["bias"] - spread, row["bias"] + spread
-        row["r"] = row["icc"] = np.nan
-        if len(data) >= 3 and data["synthetic"].std() > 0 and data[target].std() > 0:
-            row["r"] = float(np.corrcoef(data["synthetic"], data[target])[0, 1])
-            long = data.melt(id_vars="subject", value_vars=["synthetic", target], var_name="rater")
-            icc = pg.intraclass_corr(long, targets="subject", raters="rater", ratings="value")
-            # named 'ICC(A,1)' from pingouin 0.7, 'ICC2' before
-            row["icc"] = float(icc.loc[icc["Type"].isin(["ICC(A,1)", "ICC2"]), "ICC"].iloc[0])
-        rows.append(row)
+        part = regions[regions["region"] == region].dropna(subset=[*predictions, target])
+        data = per_participant(part, [*predictions, target])
+        errors = {}
+        for prediction in predictions:
+            row = {"region": region, "prediction": prediction, "target": target, "participants": len(data)}
+            difference = data[prediction] - data[target]
+            row["bias"] = difference.mean()
+            spread = 1.96 * difference.std(ddof=1) if len(data) > 1 else np.nan
+            row["limit_low"], row["limit_high"] = row["bias"] - spread, row["bias"] + spread
+            row["mse"] = errors[prediction] = float((difference**2).mean()) if len(data) else np.nan
+            row["r"] = row["icc"] = np.nan
+            if len(data) >= 3 and data[prediction].std() > 0 and data[target].std() > 0:
+                row["r"] = float(np.corrcoef(data[prediction], data[target])[0, 1])
+                long = data.melt(id_vars="subject", value_vars=[prediction, target], var_name="rater")
+                icc = pg.intraclass_corr(long, targets="subject", raters="rater", ratings="value")
+                # named 'ICC(A,1)' from pingouin 0.7, 'ICC2' before
+                row["icc"] = float(icc.loc[icc["Type"].isin(["ICC(A,1)", "ICC2"]), "ICC"].iloc[0])
+            rows.append(row)
+        if "popmean" in errors and errors["popmean"] > 0:
+            rows[-len(predictions)]["skill_vs_popmean"] = 1.0 - errors["synthetic"] / errors["popmean"]
     return pd.DataFrame(rows)
 
 
@@ -574,6 +598,7 @@ def write_tables(inputs: dict, outputs: dict, voxel_mm: int, min_target: float) 
         ],
         ignore_index=True,
     )
+    regions["popmean"] = regional_population_mean(regions)
     paper = table_regions(regions["region"])
     _, brain = template(voxel_mm)
     # each scan is scored inside its own brain too (scored_region); cross-scan comparisons where both are
