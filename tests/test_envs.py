@@ -13,6 +13,8 @@ import yaml
 from conftest import REPO
 from packaging.specifiers import SpecifierSet
 
+from synthpet.resources import export_root_for_conda
+
 
 def conda_directives() -> set[str]:
     found = set()
@@ -45,7 +47,7 @@ def test_environment_matches_the_package():
     assert set(conda) == {python, "pip"}, "conda packages beside python and pip would shadow pyproject's pins"
 
 
-def test_pip_line_installs_the_package_from_its_real_location(tmp_path):
+def test_pip_line_installs_the_package_from_its_real_location(tmp_path, monkeypatch):
     """Snakemake hands conda a copy of the env file elsewhere; conda writes its pip lines to a
     requirements file that pip reads, expanding SYNTHPET_ROOT, which the workflow sets (common.smk)."""
     env = yaml.safe_load((REPO / "envs" / "synthpet.yaml").read_text())
@@ -53,8 +55,11 @@ def test_pip_line_installs_the_package_from_its_real_location(tmp_path):
     requirements = tmp_path / "elsewhere" / "condaenv.requirements.txt"
     requirements.parent.mkdir()
     requirements.write_text("\n".join(pip) + "\n")
-    common = (REPO / "workflow" / "rules" / "common.smk").read_text()
-    assert 'os.environ["SYNTHPET_ROOT"] = str(workflow_root())' in common
+    # the workflow sets the variable when it is parsed, to where it runs from
+    assert "export_root_for_conda()" in (REPO / "workflow" / "rules" / "common.smk").read_text()
+    monkeypatch.delenv("SYNTHPET_ROOT", raising=False)
+    export_root_for_conda()
+    assert os.environ["SYNTHPET_ROOT"] == str(REPO)
     report_path = tmp_path / "report.json"
     command = [sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps", "--no-build-isolation"]
     result = subprocess.run(

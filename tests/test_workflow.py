@@ -502,7 +502,8 @@ PREPROCESSING = ("ingest_t1w", "ingest_pet", "brain_mask", "coregister_pet", "mo
 
 @pytest.mark.e2e
 def test_only_what_is_stale_reruns(demo, tmp_path):
-    # a statistics-only setting: the per-scan measures, the tables, figures and provenance, nothing else
+    # a statistics-only setting: the per-scan measures, the tables, figures, their report pages, the
+    # provenance and the methods text that records it, nothing else
     stats = plan(demo, "--config", "evaluation={cnr_draws: 500}")
     assert set(stats) == {
         "scan_measures",
@@ -510,6 +511,8 @@ def test_only_what_is_stale_reruns(demo, tmp_path):
         "evaluation_figures",
         "ground_truth_tables",
         "provenance",
+        "report_tables",
+        "methods",
         "all",
     }, stats
     # the smoothing kernel: from the MNI images of the PET onward

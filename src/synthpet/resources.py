@@ -7,6 +7,7 @@ an installed ``synthpet`` runs its workflow from any folder.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from synthpet import __version__
@@ -32,6 +33,16 @@ def workflow_root() -> Path:
         f"the workflow files (Snakefile, workflow/) are in neither {PACKAGED} nor {CHECKOUT}; "
         "this installation of synthpet is incomplete, reinstall it"
     )
+
+
+ROOT_VARIABLE = "SYNTHPET_ROOT"
+
+
+def export_root_for_conda() -> None:
+    """Set SYNTHPET_ROOT to the workflow root: envs/synthpet.yaml's pip line installs the package from
+    there (--sdm conda creates the environment from a copy of that file elsewhere, so a relative path
+    would not resolve; pip expands the variable)."""
+    os.environ[ROOT_VARIABLE] = str(workflow_root())
 
 
 def installed_commit() -> str | None:

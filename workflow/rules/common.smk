@@ -2,7 +2,6 @@
 # Inputs are discovered and checked here, when the DAG is built, so that a bad input stops the
 # run before any job starts, with every problem listed at once.
 
-import os
 import sys
 from pathlib import Path
 
@@ -13,10 +12,9 @@ from synthpet.config import load_schema
 from synthpet.errors import SynthpetError
 from synthpet.evaluation import IMAGES, PHANTOM_IMAGES
 from synthpet.plan import plan_run, settings_line
-from synthpet.resources import workflow_root
+from synthpet.resources import export_root_for_conda
 
-# envs/synthpet.yaml installs the package from here (--sdm conda creates it from a copy elsewhere)
-os.environ["SYNTHPET_ROOT"] = str(workflow_root())
+export_root_for_conda()
 
 # one function decides, for the run and for `synthpet check`: settings, scans and folds
 try:
