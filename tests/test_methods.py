@@ -24,6 +24,7 @@ def test_paper_protocol_in_words():
         "50 epochs (batch 2, learning rate 0.0001, constant)",
         "0.5 BCE + 0.5 MSE",
         "96x96x96 grid of 2 mm voxels",
+        "between its 1st and 99th brain percentiles",
         "4 mm FWHM",
         "PyTorch 2.13.0",
         "workflow commit abc123",

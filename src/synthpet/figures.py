@@ -35,7 +35,12 @@ def stars(p: float) -> str:
 def example_slices(volumes: dict[str, np.ndarray], brain: np.ndarray, title: str, path: str | Path) -> Path:
     """Figure 2: T1w, true PET, synthetic PET and smoothed true PET of one scan, three planes."""
     plt = _pyplot()
-    columns = (("t1w", "T1w", "gray"), ("pet", "PET"), ("synthetic", "synthetic PET"), ("pet_smoothed", "smoothed PET"))
+    columns = (
+        ("t1w", "T1w", "gray"),
+        ("pet", "measured PET"),
+        ("synthetic", "synthetic PET"),
+        ("pet_smoothed", "smoothed measured PET"),
+    )
     centre = np.argwhere(brain).mean(axis=0).round().astype(int)
     figure, axes = plt.subplots(3, len(columns), figsize=(3.2 * len(columns), 9.5))
     # one scale for the three PET images (their brain maximum: nothing saturates), its own for the T1w
@@ -50,9 +55,9 @@ def example_slices(volumes: dict[str, np.ndarray], brain: np.ndarray, title: str
             )
             ax.set_axis_off()
         axes[0, col].set_title(label)
-        unit = "T1w, scaled to [0, 1]" if key == "t1w" else "normalized SUV (per-scan min-max)"
+        unit = "T1w (scaled to [0, 1])" if key == "t1w" else "normalized SUV"
         figure.colorbar(shown, ax=axes[:, col].tolist(), orientation="horizontal", fraction=0.04, pad=0.02, label=unit)
-    figure.suptitle(title)
+    figure.suptitle(f"{title}\nPET: SUV scaled to [0, 1] by its minimum and maximum in the brain, one scale")
     return _save(figure, path)
 
 
@@ -82,7 +87,8 @@ def groups_original_vs_synthetic(regions: pd.DataFrame, tests: pd.DataFrame, nam
             handles=[plt.Rectangle((0, 0), 1, 1, color=c) for c in ("tab:blue", "tab:orange")],
             labels=["measured PET", "synthetic PET"],
             fontsize=8,
-            loc="upper right",
+            loc="upper left",
+            bbox_to_anchor=(1.0, 1.0),  # beside the boxes, never over them
         )
     figure.tight_layout()
     return _save(figure, path)
@@ -129,7 +135,7 @@ def metric_distributions(scans: pd.DataFrame, path: str | Path) -> Path:
     panels = [
         ("mse", "MSE", "MSE (normalized SUV squared)"),
         ("normdiff", "NormDiff", "NormDiff (unitless)"),
-        ("percdiff", "PercDiff", "PercDiff (%)"),
+        ("percdiff", "PercDiff", "PercDiff (fraction of the target)"),
     ]
     figure, axes = plt.subplots(1, 4, figsize=(16, 4))
     for ax, (name, label, unit) in zip(axes, panels, strict=False):

@@ -8,6 +8,15 @@ import pandas as pd
 from synthpet.registration import resolve_backend
 
 
+def _ordinal(value: float) -> str:
+    """1 -> '1st', 99 -> '99th', 2.5 -> '2.5th'."""
+    if value != int(value):
+        return f"{value:g}th"
+    n = int(value)
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def _join(items: list[str]) -> str:
     return ", ".join(items[:-1]) + (" and " if len(items) > 1 else "") + items[-1]
 
@@ -54,7 +63,7 @@ def methods_text(config: dict, provenance: dict, folds: pd.DataFrame, parameters
         f"{len(folds)} scans of {folds['subject'].nunique()} participants "
         f"({cohort}) from {source}.",
         f"{registration}. PET was expressed as SUV. On a {shape} grid of {pre['grid_voxel_mm']:g} mm voxels "
-        f"({pre['grid_frame']} frame), the T1w was scaled to [0, 1] between its {low:g}th and {high:g}th "
+        f"({pre['grid_frame']} frame), the T1w was scaled to [0, 1] between its {_ordinal(low)} and {_ordinal(high)} "
         f"brain percentiles and the PET by its minimum and maximum in the brain. The effect of the TSPO "
         f"genotype (HAB vs MAB) was regressed out of the PET with {genotype}, fitted {scope}.",
         f"Participants were split into {config['folds']['n_folds']} cross-validation folds, grouped by "
