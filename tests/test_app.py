@@ -159,3 +159,17 @@ def test_container_builds_and_runs_the_app(tmp_path):
     assert build.returncode == 0, build.stderr[-3000:]
     version = subprocess.run(["docker", "run", "--rm", "synthpet:test", "--version"], capture_output=True, text=True)
     assert version.returncode == 0 and version.stdout.startswith(f"synthpet {__version__}"), version.stderr
+
+
+def test_relative_paths_in_a_config_file_are_read_from_the_calling_folder(tmp_path):
+    """Snakemake runs in the output folder; a user's relative atlas path means the folder they called from."""
+    from synthpet import app as bids_app
+
+    (tmp_path / "study.yaml").write_text("evaluation: {atlas: {image: atlas/labels.nii.gz, labels: atlas/names.tsv}}\n")
+    args = bids_app.parser().parse_args(["bids", "out", "group", "--config", "study.yaml"])
+    config = bids_app.app_config(args, tmp_path)
+    assert config["evaluation"]["atlas"] == {
+        "image": str(tmp_path / "atlas" / "labels.nii.gz"),
+        "labels": str(tmp_path / "atlas" / "names.tsv"),
+    }
+    assert config["input"]["bids_dir"] == str(tmp_path / "bids") and config["output_dir"] == str(tmp_path / "out")

@@ -25,8 +25,9 @@ from synthpet.resources import workflow_root
 
 LEVELS = ("participant", "group")
 USAGE = "synthpet BIDS_DIR OUTPUT_DIR {participant,group} [options] [snakemake options]"
-# config keys that name files: relative paths in a user's config file are read from where synthpet is called
-PATH_KEYS = (("phantom", "pattern_image"),)
+# config keys that name files: relative paths in a user's config file are read from where synthpet is
+# called (Snakemake itself runs in the output folder)
+PATH_KEYS = (("phantom", "pattern_image"), ("evaluation", "atlas", "image"), ("evaluation", "atlas", "labels"))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -83,10 +84,12 @@ def app_config(args: argparse.Namespace, cwd: Path) -> dict:
     config: dict = {}
     for path in args.config:
         merge_config(config, read_config_file(cwd / path))
-    for section, key in PATH_KEYS:
-        value = config.get(section, {}).get(key)
-        if value:
-            config[section][key] = str((cwd / Path(value).expanduser()).resolve())
+    for *sections, key in PATH_KEYS:
+        parent = config
+        for section in sections:
+            parent = parent.get(section) if isinstance(parent, dict) else None
+        if isinstance(parent, dict) and isinstance(parent.get(key), str):
+            parent[key] = str((cwd / Path(parent[key]).expanduser()).resolve())
     given = {"source": "bids", "bids_dir": str((cwd / args.bids_dir).resolve())}
     if args.participant_label:
         given["participant_label"] = _labels(args.participant_label)
