@@ -9,6 +9,7 @@ derivatives dataset. Sidecars point at their sources and spatial references with
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from synthpet import __version__
@@ -52,6 +53,19 @@ def entities(image: str | Path) -> tuple[dict[str, str], str]:
     """``sub-01_space-T1w_desc-brain_pet.nii.gz`` -> ({'sub': '01', 'space': 'T1w', 'desc': 'brain'}, 'pet')."""
     *pairs, suffix = Path(image).name.split(".")[0].split("_")
     return dict(pair.split("-", 1) for pair in pairs), suffix
+
+
+def dataset_relative(path: str | Path, root: str | Path) -> str:
+    """``path`` relative to the dataset ``root``, as the dataset names it: symlinks are not followed
+    first (a DataLad dataset's images are links into .git/annex, or to another disk)."""
+    absolute, base = Path(os.path.abspath(path)), Path(os.path.abspath(root))
+    if absolute.is_relative_to(base):
+        return absolute.relative_to(base).as_posix()
+    # the folders resolved, not the file (a link to elsewhere)
+    resolved, base_resolved = Path(path).parent.resolve() / Path(path).name, Path(root).resolve()
+    if resolved.is_relative_to(base_resolved):
+        return resolved.relative_to(base_resolved).as_posix()
+    return Path(os.path.relpath(absolute, base)).as_posix()
 
 
 def dataset_description(root: str, raw_dir: str | Path, out_dir: str | Path, workflow: dict) -> dict:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from synthpet import mni, paths, phantom
+from synthpet import derivatives, mni, paths, phantom
 from synthpet.config import load_schema
 from synthpet.errors import SynthpetError
 from synthpet.evaluation import IMAGES, PHANTOM_IMAGES
@@ -40,11 +40,11 @@ if workflow.is_main_process:  # once per run, not once per job
 
 OUT = config["output_dir"]
 # the input dataset: the user's, or the synthetic one the workflow writes
-RAW_DIR = Path(
+RAW_DIR = (
     config["input"]["bids_dir"]
     if config["input"]["source"] == "bids"
     else phantom.phantom_dir(config)
-).resolve()
+)
 SCANS = {scan.id: scan for scan in COHORT.scans}
 # optional session entity: datasets without sessions get no ses- level in their paths
 SESSION = "{session}" if COHORT.has_sessions else None
@@ -80,7 +80,7 @@ def raw_relative(wildcards):
     """A scan's input T1w and PET, relative to the input dataset (for bids:raw: URIs)."""
     scan = scan_of(wildcards)
     return {
-        kind: Path(getattr(scan, kind)).resolve().relative_to(RAW_DIR).as_posix()
+        kind: derivatives.dataset_relative(getattr(scan, kind), RAW_DIR)
         for kind in ("t1w", "pet")
     }
 

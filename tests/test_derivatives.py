@@ -1,0 +1,44 @@
+"""BIDS-derivatives metadata read off the file names, and input paths as the dataset names them."""
+
+import os
+
+from synthpet.derivatives import dataset_relative, sidecar
+
+RAW = {"t1w": "sub-01/anat/sub-01_T1w.nii.gz", "pet": "sub-01/pet/sub-01_trc-PBR28_pet.nii.gz"}
+
+
+def test_an_annexed_image_keeps_its_dataset_path(tmp_path):
+    """DataLad datasets hold images as symlinks into .git/annex (or another disk): the BIDS path is kept."""
+    root = tmp_path / "bids"
+    image = root / "sub-01" / "anat" / "sub-01_T1w.nii.gz"
+    image.parent.mkdir(parents=True)
+    store = tmp_path / "elsewhere" / "MD5E-s1--abc.nii.gz"
+    store.parent.mkdir()
+    store.write_bytes(b"x")
+    os.symlink(store, image)
+    assert dataset_relative(image, root) == "sub-01/anat/sub-01_T1w.nii.gz"
+    linked_root = tmp_path / "link-to-bids"
+    os.symlink(root, linked_root)  # the dataset named through a link, the image through the real folder
+    assert dataset_relative(image, linked_root) == "sub-01/anat/sub-01_T1w.nii.gz"
+
+
+def test_sidecars_say_space_reference_units_and_fold(tmp_path):
+    out = tmp_path / "out"
+    grid = sidecar(out / "predictions/sub-01/pet/sub-01_space-grid_desc-synthetic_pet.nii.gz", RAW, fold=2)
+    assert grid["SpatialReference"] == "bids:preproc:sub-01/anat/sub-01_space-grid_desc-brain_mask.nii.gz"
+    assert grid["CrossValidationFold"] == 2 and grid["Model"] == "models/fold-2/model.pt"
+    assert grid["Sources"] == [f"bids:raw:{RAW['t1w']}"]  # predicted from the T1w alone
+    native = sidecar(out / "preproc/sub-01/pet/sub-01_space-T1w_desc-brain_pet.nii.gz", RAW)
+    assert native["SpatialReference"] == f"bids:raw:{RAW['t1w']}" and native["Units"] == "g/mL"
+    assert native["SkullStripped"] is True and native["Sources"] == [f"bids:raw:{RAW['pet']}"]
+    ingested = sidecar(out / "preproc/sub-01/anat/sub-01_desc-ingested_T1w.nii.gz", RAW)
+    assert ingested["SkullStripped"] is False and "SpatialReference" not in ingested
+    in_preproc = sidecar(out / "preproc/sub-01/anat/sub-01_space-grid_desc-norm_T1w.nii.gz", RAW)
+    assert in_preproc["SpatialReference"] == "bids::sub-01/anat/sub-01_space-grid_desc-brain_mask.nii.gz"
+    suvr = sidecar(
+        out / "mni/sub-01/pet/sub-01_space-MNI152NLin6Asym_desc-syntheticSUVR_pet.nii.gz",
+        RAW,
+        fold=0,
+        suvr_reference=["Left_Thalamus", "Right_Thalamus"],
+    )
+    assert suvr["ReferenceRegion"] == "Left_Thalamus + Right_Thalamus" and suvr["Units"] == "ratio"
