@@ -124,7 +124,7 @@ def sidecar(image: str | Path, raw: dict[str, str], fold: int | None = None, suv
     if suffix == "T1w":
         meta["Description"] = T1W_MEANING.get(desc, "the T1w")
     elif suffix == "mask":
-        meta["Description"] = "brain mask (template brain mask moved to the T1w by the T1w-to-template registration)"
+        meta["Description"] = "brain mask of the scan (1 inside the brain), from its skull stripping"
         meta["Type"] = "Brain"
     else:
         meaning, units = PET_MEANING[desc]
