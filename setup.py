@@ -6,7 +6,6 @@ workflow from any folder. An editable install uses the checkout in place and cop
 """
 
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,15 +14,8 @@ from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "src"))
-from synthpet.resources import WORKFLOW_FILES  # noqa: E402  (no third-party imports)
-
-
-def commit() -> str:
-    try:
-        done = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
-    except OSError:
-        return ""
-    return done.stdout.strip() if done.returncode == 0 else ""
+from synthpet.provenance import git_state  # noqa: E402  (these two import no third-party package)
+from synthpet.resources import WORKFLOW_FILES  # noqa: E402
 
 
 class BuildWithWorkflow(build_py):
@@ -41,7 +33,7 @@ class BuildWithWorkflow(build_py):
             elif source.is_file():
                 shutil.copy2(source, target / name)
         # empty when built from an unpacked sdist (no .git): --version then shows the version only
-        (target / "COMMIT").write_text(commit())
+        (target / "COMMIT").write_text(git_state(ROOT).get("commit") or "")
 
 
 setup(cmdclass={"build_py": BuildWithWorkflow})

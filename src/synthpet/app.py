@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ import yaml
 
 from synthpet.config import merge_config, read_config_file, validate_config
 from synthpet.errors import ConfigError
+from synthpet.imageio import write_text
 from synthpet.plan import output_location_problems
 from synthpet.resources import workflow_root
 
@@ -114,9 +114,7 @@ def write_app_config(config: dict) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"config-{config['analysis_level']}-{hashlib.sha256(text.encode()).hexdigest()[:12]}.yaml"
     if not path.exists():
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(text)
-        partial.replace(path)
+        write_text(text, path)
     return path
 
 
