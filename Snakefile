@@ -34,10 +34,10 @@ onstart:
 # analysis_level 'participant': the per-scan stages of the selected participants (no folds needed)
 rule participant:
     input:
-        expand(rules.model_grid.output.t1w, zip, **SCAN_WILDCARDS),
+        expand(rules.grid_pet.output.pet, zip, **SCAN_WILDCARDS),
         expand(rules.qc_coregistration.output, zip, **SCAN_WILDCARDS),
         expand(rules.mni_register.output.qc, zip, **SCAN_WILDCARDS),
-        expand(rules.participant_sidecars.output, zip, **SCAN_WILDCARDS),
+        rules.participant_sidecars.output,
 
 
 # analysis_level 'group' (the default): the whole workflow
@@ -56,7 +56,7 @@ rule all:
                 rules.provenance.output,
                 rules.report_tables.output,
                 rules.methods.output,
-                expand(rules.group_sidecars.output, zip, **SCAN_WILDCARDS),
+                rules.group_sidecars.output,
             ]
             if GROUP_LEVEL
             else []

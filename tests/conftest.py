@@ -120,12 +120,14 @@ class TinyBids:
         (folder / f"{prefix}{extra}_T1w.json").write_text("{}")
         return path
 
-    def pet(self, subject: str, session: str | None = None, sidecar: dict | None = None, frames: int = 1) -> Path:
+    def pet(
+        self, subject: str, session: str | None = None, sidecar: dict | None = None, frames: int = 1, extra: str = ""
+    ) -> Path:
         folder, prefix = self._dir(subject, session, "pet")
         shape = (8, 8, 8) if frames == 1 else (8, 8, 8, frames)
-        path = write_nifti(folder / f"{prefix}_trc-PBR28_pet.nii.gz", shape=shape)
+        path = write_nifti(folder / f"{prefix}_trc-PBR28{extra}_pet.nii.gz", shape=shape)
         if sidecar is not None:
-            (folder / f"{prefix}_trc-PBR28_pet.json").write_text(json.dumps(sidecar))
+            (folder / f"{prefix}_trc-PBR28{extra}_pet.json").write_text(json.dumps(sidecar))
         return path
 
     def scan(self, subject: str, session: str | None = None, group: str = "HC", genotype: str = "HAB") -> TinyBids:

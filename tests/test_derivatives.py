@@ -3,6 +3,7 @@
 import os
 
 from synthpet.derivatives import dataset_relative, sidecar
+from synthpet.paths import bids_path, source_entities
 
 RAW = {"t1w": "sub-01/anat/sub-01_T1w.nii.gz", "pet": "sub-01/pet/sub-01_trc-PBR28_pet.nii.gz"}
 
@@ -22,22 +23,38 @@ def test_an_annexed_image_keeps_its_dataset_path(tmp_path):
     assert dataset_relative(image, linked_root) == "sub-01/anat/sub-01_T1w.nii.gz"
 
 
+def test_derivatives_keep_their_source_images_entities():
+    """BIDS derivatives carry their source's entities: trc-/rec-/run- of the PET, acq-/run- of the T1w,
+    in the source's order, after sub- and ses- and before what the workflow adds."""
+    pet = "sub-01_ses-2_trc-PBR28_rec-acdyn_run-1_pet.nii.gz"
+    assert source_entities(pet) == "_trc-PBR28_rec-acdyn_run-1"
+    assert source_entities("sub-01_acq-mprage_T1w.nii") == "_acq-mprage"
+    assert source_entities("sub-01_T1w.nii.gz") == ""
+    # entities the workflow sets itself are never taken over from an input
+    assert source_entities("sub-01_space-T1w_desc-x_pet.nii.gz") == ""
+    derived = bids_path("out", "pet", "pet", "01", "2", source=source_entities(pet), space="T1w", desc="brain")
+    assert derived == "out/sub-01/ses-2/pet/sub-01_ses-2_trc-PBR28_rec-acdyn_run-1_space-T1w_desc-brain_pet.nii.gz"
+
+
 def test_sidecars_say_space_reference_units_and_fold(tmp_path):
     out = tmp_path / "out"
-    grid = sidecar(out / "predictions/sub-01/pet/sub-01_space-grid_desc-synthetic_pet.nii.gz", RAW, fold=2)
+    # a grid is that of the scan's grid mask, named after the T1w (no trc-), not after the PET
+    mask = out / "preproc/sub-01/anat/sub-01_space-grid_desc-brain_mask.nii.gz"
+    grid = sidecar(out / "predictions/sub-01/pet/sub-01_trc-PBR28_space-grid_desc-synthetic_pet.nii.gz", RAW, mask, 2)
     assert grid["SpatialReference"] == "bids:preproc:sub-01/anat/sub-01_space-grid_desc-brain_mask.nii.gz"
     assert grid["CrossValidationFold"] == 2 and grid["Model"] == "models/fold-2/model.pt"
     assert grid["Sources"] == [f"bids:raw:{RAW['t1w']}"]  # predicted from the T1w alone
-    native = sidecar(out / "preproc/sub-01/pet/sub-01_space-T1w_desc-brain_pet.nii.gz", RAW)
+    native = sidecar(out / "preproc/sub-01/pet/sub-01_trc-PBR28_space-T1w_desc-brain_pet.nii.gz", RAW, mask)
     assert native["SpatialReference"] == f"bids:raw:{RAW['t1w']}" and native["Units"] == "g/mL"
     assert native["SkullStripped"] is True and native["Sources"] == [f"bids:raw:{RAW['pet']}"]
-    ingested = sidecar(out / "preproc/sub-01/anat/sub-01_desc-ingested_T1w.nii.gz", RAW)
+    ingested = sidecar(out / "preproc/sub-01/anat/sub-01_desc-ingested_T1w.nii.gz", RAW, mask)
     assert ingested["SkullStripped"] is False and "SpatialReference" not in ingested
-    in_preproc = sidecar(out / "preproc/sub-01/anat/sub-01_space-grid_desc-norm_T1w.nii.gz", RAW)
+    in_preproc = sidecar(out / "preproc/sub-01/anat/sub-01_space-grid_desc-norm_T1w.nii.gz", RAW, mask)
     assert in_preproc["SpatialReference"] == "bids::sub-01/anat/sub-01_space-grid_desc-brain_mask.nii.gz"
     suvr = sidecar(
-        out / "mni/sub-01/pet/sub-01_space-MNI152NLin6Asym_desc-syntheticSUVR_pet.nii.gz",
+        out / "mni/sub-01/pet/sub-01_trc-PBR28_space-MNI152NLin6Asym_desc-syntheticSUVR_pet.nii.gz",
         RAW,
+        mask,
         fold=0,
         suvr_reference=["Left_Thalamus", "Right_Thalamus"],
     )

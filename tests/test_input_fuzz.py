@@ -460,7 +460,7 @@ def test_refused_by_the_first_job_that_reads_voxels(workspace, case):
     out = Path(config["output_dir"])
     targets = [
         f"{out}/preproc/sub-01/anat/sub-01_desc-ingested_T1w.nii.gz",
-        f"{out}/preproc/sub-01/pet/sub-01_desc-suv_pet.nii.gz",
+        f"{out}/preproc/sub-01/pet/sub-01_trc-PBR28_desc-suv_pet.nii.gz",  # the input PET's entities kept
     ]
     command = workflow_command(
         tmp_path / "work", "--cores", "1", "--keep-going", *targets, configfiles=(str(config_path),)

@@ -130,6 +130,47 @@ def test_paper_config_on_a_users_dataset_runs_the_papers_protocol(tiny_bids, tmp
     assert count_parameters(UNet3D(ModelConfig.from_dict(model))) == 507_553
 
 
+def test_derivative_names_keep_the_input_images_entities(tiny_bids, tmp_path):
+    """sub-00's T1w is acq-mprage and its PET rec-acdyn_run-1; the others have none beyond trc-:
+    each derivative keeps its own source's entities (a T1w's never land on a PET's name, nor back)."""
+    for i in range(6):
+        label = f"{i:02d}"
+        tiny_bids.participant(label, group=("HC", "CLBP", "KOA")[i % 3], genotype=("HAB", "MAB")[i // 3])
+        tiny_bids.t1w(label, extra="_acq-mprage" if i == 0 else "")
+        tiny_bids.pet(label, sidecar=STATIC_PET_SIDECAR, extra="_rec-acdyn_run-1" if i == 0 else "")
+    tiny_bids.write_participants()
+    config = tmp_path / "local.yaml"
+    config.write_text(
+        f"input: {{source: bids, bids_dir: {tiny_bids.root}}}\noutput_dir: {tmp_path / 'out'}\nfolds: {{n_folds: 2}}\n"
+    )
+    result = subprocess.run(
+        workflow_command(tmp_path / "work", "-n", configfiles=(str(config),)),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    paths = set(re.findall(r"([^\s,;]+/(?:preproc|mni|predictions)/sub-[^\s,;]+)", result.stdout))
+    planned = {Path(path).name for path in paths}
+    named = {name for name in planned if name.startswith("sub-00_")}
+    expected = {
+        "sub-00_acq-mprage_desc-ingested_T1w.nii.gz",
+        "sub-00_acq-mprage_space-grid_desc-brain_mask.nii.gz",
+        "sub-00_acq-mprage_from-T1w_to-MNI152NLin6Asym_desc-warp_xfm.nii.gz",
+        "sub-00_trc-PBR28_rec-acdyn_run-1_desc-suv_pet.nii.gz",
+        "sub-00_trc-PBR28_rec-acdyn_run-1_space-grid_desc-norm_pet.nii.gz",
+        "sub-00_trc-PBR28_rec-acdyn_run-1_space-T1w_desc-synthetic_pet.nii.gz",
+        "sub-00_trc-PBR28_rec-acdyn_run-1_space-MNI152NLin6Asym_desc-syntheticSUVR_pet.json",
+    }
+    assert expected <= named, sorted(named)
+    # every derivative of sub-00 carries its own source's entities: the T1w's in anat/, the PET's in pet/
+    own = {"anat": "sub-00_acq-mprage_", "pet": "sub-00_trc-PBR28_rec-acdyn_run-1_"}
+    sub00 = [Path(p) for p in paths if Path(p).name.startswith("sub-00_") and Path(p).parent.name in own]
+    assert len(sub00) > 30 and all(path.name.startswith(own[path.parent.name]) for path in sub00), sorted(sub00)
+    assert "sub-01_trc-PBR28_space-grid_desc-norm_pet.nii.gz" in planned
+    assert "sub-01_space-grid_desc-norm_T1w.nii.gz" in planned
+
+
 def test_without_a_config_file_the_demo_runs(tmp_path):
     command = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "-n"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
@@ -184,7 +225,9 @@ def test_demo_workflow_end_to_end(demo, tmp_path):
     for row in scans.itertuples():
         base = out / "preproc" / f"sub-{row.subject}" / f"ses-{row.session}"
         t1 = nib.load(base / "anat" / f"{row.scan}_desc-ingested_T1w.nii.gz")
-        suv = nib.load(base / "pet" / f"{row.scan}_desc-suv_pet.nii.gz")
+        # PET derivatives keep the input PET's trc- entity; T1w derivatives have none to keep
+        pet = f"{row.scan}_trc-PBR28"
+        suv = nib.load(base / "pet" / f"{pet}_desc-suv_pet.nii.gz")
         assert nib.aff2axcodes(t1.affine) == ("R", "A", "S") and t1.get_data_dtype() == np.float32
         assert suv.ndim == 3
         # total activity (SUV x volume) is that of the noise-free truth, whatever the grid, the
@@ -200,14 +243,14 @@ def test_demo_workflow_end_to_end(demo, tmp_path):
             / f"{row.scan}_trc-PBR28_space-T1w_desc-noisefree_pet.nii.gz"
         )
         assert 0.93 < total_activity(suv) / total_activity(truth) < 1.02
-        assert (out / "logs" / "ingest_pet" / f"{row.scan}.log").exists()
+        assert (out / "logs" / "ingest_pet" / f"{pet}.log").exists()
         # each preprocessing job's log says what it did: the backend that 'auto' chose, and its time
-        for rule in ("brain_mask", "coregister_pet"):
-            text = (out / "logs" / rule / f"{row.scan}.log").read_text()
+        for rule, name in (("brain_mask", row.scan), ("coregister_pet", pet)):
+            text = (out / "logs" / rule / f"{name}.log").read_text()
             assert "backend ants (asked: auto)" in text and " done in " in text, (rule, text)
 
         grid_t1 = nib.load(base / "anat" / f"{row.scan}_space-grid_desc-norm_T1w.nii.gz")
-        grid_pet = nib.load(base / "pet" / f"{row.scan}_space-grid_desc-norm_pet.nii.gz")
+        grid_pet = nib.load(base / "pet" / f"{pet}_space-grid_desc-norm_pet.nii.gz")
         for img in (grid_t1, grid_pet):
             assert img.shape == (32, 32, 32)
             assert img.get_fdata().min() == 0.0 and img.get_fdata().max() == pytest.approx(1.0)
@@ -243,7 +286,7 @@ def test_demo_workflow_end_to_end(demo, tmp_path):
         assert list(losses["epoch"]) == list(range(1, 61)) and losses["held_out_loss"].notna().all()
         assert summary["facts"]["speed_levers"]["memory_format"] == "channels_last"  # 'auto' on the CPU
     for row in folds.itertuples():
-        log = (out / "logs" / "predict_scan" / f"{row.scan}.log").read_text()
+        log = (out / "logs" / "predict_scan" / f"{row.scan}_trc-PBR28.log").read_text()
         assert f"models/fold-{row.fold}/model.pt" in log
         t1 = nib.load(
             out
@@ -259,7 +302,7 @@ def test_demo_workflow_end_to_end(demo, tmp_path):
             / f"sub-{row.subject}"
             / f"ses-{row.session}"
             / "pet"
-            / f"{row.scan}_space-T1w_desc-synthetic_pet.nii.gz"
+            / f"{row.scan}_trc-PBR28_space-T1w_desc-synthetic_pet.nii.gz"
         )
         assert synthetic.shape == t1.shape and np.allclose(synthetic.affine, t1.affine)
         assert 0 < synthetic.get_fdata().max() <= 1
@@ -475,8 +518,9 @@ def test_demo_workflow_end_to_end(demo, tmp_path):
         base = out / "mni" / f"sub-{row.subject}" / f"ses-{row.session}"
         brain = nib.load(base / "anat" / f"{row.scan}_space-MNI152NLin6Asym_desc-brain_mask.nii.gz").get_fdata() > 0
         for desc, source in (("syntheticSUVR", "synthetic"), ("trueSUVR", "true")):
-            image = nib.load(base / "pet" / f"{row.scan}_space-MNI152NLin6Asym_desc-{source}_pet.nii.gz").get_fdata()
-            ratio = nib.load(base / "pet" / f"{row.scan}_space-MNI152NLin6Asym_desc-{desc}_pet.nii.gz").get_fdata()
+            pet = base / "pet" / f"{row.scan}_trc-PBR28_space-MNI152NLin6Asym"
+            image = nib.load(f"{pet}_desc-{source}_pet.nii.gz").get_fdata()
+            ratio = nib.load(f"{pet}_desc-{desc}_pet.nii.gz").get_fdata()
             assert np.allclose(ratio[brain], image[brain] / image[brain].mean(), rtol=1e-4), (row.scan, desc)
 
     # nothing is stale after a complete run
@@ -497,7 +541,7 @@ def plan(work: Path, *args: str, snakefile: Path | None = None) -> dict[str, int
     return {rule: count for rule, count in planned_jobs(result).items() if rule != "total"}
 
 
-PREPROCESSING = ("ingest_t1w", "ingest_pet", "brain_mask", "coregister_pet", "model_grid", "mni_register")
+PREPROCESSING = ("ingest_t1w", "ingest_pet", "brain_mask", "coregister_pet", "model_grid", "grid_pet", "mni_register")
 
 
 @pytest.mark.e2e
@@ -518,6 +562,7 @@ def test_only_what_is_stale_reruns(demo, tmp_path):
     # the smoothing kernel: from the MNI images of the PET onward
     smoothing = plan(demo, "--config", "evaluation={smoothing_fwhm_mm: 6}")
     assert smoothing["mni_pet"] == 16 and not set(PREPROCESSING) & set(smoothing), smoothing
+    assert "mni_anatomy" not in smoothing  # the T1w and mask in MNI space are not smoothed
     assert "train_fold" not in smoothing
     # a setting spelled out at its default value (it lands elsewhere in the config's key order): nothing
     assert plan(demo, "--config", "preprocess={grid_frame: affine}") == {}
@@ -531,7 +576,7 @@ def test_only_what_is_stale_reruns(demo, tmp_path):
     t1w = demo / "results" / "phantom" / "sub-003" / "ses-01" / "anat" / "sub-003_ses-01_T1w.nii.gz"
     os.utime(t1w)  # now: newer than everything the demo made from it
     changed = plan(demo)
-    for rule in ("ingest_t1w", "brain_mask", "coregister_pet", "model_grid", "mni_register"):
+    for rule in ("ingest_t1w", "brain_mask", "coregister_pet", "model_grid", "grid_pet", "mni_register", "mni_anatomy"):
         assert changed[rule] == 1, (rule, changed)
     assert "ingest_pet" not in changed and changed["train_fold"] == 3
     assert changed["predict_scan"] == 16  # every fold model changed
@@ -599,9 +644,9 @@ def test_a_killed_preprocessing_run_resumes_to_identical_outputs(demo):
     outputs = [
         base / "anat" / "sub-003_ses-01_desc-brain_mask.nii.gz",
         base / "anat" / "sub-003_ses-01_desc-brain_T1w.nii.gz",
-        base / "pet" / "sub-003_ses-01_space-T1w_desc-brain_pet.nii.gz",
+        base / "pet" / "sub-003_ses-01_trc-PBR28_space-T1w_desc-brain_pet.nii.gz",
         base / "anat" / "sub-003_ses-01_space-grid_desc-norm_T1w.nii.gz",
-        base / "pet" / "sub-003_ses-01_space-grid_desc-norm_pet.nii.gz",
+        base / "pet" / "sub-003_ses-01_trc-PBR28_space-grid_desc-norm_pet.nii.gz",
     ]
     before = {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in outputs}
     # every output is a target: Snakemake does not redo a missing intermediate for a target that exists

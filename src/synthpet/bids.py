@@ -17,7 +17,7 @@ import pandas as pd
 
 from synthpet.errors import InputError
 from synthpet.imageio import geometry_problems, load_header, read_json, read_text
-from synthpet.paths import LABEL, scan_id
+from synthpet.paths import LABEL, scan_id, source_entities
 from synthpet.suv import recipe_from_sidecar, window_weights
 
 GENOTYPES = ("HAB", "MAB", "LAB")
@@ -40,6 +40,19 @@ class Scan:
     @property
     def id(self) -> str:
         return scan_id(self.subject, self.session)
+
+    @property
+    def wildcards(self) -> dict[str, str]:
+        """The values of the workflow's per-scan wildcards: derivatives of the T1w keep its entities
+        (``acq-``, ``run-``, ...), those of the PET the PET's (``trc-``, ``rec-``, ...)."""
+        values = {
+            "subject": self.subject,
+            "anat_entities": source_entities(self.t1w),
+            "pet_entities": source_entities(self.pet),
+        }
+        if self.session:
+            values["session"] = self.session
+        return values
 
 
 @dataclass

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from synthpet import __version__
 from synthpet.imageio import write_json, write_text
+from synthpet.paths import json_sidecar
 
 ROOTS = ("preproc", "mni", "predictions")
 BIDS_VERSION = "1.10.0"
@@ -110,10 +111,13 @@ def dataset_root(image: str | Path) -> Path:
     return next(parent.parent for parent in image.parents if parent.name.startswith("sub-"))
 
 
-def sidecar(image: str | Path, raw: dict[str, str], fold: int | None = None, suvr_reference=()) -> dict:
+def sidecar(
+    image: str | Path, raw: dict[str, str], grid_mask: str | Path, fold: int | None = None, suvr_reference=()
+) -> dict:
     """The JSON sidecar of one derivative image. ``raw``: the scan's input T1w and PET, relative to
-    the input dataset; ``fold``: the cross-validation fold whose model predicted the scan;
-    ``suvr_reference``: the atlas regions of the SUVR reference (none: the whole brain)."""
+    the input dataset; ``grid_mask``: the scan's grid mask in preproc/, the reference of space-grid;
+    ``fold``: the cross-validation fold whose model predicted the scan; ``suvr_reference``: the atlas
+    regions of the SUVR reference (none: the whole brain)."""
     image = Path(image)
     found, suffix = entities(image)
     desc, space = found.get("desc"), found.get("space")
@@ -143,13 +147,14 @@ def sidecar(image: str | Path, raw: dict[str, str], fold: int | None = None, suv
     if space == "T1w":
         meta["SpatialReference"] = f"bids:raw:{raw['t1w']}"
     elif space == "grid":
-        grid = image.parent.parent / "anat" / image.name.replace(f"_desc-{desc}_{suffix}", "_desc-brain_mask")
-        relative = grid.resolve().relative_to(folder).as_posix()
+        relative = Path(grid_mask).resolve().relative_to(dataset_root(grid_mask)).as_posix()
         meta["SpatialReference"] = f"bids::{relative}" if root == "preproc" else f"bids:preproc:{relative}"
     meta["Sources"] = sources
     return meta
 
 
-def write_sidecars(images: dict[str, str], sidecars: dict[str, str], raw: dict, fold=None, suvr_reference=()) -> None:
-    for key, image in images.items():
-        write_json(sidecar(image, raw, fold, suvr_reference), sidecars[key])
+def write_sidecars(images: list[dict], suvr_reference=()) -> None:
+    """The sidecar beside each image of ``images`` (dicts of image, raw, grid_mask and fold)."""
+    for job in images:
+        meta = sidecar(job["image"], job["raw"], job["grid_mask"], job["fold"], suvr_reference)
+        write_json(meta, json_sidecar(job["image"]))

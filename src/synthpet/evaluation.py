@@ -56,14 +56,23 @@ def noisefree_scaled(
     return nib.Nifti1Image(clean, affine)
 
 
-def warp_scan(inputs: dict, outputs: dict, voxel_mm: int, fwhm_mm: float) -> None:
-    """A scan's grid images (t1w, pet, synthetic) to MNI space, each by one resampling; the true PET
-    smoothed; and the scan's own brain (its grid mask), which bounds where the scan is scored."""
+def warp_anatomy(inputs: dict, outputs: dict, voxel_mm: int) -> None:
+    """A scan's normalized grid T1w to MNI space, and its own brain (its grid mask), which bounds
+    where the scan is scored."""
     from synthpet import mni
 
     brain = mni.to_mni(inputs["mask"], inputs["warp"], inputs["affine"], voxel_mm)
     save_nifti(np.asarray(brain.dataobj) > 0.5, brain.affine, outputs["mask"], dtype=np.uint8)
-    for key in ("t1w", "pet", "synthetic"):
+    img = mni.to_mni(inputs["t1w"], inputs["warp"], inputs["affine"], voxel_mm)
+    save_nifti(np.asarray(img.dataobj), img.affine, outputs["t1w"])
+
+
+def warp_pet(inputs: dict, outputs: dict, voxel_mm: int, fwhm_mm: float) -> None:
+    """A scan's measured and synthetic grid PET to MNI space, each by one resampling, and the
+    measured PET smoothed."""
+    from synthpet import mni
+
+    for key in ("pet", "synthetic"):
         img = mni.to_mni(inputs[key], inputs["warp"], inputs["affine"], voxel_mm)
         save_nifti(np.asarray(img.dataobj), img.affine, outputs[key])
         if key == "pet":

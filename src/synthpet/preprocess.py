@@ -147,10 +147,18 @@ def to_model_grid(
     settings: dict,
     scan: str,
 ) -> None:
-    """Brain-extracted T1w and PET on the model grid, MRI and PET normalized to [0, 1]."""
-    grid, grid_mask = grid_t1w(t1, mask, xfm, t1_out, mask_out, settings, scan)
+    """Brain-extracted T1w and PET on the model grid, MRI and PET normalized to [0, 1] (the two
+    workflow jobs, grid_t1w then grid_pet, in one call)."""
+    grid_t1w(t1, mask, xfm, t1_out, mask_out, settings, scan)
+    grid_pet(pet_t1, mask_out, pet_out)
+
+
+def grid_pet(pet_t1: str, grid_mask: str, pet_out: str) -> None:
+    """A scan's PET in T1w space on its model grid (the grid mask's), scaled to [0, 1] in the brain."""
+    grid = nib.load(grid_mask)
+    mask = np.asarray(grid.dataobj) > 0
     pet_grid = pet_to_grid(nib.load(pet_t1), grid.affine, grid.shape)
-    save_nifti(normalize.scale_pet(pet_grid, grid_mask), grid.affine, pet_out)
+    save_nifti(normalize.scale_pet(pet_grid, mask), grid.affine, pet_out)
 
 
 def pet_to_grid(pet_t1: nib.Nifti1Image, affine: np.ndarray, shape) -> np.ndarray:

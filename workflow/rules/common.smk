@@ -48,49 +48,74 @@ RAW_DIR = (
 SCANS = {scan.id: scan for scan in COHORT.scans}
 # optional session entity: datasets without sessions get no ses- level in their paths
 SESSION = "{session}" if COHORT.has_sessions else None
-SCAN_WILDCARDS = {"subject": [s.subject for s in COHORT.scans]}
-if COHORT.has_sessions:
-    SCAN_WILDCARDS["session"] = [s.session for s in COHORT.scans]
+# every scan's wildcard values, as lists for expand(..., zip, **SCAN_WILDCARDS)
+SCAN_WILDCARDS = {
+    key: [scan.wildcards[key] for scan in COHORT.scans]
+    for key in COHORT.scans[0].wildcards
+}
 
 
 wildcard_constraints:
     subject="[0-9A-Za-z]+",
     session="[0-9A-Za-z]+",
+    # the input image's own entities, kept in its derivatives' names (possibly none)
+    anat_entities=paths.SOURCE_PATTERN,
+    pet_entities=paths.SOURCE_PATTERN,
 
 
 def scan_of(wildcards):
     return SCANS[paths.scan_id(wildcards.subject, wildcards.get("session"))]
 
 
-def preproc_path(datatype, suffix, **entities):
-    """Pattern of a per-scan derivative under <output_dir>/preproc (BIDS-derivatives names)."""
+def scan_files(**patterns):
+    """Input function: per-scan patterns filled in for the job's scan, its entities included (a job
+    that writes PET derivatives has no wildcard for the T1w's entities, and the other way round).
+    """
+
+    def inputs(wildcards):
+        values = scan_of(wildcards).wildcards
+        return {key: expand(pattern, **values)[0] for key, pattern in patterns.items()}
+
+    return inputs
+
+
+def derivative_path(root, datatype, suffix, **entities):
+    """Pattern of a per-scan derivative under <output_dir>/<root> (BIDS-derivatives names): images of
+    the anat folder keep the input T1w's entities, those of the pet folder the input PET's.
+    """
     return paths.bids_path(
-        f"{OUT}/preproc", datatype, suffix, "{subject}", SESSION, **entities
+        f"{OUT}/{root}",
+        datatype,
+        suffix,
+        "{subject}",
+        SESSION,
+        source="{anat_entities}" if datatype == "anat" else "{pet_entities}",
+        **entities,
     )
+
+
+def preproc_path(datatype, suffix, **entities):
+    return derivative_path("preproc", datatype, suffix, **entities)
 
 
 def mni_path(datatype, suffix, **entities):
-    """Pattern of a per-scan image or transform in MNI space, under <output_dir>/mni."""
-    return paths.bids_path(
-        f"{OUT}/mni", datatype, suffix, "{subject}", SESSION, **entities
-    )
+    return derivative_path("mni", datatype, suffix, **entities)
 
 
-def raw_relative(wildcards):
-    """A scan's input T1w and PET, relative to the input dataset (for bids:raw: URIs)."""
-    scan = scan_of(wildcards)
-    return {
-        kind: derivatives.dataset_relative(getattr(scan, kind), RAW_DIR)
-        for kind in ("t1w", "pet")
-    }
+def scan_name(*kinds):
+    """A per-scan file name stem for logs and benchmarks, with the entity wildcards of the rule's
+    outputs (Snakemake wants a log to have exactly its outputs' wildcards): kinds 'anat', 'pet'.
+    """
+    entities = "".join(f"{{{kind}_entities}}" for kind in kinds)
+    return f"{paths.scan_id('{subject}', SESSION)}{entities}"
 
 
-def scan_log(rule):
-    return f"{OUT}/logs/{rule}/{paths.scan_id('{subject}', SESSION)}.log"
+def scan_log(rule, *kinds):
+    return f"{OUT}/logs/{rule}/{scan_name(*kinds)}.log"
 
 
-def scan_benchmark(rule):
-    return f"{OUT}/benchmarks/{rule}/{paths.scan_id('{subject}', SESSION)}.tsv"
+def scan_benchmark(rule, *kinds):
+    return f"{OUT}/benchmarks/{rule}/{scan_name(*kinds)}.tsv"
 
 
 def raw_inputs(kind):
@@ -148,14 +173,20 @@ def scan_fold_inputs(wildcards):
     }
 
 
+def mni_image(key):
+    """The pattern of a scan's image in MNI space (evaluation.IMAGES, or its mask), whichever rule writes it."""
+    by_anatomy = key in rules.mni_anatomy.output.keys()
+    return getattr((rules.mni_anatomy if by_anatomy else rules.mni_pet).output, key)
+
+
 def mni_images(wildcards):
     """A scan's images in MNI space; with the synthetic cohort, its noise-free PET and anatomical part too."""
-    images = {key: getattr(rules.mni_pet.output, key) for key in (*IMAGES, "mask")}
+    images = {key: mni_image(key) for key in (*IMAGES, "mask")}
     if config["input"]["source"] == "phantom":
         images.update(
             {key: getattr(rules.mni_noisefree.output, key) for key in PHANTOM_IMAGES}
         )
-    return {key: expand(path, **wildcards)[0] for key, path in images.items()}
+    return scan_files(**images)(wildcards)
 
 
 def _example_scan():
@@ -175,14 +206,8 @@ EXAMPLE_SCAN = _example_scan().id if GROUP_LEVEL else None
 
 def example_images(wildcards):
     """The example scan's MNI images, for the example-slices figure."""
-    scan = _example_scan()
-    entities = {"subject": scan.subject}
-    if COHORT.has_sessions:
-        entities["session"] = scan.session
-    return {
-        f"example_{key}": expand(getattr(rules.mni_pet.output, key), **entities)[0]
-        for key in IMAGES
-    }
+    values = _example_scan().wildcards
+    return {f"example_{key}": expand(mni_image(key), **values)[0] for key in IMAGES}
 
 
 # the tables the report shows, each as an HTML page made by rule report_tables (Snakemake's
@@ -223,3 +248,26 @@ def evaluation_figure(name, caption):
         category="evaluation",
         subcategory="figures",
     )
+
+
+def sidecar_jobs(patterns, with_fold):
+    """Every scan's images of ``patterns`` with what their sidecars say of them: the scan's input
+    images in the dataset, its grid (the grid mask), and the fold model that predicted it.
+    """
+    jobs = []
+    for scan in COHORT.scans:
+        values = scan.wildcards
+        grid_mask = expand(rules.model_grid.output.mask, **values)[0]
+        for pattern in patterns.values():
+            jobs.append(
+                {
+                    "image": expand(pattern, **values)[0],
+                    "raw": {
+                        kind: derivatives.dataset_relative(getattr(scan, kind), RAW_DIR)
+                        for kind in ("t1w", "pet")
+                    },
+                    "grid_mask": grid_mask,
+                    "fold": int(FOLD_OF[scan.id]) if with_fold else None,
+                }
+            )
+    return jobs

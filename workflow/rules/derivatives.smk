@@ -16,7 +16,7 @@ PARTICIPANT_IMAGES = {
     "brain": rules.brain_mask.output.brain,
     "pet_t1w": rules.coregister_pet.output.pet,
     "grid_t1w": rules.model_grid.output.t1w,
-    "grid_pet": rules.model_grid.output.pet,
+    "grid_pet": rules.grid_pet.output.pet,
     "grid_mask": rules.model_grid.output.mask,
     "mni_t1w": rules.mni_register.output.t1w,
 }
@@ -25,10 +25,7 @@ GROUP_IMAGES = {
     "synthetic_t1w": rules.predict_scan.output.native,
     "suvr_synthetic": rules.suvr.output.synthetic,
     "suvr_pet": rules.suvr.output.pet,
-    **{
-        f"mni_{key}": getattr(rules.mni_pet.output, key)
-        for key in rules.mni_pet.output.keys()
-    },
+    **{f"mni_{key}": mni_image(key) for key in (*IMAGES, "mask")},
 }
 if config["input"]["source"] == "phantom":
     GROUP_IMAGES.update(
@@ -39,21 +36,25 @@ if config["input"]["source"] == "phantom":
     )
 
 
+# one job for every scan's sidecars: they are written in a second, and a sidecar names both the T1w
+# and the PET a scan came from, which no per-scan rule of one kind (anat or pet) has as wildcards
 rule participant_sidecars:
     input:
-        **PARTICIPANT_IMAGES,
+        [job["image"] for job in sidecar_jobs(PARTICIPANT_IMAGES, False)],
     output:
-        **{key: paths.json_sidecar(image) for key, image in PARTICIPANT_IMAGES.items()},
+        [
+            paths.json_sidecar(job["image"])
+            for job in sidecar_jobs(PARTICIPANT_IMAGES, False)
+        ],
     log:
-        scan_log("participant_sidecars"),
+        f"{OUT}/logs/participant_sidecars.log",
     conda:
         "../../envs/synthpet.yaml"
     resources:
         mem_mb=300,
         runtime=2,
     params:
-        raw=raw_relative,
-        fold=None,
+        images=sidecar_jobs(PARTICIPANT_IMAGES, False),
         suvr_reference=[],
     script:
         "../scripts/write_sidecars.py"
@@ -61,12 +62,14 @@ rule participant_sidecars:
 
 use rule participant_sidecars as group_sidecars with:
     input:
-        **GROUP_IMAGES,
+        [job["image"] for job in sidecar_jobs(GROUP_IMAGES, GROUP_LEVEL)],
     output:
-        **{key: paths.json_sidecar(image) for key, image in GROUP_IMAGES.items()},
+        [
+            paths.json_sidecar(job["image"])
+            for job in sidecar_jobs(GROUP_IMAGES, GROUP_LEVEL)
+        ],
     log:
-        scan_log("group_sidecars"),
+        f"{OUT}/logs/group_sidecars.log",
     params:
-        raw=raw_relative,
-        fold=lambda wildcards: int(FOLD_OF[scan_of(wildcards).id]),
+        images=sidecar_jobs(GROUP_IMAGES, GROUP_LEVEL),
         suvr_reference=EVAL["suvr_reference"],

@@ -36,14 +36,14 @@ rule mni_register:
         ),
         t1w=mni_path("anat", "T1w", space=mni.SPACE, desc="brain"),
         qc=participant_figure(
-            f"{OUT}/qc/mni/{paths.scan_id('{subject}', SESSION)}_desc-mni_qc.png",
+            f"{OUT}/qc/mni/{scan_name('anat')}_desc-mni_qc.png",
             "qc_mni",
             "2. registration to MNI",
         ),
     log:
-        scan_log("mni_register"),
+        scan_log("mni_register", "anat"),
     benchmark:
-        scan_benchmark("mni_register")
+        scan_benchmark("mni_register", "anat")
     conda:
         "../../envs/synthpet.yaml"
     threads: ANTS_THREADS
@@ -59,22 +59,45 @@ rule mni_register:
         "../scripts/mni_register.py"
 
 
-rule mni_pet:
+rule mni_anatomy:
     input:
-        unpack(scan_fold_inputs),
         warp=rules.mni_register.output.warp,
         affine=rules.mni_register.output.affine,
         t1w=rules.model_grid.output.t1w,
         mask=rules.model_grid.output.mask,
-        synthetic=rules.predict_scan.output.grid,
     output:
         t1w=mni_path("anat", "T1w", space=mni.SPACE, desc="norm"),
         mask=mni_path("anat", "mask", space=mni.SPACE, desc="brain"),
+    log:
+        scan_log("mni_anatomy", "anat"),
+    conda:
+        "../../envs/synthpet.yaml"
+    threads: ANTS_THREADS
+    resources:
+        mem_mb=lambda wildcards, input, attempt: (1500 + 20 * input.size_mb) * attempt,
+        runtime=lambda wildcards, attempt: 5 * attempt,
+    params:
+        voxel_mm=MNI_VOXEL,
+    script:
+        "../scripts/mni_anatomy.py"
+
+
+rule mni_pet:
+    input:
+        unpack(scan_fold_inputs),
+        unpack(
+            scan_files(
+                warp=rules.mni_register.output.warp,
+                affine=rules.mni_register.output.affine,
+            )
+        ),
+        synthetic=rules.predict_scan.output.grid,
+    output:
         pet=mni_path("pet", "pet", space=mni.SPACE, desc="true"),
         pet_smoothed=mni_path("pet", "pet", space=mni.SPACE, desc="smoothed"),
         synthetic=mni_path("pet", "pet", space=mni.SPACE, desc="synthetic"),
     log:
-        scan_log("mni_pet"),
+        scan_log("mni_pet", "pet"),
     conda:
         "../../envs/synthpet.yaml"
     threads: ANTS_THREADS
@@ -90,7 +113,7 @@ rule mni_pet:
 
 rule qc_prediction:
     input:
-        **{key: getattr(rules.mni_pet.output, key) for key in (*IMAGES, "mask")},
+        unpack(scan_files(**{key: mni_image(key) for key in (*IMAGES, "mask")})),
     output:
         participant_figure(
             f"{OUT}/qc/prediction/{paths.scan_id('{subject}', SESSION)}_desc-prediction_qc.png",
@@ -129,15 +152,15 @@ rule atlas:
 
 rule suvr:
     input:
+        unpack(scan_files(mask=rules.mni_anatomy.output.mask)),
         synthetic=rules.mni_pet.output.synthetic,
         pet=rules.mni_pet.output.pet,
-        mask=rules.mni_pet.output.mask,
         atlas=rules.atlas.output[0],
     output:
         synthetic=mni_path("pet", "pet", space=mni.SPACE, desc="syntheticSUVR"),
         pet=mni_path("pet", "pet", space=mni.SPACE, desc="trueSUVR"),
     log:
-        scan_log("suvr"),
+        scan_log("suvr", "pet"),
     conda:
         "../../envs/synthpet.yaml"
     resources:
@@ -173,15 +196,14 @@ rule scan_measures:
 
 rule evaluation_tables:
     input:
+        **{
+            key: expand(mni_image(key), zip, **SCAN_WILDCARDS)
+            for key in ("pet", "pet_smoothed", "synthetic", "mask", "t1w")
+        },
         scans=rules.cohort_table.output.scans,
         folds=rules.folds.output.folds,
         metrics=expand(rules.scan_measures.output.metrics, zip, **SCAN_WILDCARDS),
         regions=expand(rules.scan_measures.output.regions, zip, **SCAN_WILDCARDS),
-        pet=expand(rules.mni_pet.output.pet, zip, **SCAN_WILDCARDS),
-        pet_smoothed=expand(rules.mni_pet.output.pet_smoothed, zip, **SCAN_WILDCARDS),
-        synthetic=expand(rules.mni_pet.output.synthetic, zip, **SCAN_WILDCARDS),
-        mask=expand(rules.mni_pet.output.mask, zip, **SCAN_WILDCARDS),
-        t1w=expand(rules.mni_pet.output.t1w, zip, **SCAN_WILDCARDS),
     output:
         scan_metrics=evaluation_table("scan_metrics", "scan_metrics"),
         regions=f"{OUT}/evaluation/regional_suv.tsv",
@@ -243,17 +265,21 @@ if config["input"]["source"] == "phantom":
     rule mni_noisefree:
         input:
             unpack(scan_fold_inputs),
+            unpack(
+                scan_files(
+                    mask=rules.model_grid.output.mask,
+                    warp=rules.mni_register.output.warp,
+                    affine=rules.mni_register.output.affine,
+                )
+            ),
             noisefree=rules.phantom_scan.output.noisefree,
             anatomical=rules.phantom_scan.output.anatomical,
             pet_t1=rules.coregister_pet.output.pet,
-            mask=rules.model_grid.output.mask,
-            warp=rules.mni_register.output.warp,
-            affine=rules.mni_register.output.affine,
         output:
             noisefree=mni_path("pet", "pet", space=mni.SPACE, desc="noisefree"),
             anatomical=mni_path("pet", "pet", space=mni.SPACE, desc="anatomical"),
         log:
-            scan_log("mni_noisefree"),
+            scan_log("mni_noisefree", "pet"),
         conda:
             "../../envs/synthpet.yaml"
         threads: ANTS_THREADS

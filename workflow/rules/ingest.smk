@@ -8,9 +8,9 @@ rule ingest_t1w:
     output:
         t1w=preproc_path("anat", "T1w", desc="ingested"),
     log:
-        scan_log("ingest_t1w"),
+        scan_log("ingest_t1w", "anat"),
     benchmark:
-        scan_benchmark("ingest_t1w")
+        scan_benchmark("ingest_t1w", "anat")
     conda:
         "../../envs/synthpet.yaml"
     resources:
@@ -26,9 +26,9 @@ rule ingest_pet:
     output:
         suv=preproc_path("pet", "pet", desc="suv"),
     log:
-        scan_log("ingest_pet"),
+        scan_log("ingest_pet", "pet"),
     benchmark:
-        scan_benchmark("ingest_pet")
+        scan_benchmark("ingest_pet", "pet")
     conda:
         "../../envs/synthpet.yaml"
     resources:

@@ -25,9 +25,9 @@ rule brain_mask:
             mode="image",
         ),
     log:
-        scan_log("brain_mask"),
+        scan_log("brain_mask", "anat"),
     benchmark:
-        scan_benchmark("brain_mask")
+        scan_benchmark("brain_mask", "anat")
     conda:
         "../../envs/synthpet.yaml"
     threads: ANTS_THREADS
@@ -46,16 +46,19 @@ rule brain_mask:
 
 rule coregister_pet:
     input:
-        t1w=rules.ingest_t1w.output.t1w,
+        unpack(
+            scan_files(
+                t1w=rules.ingest_t1w.output.t1w, mask=rules.brain_mask.output.mask
+            )
+        ),
         suv=rules.ingest_pet.output.suv,
-        mask=rules.brain_mask.output.mask,
     output:
         matrix=preproc_path("pet", "xfm", ext=".txt", **{"from": "T1w", "to": "PET"}),
         pet=preproc_path("pet", "pet", space="T1w", desc="brain"),
     log:
-        scan_log("coregister_pet"),
+        scan_log("coregister_pet", "pet"),
     benchmark:
-        scan_benchmark("coregister_pet")
+        scan_benchmark("coregister_pet", "pet")
     conda:
         "../../envs/synthpet.yaml"
     threads: ANTS_THREADS
@@ -77,15 +80,13 @@ rule model_grid:
         t1w=rules.brain_mask.output.brain,
         mask=rules.brain_mask.output.mask,
         xfm=rules.brain_mask.output.xfm,
-        pet=rules.coregister_pet.output.pet,
     output:
         t1w=preproc_path("anat", "T1w", space="grid", desc="norm"),
-        pet=preproc_path("pet", "pet", space="grid", desc="norm"),
         mask=preproc_path("anat", "mask", space="grid", desc="brain"),
     log:
-        scan_log("model_grid"),
+        scan_log("model_grid", "anat"),
     benchmark:
-        scan_benchmark("model_grid")
+        scan_benchmark("model_grid", "anat")
     conda:
         "../../envs/synthpet.yaml"
     resources:
@@ -98,11 +99,32 @@ rule model_grid:
         "../scripts/model_grid.py"
 
 
+rule grid_pet:
+    input:
+        unpack(scan_files(mask=rules.model_grid.output.mask)),
+        pet=rules.coregister_pet.output.pet,
+    output:
+        pet=preproc_path("pet", "pet", space="grid", desc="norm"),
+    log:
+        scan_log("grid_pet", "pet"),
+    conda:
+        "../../envs/synthpet.yaml"
+    resources:
+        mem_mb=lambda wildcards, input, attempt: (800 + 20 * input.size_mb) * attempt,
+        runtime=lambda wildcards, attempt: 5 * attempt,
+    script:
+        "../scripts/grid_pet.py"
+
+
 rule qc_coregistration:
     input:
-        t1w=rules.ingest_t1w.output.t1w,
-        mask=rules.brain_mask.output.mask,
-        pet=rules.coregister_pet.output.pet,
+        unpack(
+            scan_files(
+                t1w=rules.ingest_t1w.output.t1w,
+                mask=rules.brain_mask.output.mask,
+                pet=rules.coregister_pet.output.pet,
+            )
+        ),
     output:
         participant_figure(
             f"{OUT}/qc/coregistration/{paths.scan_id('{subject}', SESSION)}_desc-coreg_qc.png",
@@ -141,7 +163,7 @@ rule folds:
 rule genotype_correction:
     input:
         folds=rules.folds.output.folds,
-        pet=expand(rules.model_grid.output.pet, zip, **SCAN_WILDCARDS),
+        pet=expand(rules.grid_pet.output.pet, zip, **SCAN_WILDCARDS),
         mask=expand(rules.model_grid.output.mask, zip, **SCAN_WILDCARDS),
     output:
         model=f"{OUT}/folds/fold-{{fold}}/genotype_model.npz",

@@ -46,15 +46,24 @@ rule train_fold:
 
 rule predict_scan:
     input:
+        unpack(
+            scan_files(
+                t1w=rules.model_grid.output.t1w,
+                mask=rules.model_grid.output.mask,
+                native=rules.ingest_t1w.output.t1w,
+            )
+        ),
         weights=lambda wildcards: f"{OUT}/models/fold-{FOLD_OF[scan_of(wildcards).id]}/model.pt",
-        t1w=rules.model_grid.output.t1w,
-        mask=rules.model_grid.output.mask,
-        native=rules.ingest_t1w.output.t1w,
     output:
-        grid=f"{OUT}/predictions/{paths.scan_dir('{subject}', SESSION)}/pet/{paths.scan_id('{subject}', SESSION)}_space-grid_desc-synthetic_pet.nii.gz",
-        native=f"{OUT}/predictions/{paths.scan_dir('{subject}', SESSION)}/pet/{paths.scan_id('{subject}', SESSION)}_space-T1w_desc-synthetic_pet.nii.gz",
+        # named after the PET it stands in for (its trc- and other entities)
+        grid=derivative_path(
+            "predictions", "pet", "pet", space="grid", desc="synthetic"
+        ),
+        native=derivative_path(
+            "predictions", "pet", "pet", space="T1w", desc="synthetic"
+        ),
     log:
-        scan_log("predict_scan"),
+        scan_log("predict_scan", "pet"),
     conda:
         "../../envs/synthpet.yaml"
     resources:

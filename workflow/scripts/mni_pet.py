@@ -1,10 +1,10 @@
-"""Snakemake job: one scan's normalized T1w, true PET and synthetic PET from the model grid to MNI space."""
+"""Snakemake job: one scan's true and synthetic PET from the model grid to MNI space."""
 
 import os
 
-from synthpet.evaluation import warp_scan
+from synthpet.evaluation import warp_pet
 from synthpet.logs import job_log
 
 os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(snakemake.threads)
 with job_log(snakemake.log[0]):
-    warp_scan(dict(snakemake.input), dict(snakemake.output), snakemake.params.voxel_mm, snakemake.params.fwhm_mm)
+    warp_pet(dict(snakemake.input), dict(snakemake.output), snakemake.params.voxel_mm, snakemake.params.fwhm_mm)

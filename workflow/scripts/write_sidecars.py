@@ -1,8 +1,7 @@
-"""Snakemake job: the BIDS JSON sidecar of each derivative image of one scan."""
+"""Snakemake job: the BIDS JSON sidecar of each derivative image of every scan."""
 
 from synthpet.derivatives import write_sidecars
 from synthpet.logs import job_log
 
 with job_log(snakemake.log[0]):
-    p = snakemake.params
-    write_sidecars(dict(snakemake.input.items()), dict(snakemake.output.items()), p.raw, p.fold, p.suvr_reference)
+    write_sidecars(snakemake.params.images, snakemake.params.suvr_reference)
