@@ -10,6 +10,13 @@ if not workflow.overwrite_configfiles:
     configfile: str(Path(workflow.basedir) / "config" / "config.yaml")
 
 
+# every job inside the synthpet container image when the config names one (run with --sdm apptainer);
+# set before the rules, which take it when they are defined
+if config.get("container"):
+
+    container: config["container"]
+
+
 report: "workflow/report/workflow.rst"
 
 

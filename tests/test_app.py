@@ -161,6 +161,42 @@ def test_container_builds_and_runs_the_app(tmp_path):
     assert version.returncode == 0 and version.stdout.startswith(f"synthpet {__version__}"), version.stderr
 
 
+def container_of_each_rule(tmp_path: Path, config: dict) -> dict[str, str | None]:
+    """The container image each rule of the workflow would run in, as Snakemake parses it."""
+    from snakemake.api import SnakemakeApi
+    from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings
+
+    with SnakemakeApi(OutputSettings(quiet={"all"})) as api:
+        workflow = api.workflow(
+            resource_settings=ResourceSettings(),
+            config_settings=ConfigSettings(config=config),
+            snakefile=REPO / "Snakefile",
+            workdir=tmp_path,
+        )
+        return {rule.name: rule.container_img for rule in workflow._workflow.rules}
+
+
+def test_the_container_setting_puts_every_job_in_the_image(tmp_path):
+    """config key 'container': Snakemake's container directive for every rule (used with --sdm
+    apptainer, which this machine cannot run); without it, no rule names an image."""
+    image = "docker://ghcr.io/example/synthpet:0.1.0"
+    assert set(container_of_each_rule(tmp_path, {"container": image}).values()) == {image}
+    assert set(container_of_each_rule(tmp_path, {}).values()) == {None}
+
+
+@pytest.mark.skipif(shutil.which("apptainer") is None, reason="no apptainer here")
+def test_a_participant_runs_inside_the_container(small_phantom, tmp_path):
+    """Where apptainer and a built image (SYNTHPET_IMAGE) are present: the participant level inside it."""
+    image = os.environ.get("SYNTHPET_IMAGE")
+    if not image:
+        pytest.skip("set SYNTHPET_IMAGE to a synthpet image built from the Dockerfile")
+    root, _ = small_phantom
+    config = tmp_path / "container.yaml"
+    config.write_text(f"container: {image}\n")
+    run = app(root, tmp_path / "out", "participant", "--config", config, "--sdm", "apptainer", "--cores", "2", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+
+
 def test_relative_paths_in_a_config_file_are_read_from_the_calling_folder(tmp_path):
     """Snakemake runs in the output folder; a user's relative atlas path means the folder they called from."""
     from synthpet import app as bids_app
