@@ -32,8 +32,11 @@ def stars(p: float) -> str:
     return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else ""
 
 
-def example_slices(volumes: dict[str, np.ndarray], brain: np.ndarray, title: str, path: str | Path) -> Path:
-    """Figure 2: T1w, true PET, synthetic PET and smoothed true PET of one scan, three planes."""
+def example_slices(
+    volumes: dict[str, np.ndarray], brain: np.ndarray, title: str, path: str | Path, with_error: bool = False
+) -> Path:
+    """Figure 2: T1w, true PET, synthetic PET and smoothed true PET of one scan, three planes;
+    ``with_error``: and where the synthetic PET misses, |synthetic - measured| on the same scale."""
     plt = _pyplot()
     columns = (
         ("t1w", "T1w", "gray"),
@@ -41,6 +44,9 @@ def example_slices(volumes: dict[str, np.ndarray], brain: np.ndarray, title: str
         ("synthetic", "synthetic PET"),
         ("pet_smoothed", "smoothed measured PET"),
     )
+    if with_error:
+        volumes = {**volumes, "error": np.abs(volumes["synthetic"] - volumes["pet"])}
+        columns += (("error", "|synthetic - measured|", "viridis"),)
     centre = np.argwhere(brain).mean(axis=0).round().astype(int)
     figure, axes = plt.subplots(3, len(columns), figsize=(3.2 * len(columns), 9.5))
     # one scale for the three PET images (their brain maximum: nothing saturates), its own for the T1w
@@ -55,7 +61,7 @@ def example_slices(volumes: dict[str, np.ndarray], brain: np.ndarray, title: str
             )
             ax.set_axis_off()
         axes[0, col].set_title(label)
-        unit = "T1w (scaled to [0, 1])" if key == "t1w" else "normalized SUV"
+        unit = {"t1w": "T1w (scaled to [0, 1])", "error": "normalized SUV difference"}.get(key, "normalized SUV")
         figure.colorbar(shown, ax=axes[:, col].tolist(), orientation="horizontal", fraction=0.04, pad=0.02, label=unit)
     figure.suptitle(f"{title}\nPET: SUV scaled to [0, 1] by its minimum and maximum in the brain, one scale")
     return _save(figure, path)
