@@ -42,6 +42,11 @@ PET_MEANING = {
     "anatomical": ("the part of the ground truth that the anatomy explains, normalized as desc-true", "arbitrary"),
     "syntheticSUVR": ("the synthetic PET of desc-synthetic divided by its mean in the reference region", "ratio"),
     "trueSUVR": ("the measured PET of desc-true divided by its mean in the reference region", "ratio"),
+    "expectederror": (
+        "where this scan's synthetic PET is expected to be wrong: at each voxel, the mean absolute error "
+        "of the out-of-fold synthetic PET (desc-synthetic vs desc-true) of the scans in the other folds",
+        "arbitrary",
+    ),
 }
 T1W_MEANING = {
     "ingested": "the input T1w in canonical form (RAS+, float32), with skull",

@@ -36,7 +36,8 @@ def example_slices(
     volumes: dict[str, np.ndarray], brain: np.ndarray, title: str, path: str | Path, with_error: bool = False
 ) -> Path:
     """Figure 2: T1w, true PET, synthetic PET and smoothed true PET of one scan, three planes;
-    ``with_error``: and where the synthetic PET misses, |synthetic - measured| on the same scale."""
+    ``with_error``: and where the synthetic PET misses, |synthetic - measured| (and the scan's
+    expected error, when ``volumes`` has it), on a scale of their own that the two share."""
     plt = _pyplot()
     columns = (
         ("t1w", "T1w", "gray"),
@@ -47,13 +48,18 @@ def example_slices(
     if with_error:
         volumes = {**volumes, "error": np.abs(volumes["synthetic"] - volumes["pet"])}
         columns += (("error", "|synthetic - measured|", "viridis"),)
+        if "expected_error" in volumes:
+            columns += (("expected_error", "expected |error|\n(other folds' scans)", "viridis"),)
     centre = np.argwhere(brain).mean(axis=0).round().astype(int)
     figure, axes = plt.subplots(3, len(columns), figsize=(3.2 * len(columns), 9.5))
     # one scale for the three PET images (their brain maximum: nothing saturates), its own for the T1w
     vmax = max(float(volumes[k][brain].max()) for k in ("pet", "synthetic", "pet_smoothed")) or 1.0
+    # errors are a tenth of the PET's range: their own scale (99th percentile, so one hot voxel does not dim it)
+    errors = [key for key, *_ in columns if key in ("error", "expected_error")]
+    error_top = max([float(np.percentile(volumes[k][brain], 99)) for k in errors] + [1e-6])
     for col, (key, label, *cmap) in enumerate(columns):
         volume = np.where(brain, volumes[key], 0)
-        top = (float(volume[brain].max()) or 1.0) if key == "t1w" else vmax
+        top = (float(volume[brain].max()) or 1.0) if key == "t1w" else error_top if key in errors else vmax
         for axis in range(3):
             ax = axes[axis, col]
             shown = ax.imshow(
@@ -61,7 +67,10 @@ def example_slices(
             )
             ax.set_axis_off()
         axes[0, col].set_title(label)
-        unit = {"t1w": "T1w (scaled to [0, 1])", "error": "normalized SUV difference"}.get(key, "normalized SUV")
+        difference = "normalized SUV difference"
+        unit = {"t1w": "T1w (scaled to [0, 1])", "error": difference, "expected_error": difference}.get(
+            key, "normalized SUV"
+        )
         figure.colorbar(shown, ax=axes[:, col].tolist(), orientation="horizontal", fraction=0.04, pad=0.02, label=unit)
     figure.suptitle(f"{title}\nPET: SUV scaled to [0, 1] by its minimum and maximum in the brain, one scale")
     return _save(figure, path)

@@ -26,6 +26,7 @@ GROUP_IMAGES = {
     "suvr_synthetic": rules.suvr.output.synthetic,
     "suvr_pet": rules.suvr.output.pet,
     **{f"mni_{key}": mni_image(key) for key in (*IMAGES, "mask")},
+    "mni_expected_error": EXPECTED_ERROR,
 }
 if config["input"]["source"] == "phantom":
     GROUP_IMAGES.update(

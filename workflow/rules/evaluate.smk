@@ -111,9 +111,42 @@ rule mni_pet:
         "../scripts/mni_pet.py"
 
 
+# where each scan's synthetic PET is expected to be wrong: the other folds' held-out errors
+EXPECTED_ERROR = mni_path("pet", "pet", space=mni.SPACE, desc="expectederror")
+
+
+rule expected_error:
+    input:
+        **{
+            key: expand(mni_image(key), zip, **SCAN_WILDCARDS)
+            for key in ("pet", "synthetic", "mask")
+        },
+    output:
+        maps=expand(EXPECTED_ERROR, zip, **SCAN_WILDCARDS),
+        table=evaluation_table("expected_error", "expected_error"),
+    log:
+        f"{OUT}/logs/expected_error.log",
+    conda:
+        "../../envs/synthpet.yaml"
+    resources:
+        mem_mb=lambda wildcards, input, attempt: (2000 + input.size_mb // 10) * attempt,
+        runtime=lambda wildcards, attempt: 10 * attempt,
+    params:
+        scans=list(SCANS),
+        folds=[int(FOLD_OF[scan]) for scan in SCANS] if GROUP_LEVEL else [],
+        voxel_mm=MNI_VOXEL,
+    script:
+        "../scripts/expected_error.py"
+
+
 rule qc_prediction:
     input:
-        unpack(scan_files(**{key: mni_image(key) for key in (*IMAGES, "mask")})),
+        unpack(
+            scan_files(
+                **{key: mni_image(key) for key in (*IMAGES, "mask")},
+                expected_error=EXPECTED_ERROR,
+            )
+        ),
     output:
         participant_figure(
             f"{OUT}/qc/prediction/{paths.scan_id('{subject}', SESSION)}_desc-prediction_qc.png",

@@ -10,6 +10,6 @@ from synthpet.logs import job_log
 
 with job_log(snakemake.log[0]):
     i = snakemake.input
-    volumes = {key: np.asarray(nib.load(i[key]).dataobj, np.float32) for key in IMAGES}
+    volumes = {key: np.asarray(nib.load(i[key]).dataobj, np.float32) for key in (*IMAGES, "expected_error")}
     brain = np.asarray(nib.load(i.mask).dataobj) > 0
     example_slices(volumes, brain, snakemake.params.title, snakemake.output[0], with_error=True)
