@@ -193,7 +193,9 @@ def test_a_participant_runs_inside_the_container(small_phantom, tmp_path):
     root, _ = small_phantom
     config = tmp_path / "container.yaml"
     config.write_text(f"container: {image}\n")
-    run = app(root, tmp_path / "out", "participant", "--config", config, "--sdm", "apptainer", "--cores", "2", cwd=tmp_path)
+    run = app(
+        root, tmp_path / "out", "participant", "--config", config, "--sdm", "apptainer", "--cores", "2", cwd=tmp_path
+    )
     assert run.returncode == 0, run.stderr[-3000:]
 
 
