@@ -157,3 +157,18 @@ def small_phantom(tmp_path_factory) -> tuple[Path, dict]:
     root = tmp_path_factory.mktemp("phantom") / "bids"
     phantom.generate(root, config)
     return root, config
+
+
+def parsed_rules(workdir: Path, config: dict) -> list:
+    """The workflow's rules as Snakemake parses them with ``config`` over the demo config."""
+    from snakemake.api import SnakemakeApi
+    from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings
+
+    with SnakemakeApi(OutputSettings(quiet={"all"})) as api:
+        workflow = api.workflow(
+            resource_settings=ResourceSettings(),
+            config_settings=ConfigSettings(config=config),
+            snakefile=REPO / "Snakefile",
+            workdir=workdir,
+        )
+        return list(workflow._workflow.rules)

@@ -11,7 +11,7 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-from conftest import REPO, validator_errors
+from conftest import REPO, parsed_rules, validator_errors
 from test_workflow import planned_jobs
 
 from synthpet import __version__
@@ -161,27 +161,12 @@ def test_container_builds_and_runs_the_app(tmp_path):
     assert version.returncode == 0 and version.stdout.startswith(f"synthpet {__version__}"), version.stderr
 
 
-def container_of_each_rule(tmp_path: Path, config: dict) -> dict[str, str | None]:
-    """The container image each rule of the workflow would run in, as Snakemake parses it."""
-    from snakemake.api import SnakemakeApi
-    from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings
-
-    with SnakemakeApi(OutputSettings(quiet={"all"})) as api:
-        workflow = api.workflow(
-            resource_settings=ResourceSettings(),
-            config_settings=ConfigSettings(config=config),
-            snakefile=REPO / "Snakefile",
-            workdir=tmp_path,
-        )
-        return {rule.name: rule.container_img for rule in workflow._workflow.rules}
-
-
 def test_the_container_setting_puts_every_job_in_the_image(tmp_path):
     """config key 'container': Snakemake's container directive for every rule (used with --sdm
     apptainer, which this machine cannot run); without it, no rule names an image."""
     image = "docker://ghcr.io/example/synthpet:0.1.0"
-    assert set(container_of_each_rule(tmp_path, {"container": image}).values()) == {image}
-    assert set(container_of_each_rule(tmp_path, {}).values()) == {None}
+    assert {rule.container_img for rule in parsed_rules(tmp_path, {"container": image})} == {image}
+    assert {rule.container_img for rule in parsed_rules(tmp_path, {})} == {None}
 
 
 @pytest.mark.skipif(shutil.which("apptainer") is None, reason="no apptainer here")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, SNAKEMAKE, workflow_command
+from conftest import REPO, SNAKEMAKE, parsed_rules, workflow_command
 from slurm_cluster import Cluster, Unavailable, install
 
 # on top of the demo config: 6 participants in 3 groups, 2 folds, 1 epoch
@@ -91,6 +91,17 @@ def test_training_through_slurm_matches_a_local_run(cluster, tmp_path):
             for out in (slurm_out, local_out)
         ]
         assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_the_profile_groups_every_per_scan_rule(tmp_path):
+    """A per-scan rule outside the profile's groups becomes one SLURM job per scan (thousands on a
+    paper-sized cohort, each paying a Snakemake start): every rule with a subject wildcard is grouped."""
+    import yaml
+
+    profile = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
+    grouped = {entry.split("=")[0] for entry in profile["groups"]}
+    per_scan = {rule.name for rule in parsed_rules(tmp_path, {}) if "subject" in rule.wildcard_names}
+    assert per_scan and per_scan <= grouped, sorted(per_scan - grouped)
 
 
 def test_a_failing_job_is_reported_as_failed(cluster, tmp_path):
