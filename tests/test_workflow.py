@@ -523,6 +523,12 @@ def test_demo_workflow_end_to_end(demo, tmp_path):
             ratio = nib.load(f"{pet}_desc-{desc}_pet.nii.gz").get_fdata()
             assert np.allclose(ratio[brain], image[brain] / image[brain].mean(), rtol=1e-4), (row.scan, desc)
 
+    # each scan's expected-error map (the other folds' held-out errors): calibrated on average, and it
+    # ranks the scan's own errors better than chance (on the demo weakly: median Spearman r 0.10)
+    foretold = pd.read_csv(out / "evaluation" / "expected_error.tsv", sep="\t")
+    assert len(foretold) == 16 and foretold["spearman_r"].median() > 0, foretold
+    assert 0.67 < foretold["expected_over_actual"].median() < 1.5, foretold
+
     # nothing is stale after a complete run
     again = snakemake(work, "-n", "--cores", "2")
     assert "Nothing to be done" in again.stdout + again.stderr
