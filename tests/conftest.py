@@ -151,7 +151,7 @@ def input_config() -> dict:
 @pytest.fixture(scope="session")
 def small_phantom(tmp_path_factory) -> tuple[Path, dict]:
     """A small synthetic BIDS cohort written once for the whole test session."""
-    from synthpet import phantom
+    from synthpet.validation import phantom
 
     config = validate_config(SMALL_PHANTOM)
     root = tmp_path_factory.mktemp("phantom") / "bids"

@@ -4,7 +4,7 @@ from conftest import REPO
 
 from synthpet.config import load_config, validate_config
 from synthpet.errors import ConfigError
-from synthpet.phantom import cohort_layout
+from synthpet.validation.phantom import cohort_layout
 
 
 def test_defaults_are_filled_in():

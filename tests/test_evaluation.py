@@ -10,9 +10,10 @@ import pytest
 from conftest import write_nifti
 from scipy import stats
 
-from synthpet import atlas, evaluation, metrics
+from synthpet import atlas, metrics, statistics
 from synthpet.errors import ConfigError
 from synthpet.genotype import GenotypeModel
+from synthpet.validation.truth import noisefree_on_grid
 
 
 def test_voxelwise_metrics_match_hand_computations():
@@ -61,8 +62,8 @@ def test_median_split_p_is_scipys_mann_whitney():
     synthetic = smoothed + rng.normal(0, 0.2, 14)
     high = smoothed > np.median(smoothed)
     expected = stats.mannwhitneyu(synthetic[high], synthetic[~high], alternative="two-sided").pvalue
-    assert evaluation.median_split_p(smoothed, synthetic) == pytest.approx(expected, rel=1e-6)
-    assert np.isnan(evaluation.median_split_p(smoothed[:3], synthetic[:3]))
+    assert statistics.median_split_p(smoothed, synthetic) == pytest.approx(expected, rel=1e-6)
+    assert np.isnan(statistics.median_split_p(smoothed[:3], synthetic[:3]))
 
 
 def regions_table(rng, scans=12):
@@ -92,7 +93,7 @@ def regions_table(rng, scans=12):
 def test_correlations_and_group_tests_match_scipy_over_participants():
     """Repeated scans of a participant count once (their mean): tests over scans would be too confident."""
     regions = regions_table(np.random.default_rng(2))
-    table = evaluation.correlations(regions)
+    table = statistics.correlations(regions)
     part = regions[regions["region"] == "Brain-Stem"].groupby("subject")[["pet", "pet_smoothed", "synthetic"]].mean()
     part["group"] = ["HC" if int(s) % 2 else "KOA" for s in part.index]
     row = table[(table["region"] == "Brain-Stem") & (table["pair"] == "synthetic vs pet_smoothed")].iloc[0]
@@ -100,18 +101,18 @@ def test_correlations_and_group_tests_match_scipy_over_participants():
     assert row["participants"] == 10
     assert row["r"] == pytest.approx(expected.statistic) and row["p"] == pytest.approx(expected.pvalue, rel=1e-6)
 
-    groups = evaluation.group_comparison(regions, ["Brain-Stem"])
+    groups = statistics.group_comparison(regions, ["Brain-Stem"])
     koa = part[part["group"] == "KOA"]
     expected = stats.wilcoxon(koa["pet"], koa["synthetic"]).pvalue
     assert groups.set_index("group").loc["KOA", "p_wilcoxon"] == pytest.approx(expected, rel=1e-6)
     assert groups.set_index("group").loc["KOA", "participants"] == 5
 
-    table3 = evaluation.table3_median_split(regions, ["Left_Thalamus"])
+    table3 = statistics.table3_median_split(regions, ["Left_Thalamus"])
     assert list(table3.columns) == ["region", "participants", "p_ALL", "p_HAB", "p_MAB"]
     thalamus = regions[regions["region"] == "Left_Thalamus"].groupby("subject")[["pet_smoothed", "synthetic"]].mean()
-    expected = evaluation.median_split_p(thalamus["pet_smoothed"], thalamus["synthetic"])
+    expected = statistics.median_split_p(thalamus["pet_smoothed"], thalamus["synthetic"])
     assert table3.loc[0, "p_ALL"] == expected and table3.loc[0, "participants"] == 10
-    table2 = evaluation.table2_regional(regions)
+    table2 = statistics.table2_regional(regions)
     assert table2.iloc[-1]["region"] == "all regions"
     assert table2.iloc[-1]["original_mean"] == pytest.approx(regions["pet"].mean())
 
@@ -121,7 +122,7 @@ def test_specificity_own_versus_other_participants():
     truth = rng.random((8, 200))
     synthetic = truth + rng.normal(0, 0.05, truth.shape)  # each close to its own truth
     scans = pd.DataFrame({"scan": [f"s{i}" for i in range(8)], "subject": ["a", "a", "b", "c", "d", "e", "f", "f"]})
-    per_scan, summary = evaluation.table5_specificity(scans, synthetic, {"pet": truth}, 0.05)
+    per_scan, summary = statistics.table5_specificity(scans, synthetic, {"pet": truth}, 0.05)
     assert per_scan.loc[0, "mse_own_pet"] == pytest.approx(metrics.mse(synthetic[0], truth[0]))
     # scan 0's others exclude scan 1: the same participant
     others = np.mean([metrics.mse(synthetic[0], truth[j]) for j in range(2, 8)])
@@ -149,7 +150,7 @@ def calibration_cohort(participants=10, voxels=400, seed=7):
 
 
 def specificity_p(scans, synthetic, truth) -> float:
-    _, summary = evaluation.table5_specificity(scans, synthetic, {"pet": truth}, 0.05)
+    _, summary = statistics.table5_specificity(scans, synthetic, {"pet": truth}, 0.05)
     return float(summary.loc[0, "p_own_mse_lower"])
 
 
@@ -167,11 +168,11 @@ def test_the_evaluation_chain_is_calibrated():
     shifted = np.roll(truth, 1, axis=0)
     assert specificity_p(scans, shifted, truth) > 0.5
     # synthetic := the population mean of the other folds (the baseline itself)
-    baseline = evaluation.population_mean_baseline(scans, targets, 0.05)
+    baseline = statistics.population_mean_baseline(scans, targets, 0.05)
     means = np.stack([truth[scans["fold"] != f].mean(axis=0) for f in scans["fold"]])
     assert specificity_p(scans, means, truth) > 0.05
     mse_model = [metrics.mse(means[i], truth[i]) for i in range(len(scans))]
-    assert evaluation.skill(mse_model, baseline["mse_popmean_vs_pet"]) == pytest.approx(0.0, abs=1e-12)
+    assert statistics.skill(mse_model, baseline["mse_popmean_vs_pet"]) == pytest.approx(0.0, abs=1e-12)
 
 
 def test_skill_interval_resamples_participants_not_scans():
@@ -182,18 +183,18 @@ def test_skill_interval_resamples_participants_not_scans():
     subjects = np.array([f"p{i}" for i in range(12)])
     baseline = rng.uniform(0.01, 0.02, 12)
     model = baseline * rng.uniform(0.6, 1.3, 12)
-    low, high = evaluation.skill_interval(subjects, model, baseline)
-    assert low < evaluation.skill(model, baseline) < high
-    twice = evaluation.skill_interval(np.repeat(subjects, 2), np.repeat(model, 2), np.repeat(baseline, 2))
+    low, high = statistics.skill_interval(subjects, model, baseline)
+    assert low < statistics.skill(model, baseline) < high
+    twice = statistics.skill_interval(np.repeat(subjects, 2), np.repeat(model, 2), np.repeat(baseline, 2))
     assert twice == pytest.approx((low, high), abs=1e-12)
-    better = evaluation.skill_interval(subjects, baseline * rng.uniform(0.5, 0.9, 12), baseline)
+    better = statistics.skill_interval(subjects, baseline * rng.uniform(0.5, 0.9, 12), baseline)
     assert better[0] > 0
-    assert np.isnan(evaluation.skill_interval(["p0", "p0"], model[:2], baseline[:2])[0])
+    assert np.isnan(statistics.skill_interval(["p0", "p0"], model[:2], baseline[:2])[0])
     # a scan without a baseline value counts in neither the skill nor its interval
     gap_subjects, gap_model = np.append(subjects, "p12"), np.append(model, 0.5)
     gap_baseline = np.append(baseline, np.nan)
-    assert evaluation.skill(gap_model, gap_baseline) == pytest.approx(evaluation.skill(model, baseline))
-    assert evaluation.skill_interval(gap_subjects, gap_model, gap_baseline) == pytest.approx((low, high))
+    assert statistics.skill(gap_model, gap_baseline) == pytest.approx(statistics.skill(model, baseline))
+    assert statistics.skill_interval(gap_subjects, gap_model, gap_baseline) == pytest.approx((low, high))
 
 
 def test_peer_metrics_match_hand_computations():
@@ -232,7 +233,7 @@ def test_regional_agreement_matches_hand_computations():
     """ICC(A,1) from the two-way ANOVA mean squares (McGraw and Wong 1996), Bland-Altman by hand,
     over participants (repeated scans averaged)."""
     regions = regions_table(np.random.default_rng(5))
-    table = evaluation.regional_agreement(regions, ["Brain-Stem"]).iloc[0]
+    table = statistics.regional_agreement(regions, ["Brain-Stem"]).iloc[0]
     part = regions[regions["region"] == "Brain-Stem"].groupby("subject")[["synthetic", "pet_smoothed"]].mean()
     ratings = part.to_numpy()  # (n participants, k = 2 raters)
     n, k = ratings.shape
@@ -254,17 +255,17 @@ def test_regional_baseline_and_skill_are_calibrated():
     target has skill 1 over it, one that is the baseline itself has skill 0."""
     regions = regions_table(np.random.default_rng(7))
     regions["fold"] = regions["subject"].astype(int) % 3  # participant-grouped folds
-    regions["popmean"] = evaluation.regional_population_mean(regions)
+    regions["popmean"] = statistics.regional_population_mean(regions)
     thalamus = regions[regions["region"] == "Left_Thalamus"]
     by_hand = thalamus.loc[thalamus["fold"] != 0, "pet"].mean()
     assert np.allclose(thalamus.loc[thalamus["fold"] == 0, "popmean"], by_hand)
     for synthetic, skill, bias in (("pet_smoothed", 1.0, 0.0), ("popmean", 0.0, None)):
-        table = evaluation.regional_agreement(regions.assign(synthetic=regions[synthetic]), ["Brain-Stem"])
+        table = statistics.regional_agreement(regions.assign(synthetic=regions[synthetic]), ["Brain-Stem"])
         model = table[table["prediction"] == "synthetic"].iloc[0]
         assert model["skill_vs_popmean"] == pytest.approx(skill, abs=1e-12), synthetic
         if bias is not None:
             assert model["bias"] == pytest.approx(bias, abs=1e-12) and model["r"] == pytest.approx(1.0)
-    table2 = evaluation.table2_regional(regions)
+    table2 = statistics.table2_regional(regions)
     assert table2.loc[table2["region"] == "Left_Thalamus", "popmean_mean"].item() == pytest.approx(
         thalamus["popmean"].mean()
     )
@@ -327,7 +328,7 @@ def test_noisefree_truth_takes_the_measured_pets_scale_and_genotype_correction(t
     model = GenotypeModel(("MAB",), np.full((1, 512), 0.06), np.full((1, 512), 0.5), np.array([0.04]), np.array([0.5]))
     model.save(tmp_path / "geno.npz")
     # the noise-free PET equal to the measured one gives the measured normalized, corrected PET
-    clean = evaluation.noisefree_on_grid(str(pet), str(pet), str(mask_path), str(tmp_path / "geno.npz"), "MAB")
+    clean = noisefree_on_grid(str(pet), str(pet), str(mask_path), str(tmp_path / "geno.npz"), "MAB")
     normalized = scale_pet(pet_to_grid(nib.load(pet), grid_affine, (8, 8, 8)), mask.astype(bool))
     expected = (normalized - 0.05) * mask
     assert np.allclose(np.asarray(clean.dataobj), expected, atol=1e-5)
@@ -356,7 +357,7 @@ def test_each_scan_is_scored_inside_its_own_brain():
     """Voxels outside a scan's own brain mask (NaN) are left out of its metrics and regional means: a
     baseline that is nonzero there is not penalized where the scan's true and synthetic PET are both zero."""
     from synthpet.atlas import Atlas
-    from synthpet.evaluation import population_mean_baseline
+    from synthpet.statistics import population_mean_baseline
 
     truth = np.array([0.2, 0.4, 0.6, 0.8])
     assert metrics.compare(np.array([0.3, 0.4, 0.6, np.nan]), np.array([0.2, 0.4, np.nan, 0.8]), 0.05)[
@@ -373,7 +374,7 @@ def test_each_scan_is_scored_inside_its_own_brain():
 def test_population_mean_baseline_uses_only_the_other_folds_and_scores_like_the_model():
     """Each scan's baseline is the mean PET of the scans outside its fold (a hand computation), scored
     with the model's metrics; the skill score is 0 for a model that is the baseline and 1 for a perfect one."""
-    from synthpet.evaluation import population_mean_baseline, table4_metrics
+    from synthpet.statistics import population_mean_baseline, table4_metrics
 
     rng = np.random.default_rng(0)
     pet = rng.uniform(0.1, 1.0, size=50) + rng.normal(0, 0.05, size=(6, 50))  # a shared pattern, scan noise
@@ -405,7 +406,7 @@ def test_t1w_regression_baseline_learns_what_the_t1w_explains_and_never_sees_hel
     """PET that is a nonlinear function of the T1w plus a shared pattern: the regression (fitted on the
     other folds) predicts held-out scans far better than the population mean; changing a fold's own
     targets leaves its predictions unchanged (scored against a fixed probe image)."""
-    from synthpet.evaluation import population_mean_baseline, t1w_regression_baseline
+    from synthpet.statistics import population_mean_baseline, t1w_regression_baseline
 
     rng = np.random.default_rng(1)
     scans_n, voxels = 8, 3000

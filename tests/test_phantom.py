@@ -7,10 +7,11 @@ import pytest
 from conftest import SMALL_PHANTOM, validator_errors
 from nibabel.processing import resample_from_to
 
-from synthpet import bids, phantom
+from synthpet import bids
 from synthpet.config import validate_config
 from synthpet.errors import ConfigError
 from synthpet.ingest import ingest_pet
+from synthpet.validation import phantom
 
 
 def digest(root):

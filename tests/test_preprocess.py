@@ -396,7 +396,7 @@ def test_brain_masks_have_no_enclosed_holes():
 
 
 def rotation_about(angles_deg, centre, translation=(0.0, 0.0, 0.0)) -> np.ndarray:
-    from synthpet.phantom import rigid
+    from synthpet.validation.phantom import rigid
 
     return rigid(angles_deg, translation, centre)
 

@@ -22,7 +22,7 @@ from conftest import REPO, SNAKEMAKE, STATIC_PET_SIDECAR, validator_errors, work
 from scipy import ndimage
 
 from synthpet.derivatives import ROOTS
-from synthpet.phantom import rigid
+from synthpet.validation.phantom import rigid
 
 
 def snakemake(workdir: Path, *args: str, configfile: str = "config/config.yaml", check: bool = True):

@@ -12,8 +12,8 @@ from synthpet.resources import version_line
 
 
 def _phantom(args: argparse.Namespace) -> None:
-    from synthpet import phantom
     from synthpet.config import load_config
+    from synthpet.validation import phantom
 
     config = load_config(*([args.config] if args.config else []))
     if args.seed is not None:

@@ -62,7 +62,8 @@ def write_expected_errors(
 ) -> None:
     """The expected-error map of every scan (``outputs``, in the order of ``scans``) and the table of
     how well each foretells the scan's own error."""
-    from synthpet.evaluation import scored_region, write_tsv
+    from synthpet.measures import scored_region
+    from synthpet.statistics import write_tsv
 
     regions = [scored_region(voxel_mm, mask) for mask in inputs["mask"]]
     maps = expected_errors(inputs["pet"], inputs["synthetic"], regions, folds)

@@ -219,3 +219,24 @@ def loss_curves(losses: dict[str, pd.DataFrame], path: str | Path, alpha: float 
     ax.legend(fontsize=7, ncol=2)
     figure.tight_layout()
     return _save(figure, path)
+
+
+def draw_figures(inputs: dict, outputs: dict, voxel_mm: int, folds, example: str, alpha: float = 0.5) -> None:
+    """The paper's Figures 2 to 7 from the evaluation's tables, the example scan and the loss curves."""
+    import nibabel as nib
+
+    from synthpet.atlas import table_regions
+    from synthpet.measures import IMAGES
+    from synthpet.mni import template
+
+    _, brain = template(voxel_mm)
+    volumes = {key: np.asarray(nib.load(inputs[f"example_{key}"]).dataobj, np.float32) for key in IMAGES}
+    example_slices(volumes, brain, f"{example} (MNI space, out-of-fold synthetic PET)", outputs["examples"])
+    regions = pd.read_csv(inputs["regions"], sep="\t")
+    paper = table_regions(regions["region"])
+    groups_original_vs_synthetic(regions, pd.read_csv(inputs["groups"], sep="\t"), paper, outputs["groups"])
+    median_split_scatter_bland_altman(regions, paper, outputs["median_split"])
+    metric_distributions(pd.read_csv(inputs["scan_metrics"], sep="\t"), outputs["metrics"])
+    correlation_bars(pd.read_csv(inputs["correlations"], sep="\t"), paper, outputs["correlations"])
+    losses = {fold: pd.read_csv(path, sep="\t") for fold, path in zip(folds, inputs["losses"], strict=True)}
+    loss_curves(losses, outputs["losses"], alpha)

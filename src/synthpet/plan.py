@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from synthpet import atlas, bids, phantom
+from synthpet import atlas, bids
 from synthpet.bids import Cohort
 from synthpet.config import validate_config
 from synthpet.errors import ConfigError
 from synthpet.folds import check_genotypes, make_folds
 from synthpet.suvr import check_reference
+from synthpet.validation import phantom
 
 # the settings that define the paper's protocol, shown when a run starts so the user sees what runs
 PROTOCOL_KEYS = (
@@ -42,6 +43,7 @@ class Plan:
     config: dict
     cohort: Cohort
     folds: pd.DataFrame  # the cohort table with a fold column
+    raw_dir: str  # the input dataset: the user's, or the synthetic one the workflow writes
 
 
 def setting(config: dict, dotted: str):
@@ -91,14 +93,16 @@ def plan_run(config: dict, schema: dict | None = None) -> Plan:
         if config["phantom"]["pattern_image"]:
             phantom.load_pattern_image(config["phantom"]["pattern_image"])
         cohort = selected_scans(phantom.planned_cohort(config), config["input"])
+        raw_dir = phantom.phantom_dir(config)
     else:
         cohort = bids.discover(config["input"]["bids_dir"], config["input"])
+        raw_dir = config["input"]["bids_dir"]
     if config["analysis_level"] == "participant":
         # per-scan stages only: no folds, so that one participant can be run on its own
-        return Plan(config, cohort, cohort.table().assign(fold=-1))
+        return Plan(config, cohort, cohort.table().assign(fold=-1), str(raw_dir))
     folds = make_folds(cohort.table(), config["folds"]["n_folds"], config["seed"])
     check_genotypes(folds, config["genotype"]["scope"])
-    return Plan(config, cohort, folds)
+    return Plan(config, cohort, folds, str(raw_dir))
 
 
 def selected_scans(cohort: Cohort, input_config: dict) -> Cohort:

@@ -9,8 +9,6 @@ the scan and that figure.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import nibabel as nib
 import numpy as np
@@ -19,11 +17,8 @@ from scipy import ndimage
 from synthpet import brain_extraction, model_grid, normalize, registration
 from synthpet.errors import SynthpetError
 from synthpet.geometry import mask_points
-from synthpet.imageio import save_nifti, to_canonical
+from synthpet.imageio import save_nifti
 from synthpet.qc import overlay_figure
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 LOG = logging.getLogger("synthpet")
 
@@ -175,33 +170,3 @@ def qc_overlay(t1: str, mask: str, pet_t1: str, out: str, scan: str) -> None:
         mask=np.asarray(nib.load(mask).dataobj) > 0,
         pet=np.asarray(nib.load(pet_t1).dataobj, np.float32),
     )
-
-
-def accuracy_against_truth(scans: list[str], matrices, masks, truths, truth_masks) -> pd.DataFrame:
-    """Per scan: coregistration error (mm) over the true brain, and the brain mask's Dice.
-
-    Only for the synthetic cohort, whose ground truth holds the true transform and brain mask.
-    """
-    import json
-
-    import pandas as pd
-
-    rows = []
-    for scan, matrix, mask, truth, truth_mask in zip(scans, matrices, masks, truths, truth_masks, strict=True):
-        true_img = nib.load(truth_mask)
-        brain = np.asarray(true_img.dataobj) > 0
-        points = mask_points(true_img)
-        true_matrix = np.array(json.loads(Path(truth).read_text())["t1w_to_pet_world"])
-        error = registration.displacement_mm(registration.load_matrix(matrix), true_matrix, points)
-        estimate = np.asarray(nib.load(mask).dataobj) > 0
-        # the truth lies on the stored T1w's grid (any axis order); the estimate on the ingested, RAS one
-        brain, _ = to_canonical(brain, true_img)
-        rows.append(
-            {
-                "scan": scan,
-                "coreg_mean_error_mm": round(float(error.mean()), 4),
-                "coreg_max_error_mm": round(float(error.max()), 4),
-                "mask_dice": round(brain_extraction.dice(estimate, brain), 4),
-            }
-        )
-    return pd.DataFrame(rows)

@@ -69,7 +69,7 @@ def input_dataset(config: dict) -> dict:
     if config["input"]["source"] == "bids":
         root = Path(config["input"]["bids_dir"])
     else:
-        from synthpet.phantom import phantom_dir
+        from synthpet.validation.phantom import phantom_dir
 
         root = Path(phantom_dir(config))
     description = root / "dataset_description.json"

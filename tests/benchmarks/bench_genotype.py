@@ -100,8 +100,8 @@ def difference(pet, masks, genotypes, where) -> float:
 
 def true_effect_maps(results: Path, folds: pd.DataFrame, config: dict) -> np.ndarray:
     """(scans, voxels): each scan's true HAB-minus-MAB map on its model grid, on its normalized scale."""
-    from synthpet import phantom
-    from synthpet.evaluation import noisefree_scaled
+    from synthpet.validation import phantom
+    from synthpet.validation.truth import noisefree_scaled
 
     settings, seed = config["phantom"], config["seed"]
     reference = phantom.build_reference(settings["t1_voxel_mm"])

@@ -32,8 +32,8 @@ from synthpet.brain_extraction import dice, extract_ants
 from synthpet.config import validate_config
 from synthpet.imageio import save_nifti, to_canonical
 from synthpet.ingest import ingest_t1w
-from synthpet.phantom import truth_path
 from synthpet.registration import save_matrix
+from synthpet.validation.phantom import truth_path
 
 
 def register_once(brain: Path, mask: Path, voxel_mm: int, work: Path, threads: int) -> tuple[float, float]:

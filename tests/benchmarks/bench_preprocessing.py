@@ -31,8 +31,8 @@ from synthpet.config import validate_config
 from synthpet.geometry import mask_points
 from synthpet.imageio import save_nifti
 from synthpet.ingest import ingest_pet, ingest_t1w
-from synthpet.phantom import truth_path
 from synthpet.preprocess import to_model_grid
+from synthpet.validation.phantom import truth_path
 
 
 def timed(function, *args, **kwargs):

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from synthpet import derivatives, mni, paths, phantom
+from synthpet import derivatives, mni, paths
 from synthpet.config import load_schema
 from synthpet.errors import SynthpetError
-from synthpet.evaluation import IMAGES, PHANTOM_IMAGES
+from synthpet.measures import COMPARISONS, IMAGES
 from synthpet.plan import plan_run, settings_line
 from synthpet.resources import export_root_for_conda
 
@@ -40,11 +40,7 @@ if workflow.is_main_process:  # once per run, not once per job
 
 OUT = config["output_dir"]
 # the input dataset: the user's, or the synthetic one the workflow writes
-RAW_DIR = (
-    config["input"]["bids_dir"]
-    if config["input"]["source"] == "bids"
-    else phantom.phantom_dir(config)
-)
+RAW_DIR = PLAN.raw_dir
 SCANS = {scan.id: scan for scan in COHORT.scans}
 # optional session entity: datasets without sessions get no ses- level in their paths
 SESSION = "{session}" if COHORT.has_sessions else None
@@ -118,16 +114,25 @@ def scan_benchmark(rule, *kinds):
     return f"{OUT}/benchmarks/{rule}/{scan_name(*kinds)}.tsv"
 
 
+# What a validation harness adds to the method's stages (workflow/rules/validation.smk fills these
+# when the input is the synthetic cohort; the method's rules know nothing of it): dataset files every
+# scan's ingest waits for, images each scan has in MNI space, what the per-scan measures score, the
+# ceiling image of Table 4, and the targets of the group level.
+DATASET_INPUTS = {}
+EXTRA_MNI_IMAGES = {}
+MEASURE_COMPARISONS = {target: list(images) for target, images in COMPARISONS.items()}
+TABLE4_CEILING = {"image": None}
+VALIDATION_TARGETS = []
+
+
 def raw_inputs(kind):
-    """Input function: the raw image of a scan, plus the phantom's dataset files when it is generated."""
+    """Input function: the raw image of a scan (and its sidecars), and the dataset files it needs."""
 
     def inputs(wildcards):
         scan = scan_of(wildcards)
-        files = {"image": getattr(scan, kind)}
+        files = {"image": getattr(scan, kind), **DATASET_INPUTS}
         if kind == "pet":
             files["sidecars"] = list(scan.pet_sidecars)
-        if config["input"]["source"] == "phantom":
-            files["dataset"] = rules.phantom_dataset.output.participants
         return files
 
     return inputs
@@ -180,12 +185,8 @@ def mni_image(key):
 
 
 def mni_images(wildcards):
-    """A scan's images in MNI space; with the synthetic cohort, its noise-free PET and anatomical part too."""
-    images = {key: mni_image(key) for key in (*IMAGES, "mask")}
-    if config["input"]["source"] == "phantom":
-        images.update(
-            {key: getattr(rules.mni_noisefree.output, key) for key in PHANTOM_IMAGES}
-        )
+    """A scan's images in MNI space, and those a validation adds (EXTRA_MNI_IMAGES)."""
+    images = {key: mni_image(key) for key in (*IMAGES, "mask")} | EXTRA_MNI_IMAGES
     return scan_files(**images)(wildcards)
 
 

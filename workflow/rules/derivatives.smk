@@ -27,14 +27,8 @@ GROUP_IMAGES = {
     "suvr_pet": rules.suvr.output.pet,
     **{f"mni_{key}": mni_image(key) for key in (*IMAGES, "mask")},
     "mni_expected_error": EXPECTED_ERROR,
+    **{f"mni_{key}": pattern for key, pattern in EXTRA_MNI_IMAGES.items()},
 }
-if config["input"]["source"] == "phantom":
-    GROUP_IMAGES.update(
-        {
-            f"mni_{key}": getattr(rules.mni_noisefree.output, key)
-            for key in PHANTOM_IMAGES
-        }
-    )
 
 
 # one job for every scan's sidecars: they are written in a second, and a sidecar names both the T1w

@@ -188,31 +188,3 @@ rule genotype_correction:
         method=config["genotype"]["method"],
     script:
         "../scripts/genotype_correction.py"
-
-
-if config["input"]["source"] == "phantom":
-
-    rule preprocessing_accuracy:
-        input:
-            matrices=expand(rules.coregister_pet.output.matrix, zip, **SCAN_WILDCARDS),
-            masks=expand(rules.brain_mask.output.mask, zip, **SCAN_WILDCARDS),
-            truths=expand(rules.phantom_scan.output.truth, zip, **SCAN_WILDCARDS),
-            truth_masks=expand(rules.phantom_scan.output.mask, zip, **SCAN_WILDCARDS),
-        output:
-            report_table(
-                f"{OUT}/qc/preprocessing_accuracy.tsv",
-                "preprocessing_accuracy",
-                "QC",
-                "accuracy against ground truth",
-            ),
-        log:
-            f"{OUT}/logs/preprocessing_accuracy.log",
-        conda:
-            "../../envs/synthpet.yaml"
-        resources:
-            mem_mb=2000,
-            runtime=10,
-        params:
-            scans=list(SCANS),
-        script:
-            "../scripts/preprocessing_accuracy.py"

@@ -3,12 +3,8 @@
 
 rule provenance:
     input:
-        # the generated dataset's description is recorded, so it must exist first
-        dataset=(
-            rules.phantom_dataset.output.participants
-            if config["input"]["source"] == "phantom"
-            else []
-        ),
+        # a generated dataset's description is recorded, so it must exist first
+        dataset=lambda wildcards: list(DATASET_INPUTS.values()),
     output:
         report_table(f"{OUT}/provenance.json", "provenance", "provenance"),
     log:

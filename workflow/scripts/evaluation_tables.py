@@ -1,7 +1,8 @@
 """Snakemake job: the paper's tables 2 to 5, regional correlations and group comparisons, over all scans."""
 
-from synthpet.evaluation import write_tables
 from synthpet.logs import job_log
+from synthpet.statistics import write_tables
 
 with job_log(snakemake.log[0]):
-    write_tables(dict(snakemake.input), dict(snakemake.output), snakemake.params.voxel_mm, snakemake.params.min_target)
+    p = snakemake.params
+    write_tables(dict(snakemake.input), dict(snakemake.output), p.voxel_mm, p.min_target, p.ceiling)

@@ -2,8 +2,9 @@
 
 import pandas as pd
 
-from synthpet.evaluation import ground_truth_table, planted_effects, write_tsv
 from synthpet.logs import job_log
+from synthpet.statistics import write_tsv
+from synthpet.validation.truth import ground_truth_table, planted_effects
 
 with job_log(snakemake.log[0]):
     p = snakemake.params

@@ -3,8 +3,8 @@ normalized scale, in MNI space."""
 
 import os
 
-from synthpet.evaluation import warp_noisefree
 from synthpet.logs import job_log
+from synthpet.validation.truth import warp_noisefree
 
 os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(snakemake.threads)
 with job_log(snakemake.log[0]):

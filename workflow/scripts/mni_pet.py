@@ -2,8 +2,8 @@
 
 import os
 
-from synthpet.evaluation import warp_pet
 from synthpet.logs import job_log
+from synthpet.measures import warp_pet
 
 os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(snakemake.threads)
 with job_log(snakemake.log[0]):

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from synthpet import phantom
 from synthpet.logs import job_log
+from synthpet.validation import phantom
 
 with job_log(snakemake.log[0]) as log:
     params, wildcards = snakemake.params, snakemake.wildcards

@@ -2,7 +2,7 @@
 
 from synthpet.imageio import write_text
 from synthpet.logs import job_log
-from synthpet.preprocess import accuracy_against_truth
+from synthpet.validation.truth import accuracy_against_truth
 
 with job_log(snakemake.log[0]) as log:
     i = snakemake.input

@@ -4,9 +4,9 @@ PET misses (the report section of the scan)."""
 import nibabel as nib
 import numpy as np
 
-from synthpet.evaluation import IMAGES
 from synthpet.figures import example_slices
 from synthpet.logs import job_log
+from synthpet.measures import IMAGES
 
 with job_log(snakemake.log[0]):
     i = snakemake.input

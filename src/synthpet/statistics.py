@@ -1,9 +1,7 @@
-"""Evaluation of the out-of-fold synthetic PET in MNI space: per-scan metrics, regional means, and
-the paper's tables (2 to 5) plus, for the synthetic cohort, comparisons with the noise-free truth.
-
-The "true" PET of a scan is what its fold model was trained to predict: the scan's normalized PET on
-the model grid, genotype-corrected by its fold's model. Every image reaches MNI space from the model
-grid in one resampling.
+"""Statistics over scans: the paper's tables (2 to 5), the baselines scored like the model, the
+skill over them, regional agreement and group comparisons, from the per-scan measures (and, where a
+table needs voxels, the scans' MNI images). Tests that pool scans count participants: a
+participant's repeated scans are averaged first.
 """
 
 from __future__ import annotations
@@ -16,123 +14,6 @@ import numpy as np
 import pandas as pd
 
 from synthpet import metrics
-from synthpet.imageio import save_nifti
-
-IMAGES = ("t1w", "pet", "pet_smoothed", "synthetic")  # what every scan has in MNI space
-TRUTH = "noisefree"  # and, for the synthetic cohort, the noise-free PET on the same scale
-ANATOMICAL = "anatomical"  # and its part that the anatomy explains: a T1w-only predictor's ceiling
-PHANTOM_IMAGES = (TRUTH, ANATOMICAL)
-
-
-def noisefree_on_grid(noisefree_t1: str, pet_t1: str, grid_mask: str, genotype_model: str, genotype: str):
-    """The phantom's noise-free PET on the model grid, on the scale of the scan's normalized, corrected PET.
-
-    The measured PET was min-max scaled on the grid; the same linear map (from the measured PET's
-    min and max) and the fold's genotype correction are applied to the noise-free PET.
-    """
-    from synthpet.genotype import GenotypeModel
-
-    clean = noisefree_scaled(noisefree_t1, pet_t1, grid_mask)
-    brain = np.asarray(nib.load(grid_mask).dataobj) > 0
-    data = np.asarray(clean.dataobj, np.float32)
-    corrected = GenotypeModel.load(genotype_model).correct(data.reshape(1, -1), [genotype])[0]
-    return nib.Nifti1Image(corrected.reshape(data.shape) * brain, clean.affine)
-
-
-def noisefree_scaled(
-    noisefree_t1: str | nib.Nifti1Image, pet_t1: str | nib.Nifti1Image, grid_mask: str
-) -> nib.Nifti1Image:
-    """The noise-free PET on the model grid, scaled by the linear map that min-max scaled the measured PET."""
-    from synthpet.preprocess import pet_to_grid
-
-    mask_img = nib.load(grid_mask)
-    brain = np.asarray(mask_img.dataobj) > 0
-    shape, affine = mask_img.shape, mask_img.affine
-    measured = pet_to_grid(pet_t1 if isinstance(pet_t1, nib.Nifti1Image) else nib.load(pet_t1), affine, shape)[brain]
-    low, high = float(measured.min()), float(measured.max())
-    noisefree = nib.load(noisefree_t1) if not isinstance(noisefree_t1, nib.Nifti1Image) else noisefree_t1
-    clean = np.zeros(shape, np.float32)
-    clean[brain] = (pet_to_grid(noisefree, affine, shape)[brain] - low) / (high - low)
-    return nib.Nifti1Image(clean, affine)
-
-
-def warp_anatomy(inputs: dict, outputs: dict, voxel_mm: int) -> None:
-    """A scan's normalized grid T1w to MNI space, and its own brain (its grid mask), which bounds
-    where the scan is scored."""
-    from synthpet import mni
-
-    brain = mni.to_mni(inputs["mask"], inputs["warp"], inputs["affine"], voxel_mm)
-    save_nifti(np.asarray(brain.dataobj) > 0.5, brain.affine, outputs["mask"], dtype=np.uint8)
-    img = mni.to_mni(inputs["t1w"], inputs["warp"], inputs["affine"], voxel_mm)
-    save_nifti(np.asarray(img.dataobj), img.affine, outputs["t1w"])
-
-
-def warp_pet(inputs: dict, outputs: dict, voxel_mm: int, fwhm_mm: float) -> None:
-    """A scan's measured and synthetic grid PET to MNI space, each by one resampling, and the
-    measured PET smoothed."""
-    from synthpet import mni
-
-    for key in ("pet", "synthetic"):
-        img = mni.to_mni(inputs[key], inputs["warp"], inputs["affine"], voxel_mm)
-        save_nifti(np.asarray(img.dataobj), img.affine, outputs[key])
-        if key == "pet":
-            smoothed = mni.smooth(img, fwhm_mm)
-            save_nifti(np.asarray(smoothed.dataobj, np.float32), smoothed.affine, outputs["pet_smoothed"])
-
-
-def warp_noisefree(inputs: dict, outputs: dict, voxel_mm: int, genotype: str) -> None:
-    """The synthetic cohort's noise-free PET of a scan and its anatomical part, each on the scan's
-    normalized scale (the measured PET's min-max map and genotype correction), in MNI space."""
-    from synthpet import mni
-
-    for key in PHANTOM_IMAGES:
-        clean = noisefree_on_grid(inputs[key], inputs["pet_t1"], inputs["mask"], inputs["genotype_model"], genotype)
-        img = mni.to_mni(clean, inputs["warp"], inputs["affine"], voxel_mm)
-        save_nifti(np.asarray(img.dataobj), img.affine, outputs[key])
-
-
-def scored_region(voxel_mm: int, scan_mask: str) -> np.ndarray:
-    """Where a scan is scored in MNI space: the template's brain and the scan's own warped brain.
-
-    Outside its own brain mask a scan's true and synthetic PET are both zero: counting those voxels
-    would flatter the model against any baseline that is not zero there.
-    """
-    from synthpet.mni import template
-
-    _, brain = template(voxel_mm)
-    return brain & (np.asarray(nib.load(scan_mask).dataobj) > 0)
-
-
-def scan_measures(
-    images: dict[str, str], scan_mask: str, voxel_mm: int, atlas, settings: dict, seed: int
-) -> tuple[dict, pd.DataFrame]:
-    """Metrics of one scan (inside ``scored_region``) and its regional means of every image there."""
-    brain = scored_region(voxel_mm, scan_mask)
-    volumes = {key: np.asarray(nib.load(path).dataobj, np.float32) for key, path in images.items()}
-    floor = settings["percdiff_min_target"]
-    row: dict[str, float] = {}
-    for target in ("pet", "pet_smoothed", TRUTH):
-        if target not in volumes:
-            continue
-        compared = ["synthetic"] + (["pet", "pet_smoothed"] if target == TRUTH else [])
-        compared += [ANATOMICAL] if ANATOMICAL in volumes else []
-        for image in compared:
-            for name, value in metrics.compare(volumes[image][brain], volumes[target][brain], floor).items():
-                row[f"{name}_{image}_vs_{target}"] = value
-            row[f"ssim_{image}_vs_{target}"] = metrics.ssim(volumes[image], volumes[target], brain)
-    # the same box pairs for every image of the scan, so their CNRs are comparable
-    pairs = metrics.draw_box_pairs(brain, settings["cnr_draws"], tuple(settings["cnr_box"]), seed)
-    for image in volumes:
-        if image != "t1w":
-            row[f"cnr_{image}"] = metrics.cnr(volumes[image], pairs)
-    regions = pd.DataFrame({"region": atlas.names})
-    for image, volume in volumes.items():
-        regions[image] = atlas.means(np.where(brain, volume, np.nan))
-    return row, regions
-
-
-# ----------------------------------------------------------------------------------------------
-# tables over scans
 
 
 def pvalue(result: pd.DataFrame) -> float:
@@ -322,10 +203,11 @@ def skill_interval(
     return float(low), float(high)
 
 
-def table4_metrics(scans: pd.DataFrame) -> pd.DataFrame:
+def table4_metrics(scans: pd.DataFrame, ceiling: str | None = None) -> pd.DataFrame:
     """Table 4: metrics of the synthetic PET against the raw and smoothed true PET, all scans and per fold,
     with each baseline's MSE (``BASELINES``) and the model's skill over it, with a 95 % bootstrap
-    interval over participants."""
+    interval over participants; ``ceiling``: an image scored like the model whose skill over the
+    population mean bounds what a T1w-only predictor can reach (a validation's, where it knows it)."""
     rows = []
     for label, part in [("all", scans), *((f"fold {f}", p) for f, p in scans.groupby("fold"))]:
         row = {"scans": label, "n": len(part)}
@@ -347,12 +229,10 @@ def table4_metrics(scans: pd.DataFrame) -> pd.DataFrame:
                     low, high = skill_interval(part["subject"], model, part[baseline])
                     row[f"skill_vs_{name}{suffix}_low"] = round(low, 4)
                     row[f"skill_vs_{name}{suffix}_high"] = round(high, 4)
-            # synthetic cohort: the anatomical part of the truth, scored like the model, is the ceiling
-            # of a T1w-only predictor (it knows the anatomy's share of the PET exactly)
-            ceiling, popmean = f"mse_{ANATOMICAL}_vs_{target}", f"mse_popmean_vs_{target}"
-            if ceiling in part and popmean in part:
-                row[f"mse_{ANATOMICAL}{suffix}"] = mean_sd(part[ceiling])
-                row[f"skill_of_{ANATOMICAL}_vs_popmean{suffix}"] = round(skill(part[ceiling], part[popmean]), 4)
+            bound, popmean = f"mse_{ceiling}_vs_{target}", f"mse_popmean_vs_{target}"
+            if ceiling and bound in part and popmean in part:
+                row[f"mse_{ceiling}{suffix}"] = mean_sd(part[bound])
+                row[f"skill_of_{ceiling}_vs_popmean{suffix}"] = round(skill(part[bound], part[popmean]), 4)
         row["cnr_original"] = mean_sd(part["cnr_pet"])
         row["cnr_smoothed"] = mean_sd(part["cnr_pet_smoothed"])
         row["cnr_synthetic"] = mean_sd(part["cnr_synthetic"])
@@ -509,72 +389,6 @@ def group_comparison(regions: pd.DataFrame, names) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def ground_truth_table(scans: pd.DataFrame) -> pd.DataFrame:
-    """Synthetic cohort only: error against the noise-free PET of the synthetic, measured and smoothed PET
-    (and of the truth's anatomical part: what a perfect T1w-only predictor would make).
-
-    Tests the paper's claim that the model filters noise: a paired one-sided Wilcoxon test that the
-    synthetic PET is closer to the noise-free truth than the measured (and the smoothed) PET, over
-    participants (repeated scans averaged).
-    """
-    import pingouin as pg
-
-    images = ["synthetic", "pet", "pet_smoothed"] + ([ANATOMICAL] if f"mse_{ANATOMICAL}_vs_{TRUTH}" in scans else [])
-    errors = [f"mse_{image}_vs_{TRUTH}" for image in images]
-    participants = per_participant(scans, errors)
-    rows = []
-    for image in images:
-        row = {"image": image, "n": len(scans), "participants": len(participants)}
-        for name in TABLE4_METRICS:
-            row[name] = mean_sd(scans[f"{name}_{image}_vs_{TRUTH}"])
-        if image != "synthetic" and len(participants) >= 2:
-            row["p_synthetic_mse_lower"] = pvalue(
-                pg.wilcoxon(participants[errors[0]], participants[f"mse_{image}_vs_{TRUTH}"], alternative="less")
-            )
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def planted_effects(regions: pd.DataFrame, group_effects: dict, control: str, hab_over_mab: float) -> pd.DataFrame:
-    """Synthetic cohort only: does each planted group effect survive in the synthetic PET?
-
-    Per effect: the ratio of the group's to the controls' mean over the effect's regions, in the
-    noise-free, measured and synthetic PET, with a Mann-Whitney U p-value (group vs controls). Each
-    scan's regional values are divided by its mean over all regions first (an SUVR): per-scan min-max
-    normalization moves every voxel when the effect raises the maximum, a ratio to the scan's own
-    brain does not depend on the scale. Tests are over participants (repeated scans averaged).
-    """
-    import pingouin as pg
-
-    images = [TRUTH, "pet", "synthetic"]
-    relative = regions.copy()
-    relative[images] = regions[images] / regions.groupby("scan")[images].transform("mean")
-    rows = []
-    for group, effect in group_effects.items():
-        part = relative[relative["region"].isin(effect["regions"])]
-        per_scan = part.groupby(["scan", "subject", "group"], as_index=False)[images].mean()
-        participants = per_participant(per_scan, images)
-        cases, controls = participants[participants["group"] == group], participants[participants["group"] == control]
-        row = {"group": group, "regions": " ".join(effect["regions"]), "planted_factor": effect["factor"]}
-        for image in images:
-            row[f"ratio_{image}"] = cases[image].mean() / controls[image].mean()
-            row[f"p_{image}"] = (
-                pvalue(pg.mwu(cases[image], controls[image])) if len(cases) >= 2 and len(controls) >= 2 else np.nan
-            )
-        rows.append(row)
-    # the genotype effect is removed by the genotype regression before training: MAB/HAB of the
-    # brain mean, planted 1/hab_over_mab where the regional pattern is 1 (SUV; less after min-max scaling)
-    brain = per_participant(regions.groupby(["scan", "subject", "genotype"], as_index=False)[images].mean(), images)
-    mab, hab = brain[brain["genotype"] == "MAB"], brain[brain["genotype"] == "HAB"]
-    if len(mab) and len(hab):
-        row = {"group": "genotype MAB/HAB", "regions": "all", "planted_factor": 1.0 / hab_over_mab}
-        for image in images:
-            row[f"ratio_{image}"] = mab[image].mean() / hab[image].mean()
-            row[f"p_{image}"] = pvalue(pg.mwu(mab[image], hab[image])) if len(mab) >= 2 and len(hab) >= 2 else np.nan
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 def write_tsv(table: pd.DataFrame, path: str | Path) -> None:
     from synthpet.imageio import atomic_path
 
@@ -589,7 +403,7 @@ def _scans_table(inputs: dict) -> pd.DataFrame:
     return scans.merge(folds, on="scan", how="left")
 
 
-def write_tables(inputs: dict, outputs: dict, voxel_mm: int, min_target: float) -> None:
+def write_tables(inputs: dict, outputs: dict, voxel_mm: int, min_target: float, ceiling: str | None = None) -> None:
     """Every table of the evaluation from the per-scan measures (and the MNI images, for Table 5)."""
     import json
 
@@ -631,28 +445,10 @@ def write_tables(inputs: dict, outputs: dict, voxel_mm: int, min_target: float) 
     write_tsv(regions, outputs["regions"])
     write_tsv(table2_regional(regions), outputs["table2"])
     write_tsv(table3_median_split(regions, paper), outputs["table3"])
-    write_tsv(table4_metrics(scans), outputs["table4"])
+    write_tsv(table4_metrics(scans, ceiling), outputs["table4"])
     per_scan, summary = table5_specificity(scans, synthetic, targets, min_target)
     write_tsv(summary, outputs["table5"])
     write_tsv(per_scan, outputs["table5_scans"])
     write_tsv(correlations(regions), outputs["correlations"])
     write_tsv(regional_agreement(regions, paper), outputs["agreement"])
     write_tsv(group_comparison(regions, paper), outputs["groups"])
-
-
-def draw_figures(inputs: dict, outputs: dict, voxel_mm: int, folds, example: str, alpha: float = 0.5) -> None:
-    from synthpet import figures
-    from synthpet.atlas import table_regions
-    from synthpet.mni import template
-
-    _, brain = template(voxel_mm)
-    volumes = {key: np.asarray(nib.load(inputs[f"example_{key}"]).dataobj, np.float32) for key in IMAGES}
-    figures.example_slices(volumes, brain, f"{example} (MNI space, out-of-fold synthetic PET)", outputs["examples"])
-    regions = pd.read_csv(inputs["regions"], sep="\t")
-    paper = table_regions(regions["region"])
-    figures.groups_original_vs_synthetic(regions, pd.read_csv(inputs["groups"], sep="\t"), paper, outputs["groups"])
-    figures.median_split_scatter_bland_altman(regions, paper, outputs["median_split"])
-    figures.metric_distributions(pd.read_csv(inputs["scan_metrics"], sep="\t"), outputs["metrics"])
-    figures.correlation_bars(pd.read_csv(inputs["correlations"], sep="\t"), paper, outputs["correlations"])
-    losses = {fold: pd.read_csv(path, sep="\t") for fold, path in zip(folds, inputs["losses"], strict=True)}
-    figures.loss_curves(losses, outputs["losses"], alpha)
