@@ -6,7 +6,6 @@ The split is computed once (seeded) and written to a table that every later stag
 from __future__ import annotations
 
 import pandas as pd
-from sklearn.model_selection import StratifiedGroupKFold
 
 from synthpet.errors import InputError
 
@@ -17,6 +16,10 @@ def make_folds(scans: pd.DataFrame, n_folds: int, seed: int) -> pd.DataFrame:
     Raises InputError when there are fewer participants than folds, or a group has fewer
     participants than folds (it cannot then be spread across the folds).
     """
+    # imported here: scikit-learn takes a second to import, and every Snakemake start (each SLURM
+    # job, each check that fails earlier) would pay it
+    from sklearn.model_selection import StratifiedGroupKFold
+
     participants = scans.drop_duplicates("subject")
     if len(participants) < n_folds:
         raise InputError(
