@@ -31,16 +31,18 @@ GROUP_IMAGES = {
 }
 
 
+# what each sidecar says, built once per level (it walks every scan and its input paths)
+PARTICIPANT_SIDECARS = sidecar_jobs(PARTICIPANT_IMAGES, False)
+GROUP_SIDECARS = sidecar_jobs(GROUP_IMAGES, GROUP_LEVEL)
+
+
 # one job for every scan's sidecars: they are written in a second, and a sidecar names both the T1w
 # and the PET a scan came from, which no per-scan rule of one kind (anat or pet) has as wildcards
 rule participant_sidecars:
     input:
-        [job["image"] for job in sidecar_jobs(PARTICIPANT_IMAGES, False)],
+        [job["image"] for job in PARTICIPANT_SIDECARS],
     output:
-        [
-            paths.json_sidecar(job["image"])
-            for job in sidecar_jobs(PARTICIPANT_IMAGES, False)
-        ],
+        [paths.json_sidecar(job["image"]) for job in PARTICIPANT_SIDECARS],
     log:
         f"{OUT}/logs/participant_sidecars.log",
     conda:
@@ -49,7 +51,7 @@ rule participant_sidecars:
         mem_mb=300,
         runtime=2,
     params:
-        images=sidecar_jobs(PARTICIPANT_IMAGES, False),
+        images=PARTICIPANT_SIDECARS,
         suvr_reference=[],
     script:
         "../scripts/write_sidecars.py"
@@ -57,14 +59,11 @@ rule participant_sidecars:
 
 use rule participant_sidecars as group_sidecars with:
     input:
-        [job["image"] for job in sidecar_jobs(GROUP_IMAGES, GROUP_LEVEL)],
+        [job["image"] for job in GROUP_SIDECARS],
     output:
-        [
-            paths.json_sidecar(job["image"])
-            for job in sidecar_jobs(GROUP_IMAGES, GROUP_LEVEL)
-        ],
+        [paths.json_sidecar(job["image"]) for job in GROUP_SIDECARS],
     log:
         f"{OUT}/logs/group_sidecars.log",
     params:
-        images=sidecar_jobs(GROUP_IMAGES, GROUP_LEVEL),
+        images=GROUP_SIDECARS,
         suvr_reference=EVAL["suvr_reference"],
