@@ -201,6 +201,35 @@ def test_model_grid_outputs(tmp_path):
     assert np.corrcoef(back[inner], native[inner])[0, 1] > 0.999
 
 
+@pytest.mark.parametrize("case", ["skewed", "with outliers", "flat brain", "few voxels"])
+@pytest.mark.parametrize("clip", [True, False])
+def test_normalization_gives_monais_numbers(case, clip):
+    """The numpy scaling of the grid jobs against the MONAI transforms the paper used (imported here
+    only: the grid jobs no longer import MONAI). A scaling on the whole volume instead of the brain,
+    another percentile rule or a missing clip would each differ."""
+    from monai.transforms import ScaleIntensity, ScaleIntensityRangePercentiles
+
+    from synthpet.normalize import scale_mri, scale_pet
+
+    rng = np.random.default_rng(3)
+    shape = (20, 22, 18) if case != "few voxels" else (3, 3, 2)
+    image = rng.gamma(2.0, 300.0, size=shape).astype(np.float32)
+    if case == "with outliers":
+        image.flat[:5] = [1e5, -50.0, 3e4, 0.0, 2e5]
+    if case == "flat brain":
+        image[:] = 412.5
+    mask = np.zeros(shape, bool)
+    mask[1:-1, 1:, :] = True
+    image[~mask] = 9e9  # outside the brain: must not count
+    brain = image[mask][np.newaxis]
+    mri = ScaleIntensityRangePercentiles(lower=2.0, upper=97.0, b_min=0.0, b_max=1.0, clip=clip)(brain)
+    pet = ScaleIntensity(minv=0.0, maxv=1.0)(brain)
+    ours_mri, ours_pet = scale_mri(image, mask, (2.0, 97.0), clip), scale_pet(image, mask)
+    np.testing.assert_allclose(ours_mri[mask], np.asarray(mri)[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ours_pet[mask], np.asarray(pet)[0], rtol=1e-5, atol=1e-6)
+    assert not ours_mri[~mask].any() and not ours_pet[~mask].any()
+
+
 def test_grid_too_small_for_the_brain(tmp_path):
     t1, mask, pet, _, _ = grid_inputs(tmp_path)
     small = SETTINGS | {"grid_shape": [16, 16, 16], "grid_voxel_mm": 2.0}
