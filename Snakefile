@@ -50,7 +50,7 @@ onstart:
 rule participant:
     input:
         expand(rules.grid_pet.output.pet, zip, **SCAN_WILDCARDS),
-        expand(rules.qc_coregistration.output, zip, **SCAN_WILDCARDS),
+        expand(rules.coregister_pet.output.qc, zip, **SCAN_WILDCARDS),
         expand(rules.mni_register.output.qc, zip, **SCAN_WILDCARDS),
         rules.participant_sidecars.output,
 

@@ -254,7 +254,7 @@ def test_demo_workflow_end_to_end(demo, tmp_path):
         for img in (grid_t1, grid_pet):
             assert img.shape == (32, 32, 32)
             assert img.get_fdata().min() == 0.0 and img.get_fdata().max() == pytest.approx(1.0)
-        assert (out / "qc" / "coregistration" / f"{row.scan}_desc-coreg_qc.png").stat().st_size > 10_000
+        assert (out / "qc" / "coregistration" / f"{pet}_desc-coreg_qc.png").stat().st_size > 10_000
 
     # preprocessing measured against the synthetic cohort's ground truth (issue floors)
     accuracy = pd.read_csv(out / "qc" / "preprocessing_accuracy.tsv", sep="\t")

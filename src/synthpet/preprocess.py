@@ -65,7 +65,10 @@ def coregistration(
     seed: int,
     scan: str,
     qc_failed: str,
+    qc_out: str | None = None,
 ) -> None:
+    """PET-to-T1w transform and the PET in T1w space, inside the brain; with ``qc_out``, the QC figure of
+    the PET and the brain mask over the T1w (drawn here, from the images already in memory)."""
     t1_img, pet_img, mask_img = nib.load(t1), nib.load(suv), nib.load(mask)
     brain = np.asarray(mask_img.dataobj) > 0
     LOG.info(f"{scan}: PET-to-T1w coregistration, backend {registration.resolve_backend(backend)} (asked: {backend})")
@@ -73,16 +76,19 @@ def coregistration(
     points = mask_points(mask_img)
     inside = registration.fraction_inside(points, matrix, pet_img)
     pet_t1 = np.asarray(registration.pet_in_t1_space(pet_img, t1_img, matrix).dataobj, dtype=np.float32)
+    t1_data = np.asarray(t1_img.dataobj, np.float32)
     if inside < 0.9:
-        overlay_figure(
-            np.asarray(t1_img.dataobj, np.float32), qc_failed, f"{scan}: coregistration FAILED", mask=brain, pet=pet_t1
-        )
+        overlay_figure(t1_data, qc_failed, f"{scan}: coregistration FAILED", mask=brain, pet=pet_t1)
         raise SynthpetError(
             f"{scan}: coregistration failed, it puts {100 * (1 - inside):.0f} % of the brain outside the PET "
             f"field of view; see {qc_failed}"
         )
     registration.save_matrix(matrix, matrix_out)
     save_nifti(pet_t1 * brain, t1_img.affine, pet_out)
+    if qc_out:
+        overlay_figure(
+            t1_data, qc_out, f"{scan}: PET (colour) and brain mask (red) over the T1w", mask=brain, pet=pet_t1 * brain
+        )
 
 
 def _anti_alias(img: nib.Nifti1Image, voxel_mm: float) -> nib.Nifti1Image:
@@ -160,13 +166,3 @@ def pet_to_grid(pet_t1: nib.Nifti1Image, affine: np.ndarray, shape) -> np.ndarra
     """A PET image in T1w space on the model grid, anti-aliased for the grid's voxel size."""
     voxel_mm = float(np.sqrt((affine[:3, :3] ** 2).sum(axis=0)).max())
     return model_grid.to_grid(_anti_alias(pet_t1, voxel_mm), affine, shape)
-
-
-def qc_overlay(t1: str, mask: str, pet_t1: str, out: str, scan: str) -> None:
-    overlay_figure(
-        np.asarray(nib.load(t1).dataobj, np.float32),
-        out,
-        f"{scan}: PET (colour) and brain mask (red) over the T1w",
-        mask=np.asarray(nib.load(mask).dataobj) > 0,
-        pet=np.asarray(nib.load(pet_t1).dataobj, np.float32),
-    )

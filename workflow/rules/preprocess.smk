@@ -55,6 +55,12 @@ rule coregister_pet:
     output:
         matrix=preproc_path("pet", "xfm", ext=".txt", **{"from": "T1w", "to": "PET"}),
         pet=preproc_path("pet", "pet", space="T1w", desc="brain"),
+        # drawn by the same job, from the images it holds: a job of its own paid a process and imports
+        qc=participant_figure(
+            f"{OUT}/qc/coregistration/{scan_name('pet')}_desc-coreg_qc.png",
+            "qc_coregistration",
+            "1. PET coregistration and brain mask",
+        ),
     log:
         scan_log("coregister_pet", "pet"),
     benchmark:
@@ -114,34 +120,6 @@ rule grid_pet:
         runtime=lambda wildcards, attempt: 5 * attempt,
     script:
         "../scripts/grid_pet.py"
-
-
-rule qc_coregistration:
-    input:
-        unpack(
-            scan_files(
-                t1w=rules.ingest_t1w.output.t1w,
-                mask=rules.brain_mask.output.mask,
-                pet=rules.coregister_pet.output.pet,
-            )
-        ),
-    output:
-        participant_figure(
-            f"{OUT}/qc/coregistration/{paths.scan_id('{subject}', SESSION)}_desc-coreg_qc.png",
-            "qc_coregistration",
-            "1. PET coregistration and brain mask",
-        ),
-    log:
-        scan_log("qc_coregistration"),
-    conda:
-        "../../envs/synthpet.yaml"
-    resources:
-        mem_mb=lambda wildcards, input, attempt: (500 + 20 * input.size_mb) * attempt,
-        runtime=lambda wildcards, attempt: 5 * attempt,
-    params:
-        scan=lambda wildcards: scan_of(wildcards).id,
-    script:
-        "../scripts/qc_coregistration.py"
 
 
 rule folds:

@@ -1,4 +1,4 @@
-"""Snakemake job: PET-to-T1w rigid coregistration of one scan, and its PET in T1w space."""
+"""Snakemake job: PET-to-T1w rigid coregistration of one scan, its PET in T1w space and its QC figure."""
 
 import os
 
@@ -8,4 +8,4 @@ from synthpet.preprocess import coregistration
 os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(snakemake.threads)
 with job_log(snakemake.log[0]):
     i, o, p = snakemake.input, snakemake.output, snakemake.params
-    coregistration(i.t1w, i.suv, i.mask, o.matrix, o.pet, p.backend, p.settings, p.seed, p.scan, p.qc_failed)
+    coregistration(i.t1w, i.suv, i.mask, o.matrix, o.pet, p.backend, p.settings, p.seed, p.scan, p.qc_failed, o.qc)
