@@ -23,8 +23,8 @@ PARTICIPANT_IMAGES = {
 GROUP_IMAGES = {
     "synthetic_grid": rules.predict_scan.output.grid,
     "synthetic_t1w": rules.predict_scan.output.native,
-    "suvr_synthetic": rules.suvr.output.synthetic,
-    "suvr_pet": rules.suvr.output.pet,
+    "suvr_synthetic": rules.mni_pet.output.suvr_synthetic,
+    "suvr_pet": rules.mni_pet.output.suvr_pet,
     **{f"mni_{key}": mni_image(key) for key in (*IMAGES, "mask")},
     "mni_expected_error": EXPECTED_ERROR,
     **{f"mni_{key}": pattern for key, pattern in EXTRA_MNI_IMAGES.items()},

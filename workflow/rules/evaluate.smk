@@ -82,6 +82,23 @@ rule mni_anatomy:
         "../scripts/mni_anatomy.py"
 
 
+rule atlas:
+    output:
+        f"{OUT}/evaluation/atlas_res-{MNI_VOXEL}mm.npz",
+    log:
+        f"{OUT}/logs/atlas.log",
+    conda:
+        "../../envs/synthpet.yaml"
+    resources:
+        mem_mb=3000,
+        runtime=10,
+    params:
+        atlas=EVAL["atlas"],
+        voxel_mm=MNI_VOXEL,
+    script:
+        "../scripts/atlas.py"
+
+
 rule mni_pet:
     input:
         unpack(scan_fold_inputs),
@@ -89,13 +106,18 @@ rule mni_pet:
             scan_files(
                 warp=rules.mni_register.output.warp,
                 affine=rules.mni_register.output.affine,
+                mask=rules.mni_anatomy.output.mask,
             )
         ),
         synthetic=rules.predict_scan.output.grid,
+        atlas=rules.atlas.output[0],
     output:
         pet=mni_path("pet", "pet", space=mni.SPACE, desc="true"),
         pet_smoothed=mni_path("pet", "pet", space=mni.SPACE, desc="smoothed"),
         synthetic=mni_path("pet", "pet", space=mni.SPACE, desc="synthetic"),
+        # SUVR (evaluation.suvr_reference) in the same job: a job of its own paid a process and imports
+        suvr_synthetic=mni_path("pet", "pet", space=mni.SPACE, desc="syntheticSUVR"),
+        suvr_pet=mni_path("pet", "pet", space=mni.SPACE, desc="trueSUVR"),
     log:
         scan_log("mni_pet", "pet"),
     conda:
@@ -107,6 +129,7 @@ rule mni_pet:
     params:
         voxel_mm=MNI_VOXEL,
         fwhm_mm=EVAL["smoothing_fwhm_mm"],
+        suvr_reference=EVAL["suvr_reference"],
     script:
         "../scripts/mni_pet.py"
 
@@ -164,45 +187,6 @@ rule qc_prediction:
         title=lambda wildcards: f"{scan_of(wildcards).id}: out-of-fold prediction of the fold-{FOLD_OF[scan_of(wildcards).id]} model (MNI space)",
     script:
         "../scripts/qc_prediction.py"
-
-
-rule atlas:
-    output:
-        f"{OUT}/evaluation/atlas_res-{MNI_VOXEL}mm.npz",
-    log:
-        f"{OUT}/logs/atlas.log",
-    conda:
-        "../../envs/synthpet.yaml"
-    resources:
-        mem_mb=3000,
-        runtime=10,
-    params:
-        atlas=EVAL["atlas"],
-        voxel_mm=MNI_VOXEL,
-    script:
-        "../scripts/atlas.py"
-
-
-rule suvr:
-    input:
-        unpack(scan_files(mask=rules.mni_anatomy.output.mask)),
-        synthetic=rules.mni_pet.output.synthetic,
-        pet=rules.mni_pet.output.pet,
-        atlas=rules.atlas.output[0],
-    output:
-        synthetic=mni_path("pet", "pet", space=mni.SPACE, desc="syntheticSUVR"),
-        pet=mni_path("pet", "pet", space=mni.SPACE, desc="trueSUVR"),
-    log:
-        scan_log("suvr", "pet"),
-    conda:
-        "../../envs/synthpet.yaml"
-    resources:
-        mem_mb=lambda wildcards, input, attempt: (1000 + 10 * input.size_mb) * attempt,
-        runtime=lambda wildcards, attempt: 5 * attempt,
-    params:
-        reference=EVAL["suvr_reference"],
-    script:
-        "../scripts/suvr.py"
 
 
 rule scan_measures:
