@@ -43,6 +43,9 @@ class TrainConfig:
     memory_format: str = "auto"
     precision: str = "fp32"
     compile: str = "off"
+    # who compiles: 'inductor' (generated kernels, the fast one), or 'aot_eager' (the same captured
+    # graphs and autograd, run by eager kernels: seconds to build, for checking the compiled path)
+    compile_backend: str = "inductor"
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def fingerprint(self) -> str:
@@ -51,7 +54,7 @@ class TrainConfig:
         The memory format and compilation compute the same function, so a checkpoint made with
         one resumes under another.
         """
-        settings = {k: v for k, v in asdict(self).items() if k not in ("memory_format", "compile")}
+        settings = {k: v for k, v in asdict(self).items() if k not in ("memory_format", "compile", "compile_backend")}
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -62,6 +65,7 @@ class SpeedLevers:
     memory_format: str  # 'channels_last' or 'contiguous'
     precision: str  # 'fp32' or 'bf16' (autocast; the loss stays fp32)
     compile: str  # 'off' or a torch.compile mode ('default', 'reduce-overhead' = CUDA graphs, ...)
+    compile_backend: str  # torch.compile's backend when compile is not 'off'
     threads: int
 
     def torch_format(self) -> torch.memory_format:
@@ -74,7 +78,7 @@ def speed_levers(config: TrainConfig, device: torch.device) -> SpeedLevers:
     memory_format = config.memory_format
     if memory_format == "auto":
         memory_format = "channels_last" if device.type == "cpu" else "contiguous"
-    return SpeedLevers(memory_format, config.precision, config.compile, torch.get_num_threads())
+    return SpeedLevers(memory_format, config.precision, config.compile, config.compile_backend, torch.get_num_threads())
 
 
 def forward(model: nn.Module, inputs: torch.Tensor, levers: SpeedLevers, device: torch.device) -> torch.Tensor:
@@ -209,7 +213,11 @@ def train_fold(
     network = (
         model
         if levers.compile == "off"
-        else torch.compile(model, mode=None if levers.compile == "default" else levers.compile)
+        else torch.compile(
+            model,
+            mode=None if levers.compile == "default" else levers.compile,
+            backend=levers.compile_backend,
+        )
     )
     train, held_out = train.to(device, levers.torch_format()), held_out.to(device, levers.torch_format())
     log(f"fold {fold}: training on {device} with {levers}")
