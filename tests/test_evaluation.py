@@ -371,6 +371,27 @@ def test_each_scan_is_scored_inside_its_own_brain():
     assert atlas.means(np.array([1.0, 3.0, np.nan, np.nan]).reshape(2, 2, 1))[0] == pytest.approx(2.0)
 
 
+def test_regional_means_match_a_region_by_region_mean():
+    """Overlapping regions (the derived cortex holds the cortical labels), NaNs left out, a region with
+    no voxel and one whose voxels are all NaN: each region's mean is that of its own finite voxels."""
+    from synthpet.atlas import Atlas
+
+    rng = np.random.default_rng(0)
+    masks = rng.random((5, 6, 7, 4)) < 0.3
+    masks[1] |= masks[0]  # overlaps region 0
+    masks[2] = False  # no voxel
+    masks[3] = False
+    masks[3, 0, 0, :2] = True
+    volume = rng.normal(size=(6, 7, 4))
+    volume[0, 0, :2] = np.nan  # region 3's only voxels
+    volume[rng.random(volume.shape) < 0.1] = np.nan
+    means = Atlas(tuple("abcde"), masks).means(volume)
+    for index in (0, 1, 4):
+        values = volume[masks[index]]
+        assert means[index] == pytest.approx(values[np.isfinite(values)].mean(), rel=1e-12)
+    assert np.isnan(means[2]) and np.isnan(means[3])
+
+
 def test_population_mean_baseline_uses_only_the_other_folds_and_scores_like_the_model():
     """Each scan's baseline is the mean PET of the scans outside its fold (a hand computation), scored
     with the model's metrics; the skill score is 0 for a model that is the baseline and 1 for a perfect one."""

@@ -12,6 +12,7 @@ a TSV of ``index`` and ``name``) replaces it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import nibabel as nib
@@ -50,14 +51,23 @@ class Atlas:
     names: tuple[str, ...]
     masks: np.ndarray  # (regions, x, y, z) bool on the MNI output grid
 
+    @cached_property
+    def _voxels(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every region's voxels (flat indices, one region after another; regions may overlap) and the
+        region each belongs to: summing over these is a few MB of work, where a product with the
+        (regions x voxels) masks converted them to floats, about 1 GB, on every call."""
+        flat = self.masks.reshape(len(self.names), -1)
+        region, voxel = np.nonzero(flat)
+        return voxel, region
+
     def means(self, volume: np.ndarray) -> np.ndarray:
         """Mean of ``volume`` in every region over its finite voxels (NaN marks voxels left out; a
         region with no voxel left gives NaN)."""
-        values = np.asarray(volume, np.float64).ravel()
+        voxel, region = self._voxels
+        values = np.asarray(volume, np.float64).ravel()[voxel]
         finite = np.isfinite(values)
-        flat = self.masks.reshape(len(self.names), -1)
-        counts = flat @ finite.astype(np.float64)
-        sums = flat @ np.where(finite, values, 0.0)
+        counts = np.bincount(region, weights=finite, minlength=len(self.names))
+        sums = np.bincount(region, weights=np.where(finite, values, 0.0), minlength=len(self.names))
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(counts > 0, sums / counts, np.nan)
 
