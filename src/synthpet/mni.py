@@ -41,12 +41,13 @@ def template(voxel_mm: int) -> tuple[nib.Nifti1Image, np.ndarray]:
     return nib.Nifti1Image(t1.get_fdata(dtype=np.float32) * brain, t1.affine), brain
 
 
+# the files that carry images between nibabel and ANTs are uncompressed: gzip cost more than the rest
 def _to_ants(img: nib.Nifti1Image):
     """A nibabel image as an ANTs image (through a file: this antspyx has no in-memory conversion)."""
     import ants
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = f"{tmp}/image.nii.gz"
+        path = f"{tmp}/image.nii"
         nib.save(nib.Nifti1Image(np.asarray(img.dataobj, np.float32), img.affine), path)
         return ants.image_read(path)
 
@@ -55,13 +56,15 @@ def _to_nibabel(image) -> nib.Nifti1Image:
     import ants
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = f"{tmp}/image.nii.gz"
+        path = f"{tmp}/image.nii"
         ants.image_write(image, path)
-        img = nib.load(path)
-        return nib.Nifti1Image(img.get_fdata(dtype=np.float32), img.affine)
+        img = nib.load(path, mmap=False)
+        return nib.Nifti1Image(np.array(img.dataobj, dtype=np.float32), img.affine)
 
 
+@lru_cache(maxsize=2)
 def _ants_template(voxel_mm: int):
+    """The template as an ANTs image, made once per process (a job warps several images onto it)."""
     return _to_ants(template(voxel_mm)[0])
 
 
