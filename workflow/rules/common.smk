@@ -59,6 +59,18 @@ wildcard_constraints:
     pet_entities=paths.SOURCE_PATTERN,
 
 
+def unthrottled(workflow) -> bool:
+    """Drop Snakemake's job-rate limiter from this run's scheduler when it holds Snakemake's default
+    (100 jobs per 1 s; a limit the user set stays); True when dropped. Called when the run starts.
+    """
+    limiter = getattr(getattr(workflow, "scheduler", None), "job_rate_limiter", None)
+    limit = getattr(workflow.scheduling_settings, "max_jobs_per_timespan", None)
+    if limiter is None or limit is None or (limit.max_jobs, limit.timespan) != (100, 1):
+        return False
+    workflow.scheduler.job_rate_limiter = None
+    return True
+
+
 def scan_of(wildcards):
     return SCANS[paths.scan_id(wildcards.subject, wildcards.get("session"))]
 
