@@ -25,7 +25,7 @@ rule train_fold:
         f"{OUT}/benchmarks/train_fold/fold-{{fold}}.tsv"
     conda:
         "../../envs/synthpet.yaml"
-    threads: 2
+    threads: TRAIN["threads"]
     resources:
         gpu=GPU,
         mem_mb=lambda wildcards, input, attempt: (2000 + 3 * input.size_mb) * attempt,
@@ -33,7 +33,8 @@ rule train_fold:
         * attempt,
     params:
         scans=list(SCANS),
-        training=TRAIN,
+        # the thread count is the job's (snakemake.threads), not a training setting
+        training={key: value for key, value in TRAIN.items() if key != "threads"},
         model=config["model"],
         preprocess=PREPROC,
         input_source=config["input"]["source"],
