@@ -1,6 +1,7 @@
 # Two entry points for a fresh machine (see README.md):
 #   make demo   set up .venv, then run the demo workflow end to end
-#   make test   set up .venv, then run the test suite
+#   make test   set up .venv, then run the test suite (what CI runs)
+#   make test-fast   every unit test and the dry runs (a few minutes): no demo, cluster, container
 # On a CUDA machine, install your own torch build first or set TORCH=torch==<version>.
 
 PYTHON ?= python3
@@ -10,7 +11,7 @@ CORES ?= all
 SHELL := /bin/bash
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint clean
+.PHONY: setup demo test test-fast lint clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +28,9 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not (e2e or slow or cluster or container)"
 
 lint: setup
 	$(BIN)/ruff check src tests workflow/scripts

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -29,6 +33,23 @@ def workflow_command(workdir: Path, *args: str, configfiles=("config/config.yaml
         *(str(REPO / path) for path in configfiles),
         *args,
     ]
+
+
+def snakemake(workdir: Path, *args: str, configfile: str = "config/config.yaml", check: bool = True):
+    """Run the workflow from ``workdir`` (its own .snakemake folder), never locking the repository."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    command = workflow_command(workdir, *args, configfiles=(configfile,))
+    result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"snakemake failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
+        )
+    return result
+
+
+def planned_jobs(result) -> dict[str, int]:
+    stats = (result.stdout + result.stderr).split("Job stats:")[1].split("\n\n")[0]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M)}
 
 
 def validator_errors(root: Path) -> list[str]:
@@ -172,3 +193,21 @@ def parsed_rules(workdir: Path, config: dict) -> list:
             workdir=workdir,
         )
         return list(workflow._workflow.rules)
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory) -> Path:
+    """The README's demo run once per test session, end to end, on 2 cores; its working directory.
+    Tests read it and never change it: one that changes a run takes ``demo_copy``."""
+    reused = os.environ.get("SYNTHPET_DEMO_WORKDIR")  # a finished demo, while iterating on these tests
+    work = Path(reused) if reused else tmp_path_factory.mktemp("demo")
+    snakemake(work, "--cores", "2")  # nothing to do in a finished demo
+    return work
+
+
+@pytest.fixture
+def demo_copy(demo, tmp_path) -> Path:
+    """A copy of the finished demo (outputs with their times, and Snakemake's records), to change."""
+    copy = tmp_path / "demo"
+    shutil.copytree(demo, copy, symlinks=True)
+    return copy

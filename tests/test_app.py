@@ -11,8 +11,7 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-from conftest import REPO, parsed_rules, validator_errors
-from test_workflow import planned_jobs
+from conftest import REPO, parsed_rules, planned_jobs, validator_errors
 
 from synthpet import __version__
 from synthpet.derivatives import ROOTS
@@ -33,6 +32,7 @@ def paper_sized_bids(tiny_bids):
     return tiny_bids.write_participants()
 
 
+@pytest.mark.slow
 def test_participant_level_runs_one_participant_from_another_folder(small_phantom, tmp_path):
     """The done-when of the app: a real participant-level run, from a folder that is neither the
     repository nor the output, whose derivatives pass the BIDS validator."""
@@ -101,6 +101,7 @@ def test_version_names_the_release_and_commit():
         assert head.stdout.strip()[:12] in result.stdout
 
 
+@pytest.mark.slow
 def test_a_non_editable_install_runs_its_packaged_workflow_from_any_folder(paper_sized_bids, tmp_path):
     """pip install . (not editable) into a fresh venv: the wheel carries the Snakefile, rules, scripts,
     schema and configs. The venv reuses this environment's dependencies through a .pth file, which
@@ -152,6 +153,7 @@ def docker_available() -> bool:
         return False
 
 
+@pytest.mark.container
 @pytest.mark.skipif(not docker_available(), reason="no Docker daemon here")
 def test_container_builds_and_runs_the_app(tmp_path):
     """The Dockerfile builds an image whose entry point is the BIDS-App call (where Docker runs)."""
@@ -169,6 +171,7 @@ def test_the_container_setting_puts_every_job_in_the_image(tmp_path):
     assert {rule.container_img for rule in parsed_rules(tmp_path, {})} == {None}
 
 
+@pytest.mark.container
 @pytest.mark.skipif(shutil.which("apptainer") is None, reason="no apptainer here")
 def test_a_participant_runs_inside_the_container(small_phantom, tmp_path):
     """Where apptainer and a built image (SYNTHPET_IMAGE) are present: the participant level inside it."""
