@@ -13,7 +13,7 @@ import yaml
 from conftest import REPO
 from packaging.specifiers import SpecifierSet
 
-from synthpet.resources import export_root_for_conda
+from synthpet.resources import export_root_for_conda, workflow_root
 
 
 def conda_directives() -> set[str]:
@@ -59,7 +59,10 @@ def test_pip_line_installs_the_package_from_its_real_location(tmp_path, monkeypa
     assert "export_root_for_conda()" in (REPO / "workflow" / "rules" / "common.smk").read_text()
     monkeypatch.delenv("SYNTHPET_ROOT", raising=False)
     export_root_for_conda()
-    assert os.environ["SYNTHPET_ROOT"] == str(REPO)
+    # the root of the synthpet that runs (a checkout, or a wheel's packaged copy), which need not be
+    # the checkout these tests come from
+    root = workflow_root()
+    assert os.environ["SYNTHPET_ROOT"] == str(root) and (root / "envs" / "synthpet.yaml").is_file()
     report_path = tmp_path / "report.json"
     command = [sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps", "--no-build-isolation"]
     result = subprocess.run(
@@ -68,10 +71,10 @@ def test_pip_line_installs_the_package_from_its_real_location(tmp_path, monkeypa
         text=True,
         timeout=300,
         cwd=tmp_path,
-        env={**os.environ, "SYNTHPET_ROOT": str(REPO), "PIP_NO_INDEX": "1"},
+        env={**os.environ, "PIP_NO_INDEX": "1"},
     )
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(report_path.read_text())
     (item,) = report["install"]
     assert item["metadata"]["name"] == "synthpet"
-    assert item["download_info"]["url"] == REPO.as_uri() and item["download_info"]["dir_info"]["editable"]
+    assert item["download_info"]["url"] == root.as_uri() and item["download_info"]["dir_info"]["editable"]
