@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, SNAKEMAKE, parsed_rules, workflow_command
+from conftest import REPO, SNAKEMAKE, parsed_rules, planned_jobs, workflow_command
 from slurm_cluster import Cluster, Unavailable, install
 
 # on top of the demo config: 6 participants in 3 groups, 2 folds, 1 epoch
@@ -29,6 +30,8 @@ genotype: {scope: cohort}
 training: {epochs: 1, learning_rate: 0.001, device: auto}
 """
 TARGETS = [f"results/models/fold-{fold}/summary.json" for fold in (0, 1)]
+# the scan whose per-scan chain goes through the cluster, and the fold whose genotype fit and training do
+SCAN, FOLD = "sub-001", 0
 # fast polling for a test; the profile keeps the plugin's defaults for real clusters
 FAST_POLLING = ["--slurm-init-seconds-before-status-checks", "1", "--seconds-between-status-checks", "1"]
 # the test node has 2 CPUs: group jobs must not ask for more (the profile's SITE setting `cores`)
@@ -58,7 +61,24 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.cluster
 def test_training_through_slurm_matches_a_local_run(cluster, tmp_path):
+    """A local run of the small cohort, copied into a second working directory where one scan's
+    preprocessing (one group job), fold 0's genotype fit and fold 0's training are deleted and then
+    made again through SLURM: their bytes (and weights) must be the local run's."""
+    local = run(tmp_path / "local", cluster.env, "--cores", "2", "--", *TARGETS)
+    assert local.returncode == 0, local.stderr[-5000:]
+    shutil.copytree(tmp_path / "local", tmp_path / "slurm", symlinks=True)  # outputs keep their times
+    local_out, slurm_out = tmp_path / "local" / "results", tmp_path / "slurm" / "results"
+    redone = [
+        *sorted((slurm_out / "preproc" / SCAN).rglob("*.nii.gz")),
+        *sorted((slurm_out / "folds" / f"fold-{FOLD}").rglob("*")),
+        *sorted((slurm_out / "models" / f"fold-{FOLD}").iterdir()),
+    ]
+    kept = {path: path.stat().st_mtime_ns for path in (slurm_out / "models" / f"fold-{1 - FOLD}").iterdir()}
+    for path in redone:
+        if path.is_file():
+            path.unlink()
     # the training rule asks SLURM for a GPU (the cluster's fake one): it must be scheduled and see it
     through_slurm = run(
         tmp_path / "slurm",
@@ -69,28 +89,31 @@ def test_training_through_slurm_matches_a_local_run(cluster, tmp_path):
         *NODE,
         "--set-resources",
         "train_fold:gpu=1",
+        "--slurm-keep-successful-logs",
         "--",
-        *TARGETS,
+        TARGETS[FOLD],
     )
     assert through_slurm.returncode == 0, through_slurm.stderr[-5000:]
-    assert "sbatch" in through_slurm.stderr + through_slurm.stdout or "SLURM" in through_slurm.stderr
-    local = run(tmp_path / "local", cluster.env, "--cores", "2", "--", *TARGETS)
-    assert local.returncode == 0, local.stderr[-5000:]
+    # three cluster jobs, each with its SLURM log: the scan's group, the genotype fit, the training
+    logs = tmp_path / "slurm" / ".snakemake" / "slurm_logs"
+    submitted = sorted(p.relative_to(logs).parts[0] for p in logs.rglob("*.log"))
+    assert len(submitted) == 3, submitted
+    assert {"rule_genotype_correction", "rule_train_fold"} <= set(submitted) and any(
+        name.startswith("group_") for name in submitted
+    ), submitted
+    assert planned_jobs(through_slurm)["ingest_t1w"] == 1  # one scan's chain, not the cohort's
 
-    slurm_out, local_out = tmp_path / "slurm" / "results", tmp_path / "local" / "results"
-    assert digest(slurm_out / "cohort" / "folds.tsv") == digest(local_out / "cohort" / "folds.tsv")
-    for fold in (0, 1):
-        summary = json.loads((slurm_out / "models" / f"fold-{fold}" / "summary.json").read_text())
-        assert summary["facts"]["cuda_visible_devices"] == "0"  # SLURM gave the job its (fake) GPU
-        corrected = sorted((slurm_out / "folds" / f"fold-{fold}" / "pet").glob("*.nii.gz"))
-        assert len(corrected) == 6
-        for path in corrected:
-            assert digest(path) == digest(local_out / path.relative_to(slurm_out)), path.name
-        weights = [
-            torch.load(out / "models" / f"fold-{fold}" / "model.pt", weights_only=True)
-            for out in (slurm_out, local_out)
-        ]
-        assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    summary = json.loads((slurm_out / "models" / f"fold-{FOLD}" / "summary.json").read_text())
+    assert summary["facts"]["cuda_visible_devices"] == "0"  # SLURM gave the job its (fake) GPU
+    remade = [path for path in redone if path.suffix == ".gz" or path.name.endswith(".npz")]
+    assert len([p for p in remade if p.is_relative_to(slurm_out / "folds")]) == 6 + 1  # 6 corrected PETs, the model
+    for path in remade:
+        assert digest(path) == digest(local_out / path.relative_to(slurm_out)), path.name
+    weights = [
+        torch.load(out / "models" / f"fold-{FOLD}" / "model.pt", weights_only=True) for out in (slurm_out, local_out)
+    ]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    assert {path: path.stat().st_mtime_ns for path in kept} == kept  # the other fold was left alone
 
 
 def test_the_profile_groups_every_per_scan_rule(tmp_path):
@@ -104,6 +127,7 @@ def test_the_profile_groups_every_per_scan_rule(tmp_path):
     assert per_scan and per_scan <= grouped, sorted(per_scan - grouped)
 
 
+@pytest.mark.cluster
 def test_a_failing_job_is_reported_as_failed(cluster, tmp_path):
     (tmp_path / "Snakefile").write_text(
         'rule fails:\n    output: "never.txt"\n    shell: "echo about to fail >&2; exit 3"\n'
