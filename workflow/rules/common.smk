@@ -271,16 +271,19 @@ def sidecar_jobs(patterns, with_fold):
     for scan in COHORT.scans:
         values = scan.wildcards
         grid_mask = expand(rules.model_grid.output.mask, **values)[0]
+        # once per scan, not per image: each call looks at the file system
+        raw = {
+            kind: derivatives.dataset_relative(getattr(scan, kind), RAW_DIR)
+            for kind in ("t1w", "pet")
+        }
+        fold = int(FOLD_OF[scan.id]) if with_fold else None
         for pattern in patterns.values():
             jobs.append(
                 {
                     "image": expand(pattern, **values)[0],
-                    "raw": {
-                        kind: derivatives.dataset_relative(getattr(scan, kind), RAW_DIR)
-                        for kind in ("t1w", "pet")
-                    },
+                    "raw": raw,
                     "grid_mask": grid_mask,
-                    "fold": int(FOLD_OF[scan.id]) if with_fold else None,
+                    "fold": fold,
                 }
             )
     return jobs
