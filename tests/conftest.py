@@ -54,8 +54,6 @@ def planned_jobs(result) -> dict[str, int]:
 
 def validator_errors(root: Path) -> list[str]:
     """The errors bids-validator-deno finds in the dataset at ``root`` (warnings left out)."""
-    import subprocess
-
     validator = Path(sys.executable).with_name("bids-validator-deno")
     result = subprocess.run([str(validator), str(root), "--json"], capture_output=True, text=True, timeout=300)
     report = json.loads(result.stdout)
