@@ -77,7 +77,7 @@ rule all:
                 expand(rules.genotype_correction.output.summary, fold=FOLDS),
                 expand(rules.train_fold.output.summary, fold=FOLDS),
                 expand(rules.predict_scan.output.native, zip, **SCAN_WILDCARDS),
-                expand(rules.qc_prediction.output, zip, **SCAN_WILDCARDS),
+                rules.expected_error.output.qc,
                 rules.evaluation_figures.output,
                 rules.provenance.output,
                 rules.report_tables.output,

@@ -39,6 +39,9 @@ if workflow.is_main_process:  # once per run, not once per job
         print(f"synthpet: warning: {_warning}", file=sys.stderr)
 
 OUT = config["output_dir"]
+# the jobs on the way to training run before those that can wait (the registrations to MNI space,
+# their warps): those fill the cores while the folds train, instead of holding the training back
+TRAINING_PATH = 10
 # the input dataset: the user's, or the synthetic one the workflow writes
 RAW_DIR = PLAN.raw_dir
 SCANS = {scan.id: scan for scan in COHORT.scans}
@@ -243,14 +246,23 @@ def evaluation_table(name, caption):
     return report_table(f"{OUT}/evaluation/{name}.tsv", caption, "evaluation", "tables")
 
 
-def participant_figure(path, caption, figure):
-    """A per-scan figure, shown in that scan's own section of the report (as fMRIPrep does)."""
+def participant_figure(path, caption, figure, section=None):
+    """A per-scan figure, shown in that scan's own section of the report (as fMRIPrep does);
+    ``section``: the scan's id, for a job that draws every scan's figure (no wildcards).
+    """
     return report(
         path,
         caption=f"../report/{caption}.rst",
         category="participants",
-        subcategory=paths.scan_id("{subject}", SESSION),
+        subcategory=section or paths.scan_id("{subject}", SESSION),
         labels={"figure": figure},
+    )
+
+
+def scan_figure(pattern, scan, caption, figure):
+    """One named scan's figure of a per-scan ``pattern``, in that scan's report section."""
+    return participant_figure(
+        expand(pattern, **scan.wildcards)[0], caption, figure, section=scan.id
     )
 
 

@@ -136,17 +136,28 @@ rule mni_pet:
 
 # where each scan's synthetic PET is expected to be wrong: the other folds' held-out errors
 EXPECTED_ERROR = mni_path("pet", "pet", space=mni.SPACE, desc="expectederror")
+PREDICTION_QC = (
+    f"{OUT}/qc/prediction/{paths.scan_id('{subject}', SESSION)}_desc-prediction_qc.png"
+)
 
 
+# the maps, and each scan's prediction QC figure drawn beside its map: one process for all scans
+# (a job per figure paid more for its start and imports than for the drawing)
 rule expected_error:
     input:
         **{
             key: expand(mni_image(key), zip, **SCAN_WILDCARDS)
-            for key in ("pet", "synthetic", "mask")
+            for key in (*IMAGES, "mask")
         },
     output:
         maps=expand(EXPECTED_ERROR, zip, **SCAN_WILDCARDS),
         table=evaluation_table("expected_error", "expected_error"),
+        qc=[
+            scan_figure(
+                PREDICTION_QC, scan, "qc_prediction", "3. synthetic vs measured PET"
+            )
+            for scan in SCANS.values()
+        ],
     log:
         f"{OUT}/logs/expected_error.log",
     conda:
@@ -158,35 +169,16 @@ rule expected_error:
         scans=list(SCANS),
         folds=[int(FOLD_OF[scan]) for scan in SCANS] if GROUP_LEVEL else [],
         voxel_mm=MNI_VOXEL,
+        titles=(
+            [
+                f"{scan}: out-of-fold prediction of the fold-{FOLD_OF[scan]} model (MNI space)"
+                for scan in SCANS
+            ]
+            if GROUP_LEVEL
+            else []
+        ),
     script:
         "../scripts/expected_error.py"
-
-
-rule qc_prediction:
-    input:
-        unpack(
-            scan_files(
-                **{key: mni_image(key) for key in (*IMAGES, "mask")},
-                expected_error=EXPECTED_ERROR,
-            )
-        ),
-    output:
-        participant_figure(
-            f"{OUT}/qc/prediction/{paths.scan_id('{subject}', SESSION)}_desc-prediction_qc.png",
-            "qc_prediction",
-            "3. synthetic vs measured PET",
-        ),
-    log:
-        scan_log("qc_prediction"),
-    conda:
-        "../../envs/synthpet.yaml"
-    resources:
-        mem_mb=lambda wildcards, input, attempt: (800 + 10 * input.size_mb) * attempt,
-        runtime=lambda wildcards, attempt: 5 * attempt,
-    params:
-        title=lambda wildcards: f"{scan_of(wildcards).id}: out-of-fold prediction of the fold-{FOLD_OF[scan_of(wildcards).id]} model (MNI space)",
-    script:
-        "../scripts/qc_prediction.py"
 
 
 rule scan_measures:

@@ -11,6 +11,7 @@ rule ingest_t1w:
         scan_log("ingest_t1w", "anat"),
     benchmark:
         scan_benchmark("ingest_t1w", "anat")
+    priority: TRAINING_PATH
     conda:
         "../../envs/synthpet.yaml"
     resources:
@@ -29,6 +30,7 @@ rule ingest_pet:
         scan_log("ingest_pet", "pet"),
     benchmark:
         scan_benchmark("ingest_pet", "pet")
+    priority: TRAINING_PATH
     conda:
         "../../envs/synthpet.yaml"
     resources:

@@ -28,6 +28,7 @@ rule brain_mask:
         scan_log("brain_mask", "anat"),
     benchmark:
         scan_benchmark("brain_mask", "anat")
+    priority: TRAINING_PATH
     conda:
         "../../envs/synthpet.yaml"
     threads: ANTS_THREADS
@@ -65,6 +66,7 @@ rule coregister_pet:
         scan_log("coregister_pet", "pet"),
     benchmark:
         scan_benchmark("coregister_pet", "pet")
+    priority: TRAINING_PATH
     conda:
         "../../envs/synthpet.yaml"
     threads: ANTS_THREADS
@@ -93,6 +95,7 @@ rule model_grid:
         scan_log("model_grid", "anat"),
     benchmark:
         scan_benchmark("model_grid", "anat")
+    priority: TRAINING_PATH
     conda:
         "../../envs/synthpet.yaml"
     resources:
@@ -113,6 +116,7 @@ rule grid_pet:
         pet=preproc_path("pet", "pet", space="grid", desc="norm"),
     log:
         scan_log("grid_pet", "pet"),
+    priority: TRAINING_PATH
     conda:
         "../../envs/synthpet.yaml"
     resources:
@@ -154,6 +158,7 @@ rule genotype_correction:
         f"{OUT}/logs/genotype_correction/fold-{{fold}}.log",
     benchmark:
         f"{OUT}/benchmarks/genotype_correction/fold-{{fold}}.tsv"
+    priority: TRAINING_PATH
     conda:
         "../../envs/synthpet.yaml"
     resources:

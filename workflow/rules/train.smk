@@ -23,6 +23,7 @@ rule train_fold:
         f"{OUT}/logs/train_fold/fold-{{fold}}.log",
     benchmark:
         f"{OUT}/benchmarks/train_fold/fold-{{fold}}.tsv"
+    priority: TRAINING_PATH
     conda:
         "../../envs/synthpet.yaml"
     threads: TRAIN["threads"]

@@ -21,6 +21,7 @@ rule phantom_reference:
         f"{OUT}/logs/phantom_reference.log",
     benchmark:
         f"{OUT}/benchmarks/phantom_reference.tsv"
+    priority: TRAINING_PATH
     conda:
         "../../envs/synthpet.yaml"
     resources:
@@ -55,6 +56,7 @@ rule phantom_scan:
         f"{OUT}/logs/phantom_scan/sub-{{subject}}_ses-{{session}}.log",
     benchmark:
         f"{OUT}/benchmarks/phantom_scan/sub-{{subject}}_ses-{{session}}.tsv"
+    priority: TRAINING_PATH
     conda:
         "../../envs/synthpet.yaml"
     resources:

@@ -1,9 +1,20 @@
-"""Snakemake job: every scan's expected-error map (the other folds' held-out errors) and how well it holds."""
+"""Snakemake job: every scan's expected-error map (the other folds' held-out errors), how well it
+holds, and each scan's prediction QC figure (T1w, measured, synthetic and smoothed PET, where the
+synthetic PET misses and where it was expected to)."""
+
+import nibabel as nib
+import numpy as np
 
 from synthpet.expected_error import write_expected_errors
+from synthpet.figures import example_slices
 from synthpet.logs import job_log
+from synthpet.measures import IMAGES
 
 with job_log(snakemake.log[0]):
-    p = snakemake.params
-    inputs = {key: list(snakemake.input[key]) for key in ("pet", "synthetic", "mask")}
-    write_expected_errors(inputs, list(snakemake.output.maps), snakemake.output.table, p.scans, p.folds, p.voxel_mm)
+    i, o, p = snakemake.input, snakemake.output, snakemake.params
+    inputs = {key: list(i[key]) for key in ("pet", "synthetic", "mask")}
+    write_expected_errors(inputs, list(o.maps), o.table, p.scans, p.folds, p.voxel_mm)
+    for n, (title, figure) in enumerate(zip(p.titles, o.qc, strict=True)):
+        volumes = {key: np.asarray(nib.load(i[key][n]).dataobj, np.float32) for key in IMAGES}
+        volumes["expected_error"] = np.asarray(nib.load(o.maps[n]).dataobj, np.float32)
+        example_slices(volumes, np.asarray(nib.load(i.mask[n]).dataobj) > 0, title, figure, with_error=True)
