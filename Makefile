@@ -36,6 +36,7 @@ lint: setup
 	$(BIN)/ruff check src tests workflow/scripts
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 	$(BIN)/snakemake --lint
+	$(BIN)/lint-imports
 
 # what the demo wrote, and only that: the outputs of its DAG, then its logs, benchmarks, report,
 # scratch and the folders left empty (a run with another config or output_dir is left alone, and so

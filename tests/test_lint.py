@@ -1,5 +1,7 @@
 """Code style and Snakemake best practice, checked as part of the suite."""
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -36,3 +38,38 @@ def test_no_rule_runs_a_shell_command():
     for path in rule_files:
         text = path.read_text()
         assert "shell:" not in text and "run:" not in text, path.name
+
+
+def lint_imports(package_parent: Path | None = None) -> subprocess.CompletedProcess:
+    """`lint-imports` with the contracts of pyproject.toml, on the package found first on the path."""
+    env = {**os.environ, **({"PYTHONPATH": str(package_parent)} if package_parent else {})}
+    return subprocess.run(
+        [str(BIN / "lint-imports"), "--config", str(REPO / "pyproject.toml"), "--no-cache"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+
+
+def test_import_contracts_hold():
+    result = lint_imports()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 kept, 0 broken" in result.stdout
+
+
+def test_import_contracts_catch_a_harness_import_and_a_circle(tmp_path):
+    """The contracts fail on a scratch copy of the package where a method module imports the
+    validation harness, and where two modules import each other (provenance and resources did)."""
+    shutil.copytree(REPO / "src" / "synthpet", tmp_path / "synthpet", ignore=shutil.ignore_patterns("__pycache__"))
+    plan = tmp_path / "synthpet" / "plan.py"
+    plan.write_text(plan.read_text() + "\nfrom synthpet.validation import phantom  # noqa: E402\n")
+    resources = tmp_path / "synthpet" / "resources.py"
+    resources.write_text(resources.read_text() + "\nfrom synthpet import provenance  # noqa: E402\n")
+    result = lint_imports(tmp_path)
+    assert result.returncode != 0
+    assert "Illegal imports of protected package synthpet.validation" in result.stdout
+    assert "synthpet.plan -> synthpet.validation.phantom" in result.stdout
+    assert "No cycles are allowed in synthpet" in result.stdout
+    assert "0 kept, 2 broken" in result.stdout

@@ -242,6 +242,9 @@ def test_a_bad_pattern_image_names_the_setting(tmp_path, data, message):
             phantom.cohort_density(phantom.build_reference(2), settings, 42)
     else:
         with pytest.raises(ConfigError, match=f"phantom.pattern_image.*{message}"):
-            plan_run(config)  # before any job
+            plan_run(config, datasets=phantom.DATASETS)  # before any job
     with pytest.raises(ConfigError, match="does not exist"):
-        plan_run({**config, "phantom": {**config["phantom"], "pattern_image": str(tmp_path / "missing.nii.gz")}})
+        plan_run(
+            {**config, "phantom": {**config["phantom"], "pattern_image": str(tmp_path / "missing.nii.gz")}},
+            datasets=phantom.DATASETS,
+        )

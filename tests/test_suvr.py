@@ -7,6 +7,7 @@ from synthpet.atlas import Atlas
 from synthpet.errors import ConfigError, InputError
 from synthpet.plan import plan_run
 from synthpet.suvr import reference_mask, to_suvr
+from synthpet.validation.phantom import DATASETS
 
 
 def test_ratio_to_the_reference_mean_by_hand():
@@ -35,5 +36,5 @@ def test_empty_or_non_positive_reference_is_refused_by_name():
 
 def test_unknown_reference_region_stops_the_plan():
     with pytest.raises(ConfigError, match="'evaluation.suvr_reference': Nowhere not in the atlas"):
-        plan_run({"evaluation": {"suvr_reference": ["Left_Thalamus", "Nowhere"]}})
-    plan_run({"evaluation": {"suvr_reference": ["Left_Thalamus", "Right_Cerebral_White_Matter"]}})
+        plan_run({"evaluation": {"suvr_reference": ["Left_Thalamus", "Nowhere"]}}, datasets=DATASETS)
+    plan_run({"evaluation": {"suvr_reference": ["Left_Thalamus", "Right_Cerebral_White_Matter"]}}, datasets=DATASETS)

@@ -31,9 +31,10 @@ def _phantom(args: argparse.Namespace) -> None:
 def _check(args: argparse.Namespace) -> None:
     from synthpet.config import effective_config
     from synthpet.plan import plan_run, settings_line
+    from synthpet.validation.phantom import DATASETS
 
     overrides = {"input": {"source": "bids", "bids_dir": args.bids_dir}} if args.bids_dir else None
-    plan = plan_run(effective_config(args.config or [], overrides))
+    plan = plan_run(effective_config(args.config or [], overrides), datasets=DATASETS)
     print(f"settings in effect: {settings_line(plan.config)}")
     print(plan.folds.to_string(index=False))
     for scan, reason in plan.cohort.excluded.items():

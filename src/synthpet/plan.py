@@ -6,6 +6,7 @@ The workflow (``common.smk``, when Snakemake builds the DAG) and ``synthpet chec
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,6 @@ from synthpet.config import validate_config
 from synthpet.errors import ConfigError
 from synthpet.folds import check_genotypes, make_folds
 from synthpet.suvr import check_reference
-from synthpet.validation import phantom
 
 # the settings that define the paper's protocol, shown when a run starts so the user sees what runs
 PROTOCOL_KEYS = (
@@ -76,11 +76,23 @@ def output_location_problems(config: dict) -> list[str]:
     return []
 
 
-def plan_run(config: dict, schema: dict | None = None) -> Plan:
+# how a run finds its scans for one value of input.source: (the scans, the dataset's folder). The
+# method knows BIDS datasets; the synthetic cohort's planner comes from the validation harness
+# (synthpet.validation.phantom.DATASETS), which its callers pass in
+DatasetPlanner = Callable[[dict], tuple[Cohort, str]]
+
+
+def bids_dataset(config: dict) -> tuple[Cohort, str]:
+    """The scans of the user's BIDS dataset (input.bids_dir), checked."""
+    return bids.discover(config["input"]["bids_dir"], config["input"]), config["input"]["bids_dir"]
+
+
+def plan_run(config: dict, schema: dict | None = None, datasets: Mapping[str, DatasetPlanner] | None = None) -> Plan:
     """Validate ``config`` (defaults filled in), find its scans and split them into folds.
 
-    Raises a SynthpetError that lists every problem it can find at that stage: config keys, then
-    input files, then whether the folds and the genotype fit can be made.
+    ``datasets``: planners of input sources other than 'bids' (the synthetic cohort's). Raises a
+    SynthpetError that lists every problem it can find at that stage: config keys, then input
+    files, then whether the folds and the genotype fit can be made.
     """
     config = validate_config(config, schema)
     problems = output_location_problems(config)
@@ -88,15 +100,14 @@ def plan_run(config: dict, schema: dict | None = None) -> Plan:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
     if config["evaluation"]["suvr_reference"]:
         check_reference(config["evaluation"]["suvr_reference"], atlas.region_names(config["evaluation"]["atlas"]))
-    if config["input"]["source"] == "phantom":
-        phantom.check_effect_regions(config["phantom"])
-        if config["phantom"]["pattern_image"]:
-            phantom.load_pattern_image(config["phantom"]["pattern_image"])
-        cohort = selected_scans(phantom.planned_cohort(config), config["input"])
-        raw_dir = phantom.phantom_dir(config)
-    else:
-        cohort = bids.discover(config["input"]["bids_dir"], config["input"])
-        raw_dir = config["input"]["bids_dir"]
+    planners = {"bids": bids_dataset, **(datasets or {})}
+    source = config["input"]["source"]
+    if source not in planners:
+        raise ConfigError(
+            f"config key 'input.source': no planner for {source!r} was given to plan_run "
+            f"(the synthetic cohort's is synthpet.validation.phantom.DATASETS)"
+        )
+    cohort, raw_dir = planners[source](config)
     if config["analysis_level"] == "participant":
         # per-scan stages only: no folds, so that one participant can be run on its own
         return Plan(config, cohort, cohort.table().assign(fold=-1), str(raw_dir))

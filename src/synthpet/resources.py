@@ -8,6 +8,7 @@ an installed ``synthpet`` runs its workflow from any folder.
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 from synthpet import __version__
@@ -53,7 +54,29 @@ def installed_commit() -> str | None:
 
 def version_line() -> str:
     """``synthpet 0.1.0 (commit 1a2b3c4)``: the package version and the commit of its workflow."""
-    from synthpet.provenance import workflow_state
-
     commit = workflow_state(workflow_root()).get("commit")
     return f"synthpet {__version__}" + (f" (commit {commit[:12]})" if commit else "")
+
+
+def git_state(folder: str | Path) -> dict:
+    """The commit of the workflow's repository and whether its tracked files differ from it."""
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if commit is None:
+        return {"commit": None, "note": f"{folder} is not a git checkout"}
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "modified": bool(status)}
+
+
+def workflow_state(root: str | Path) -> dict:
+    """The commit of the workflow files in ``root``: stamped into an installed wheel, else asked of git."""
+    if Path(root).resolve() == PACKAGED:
+        return {"commit": installed_commit(), "installed": str(PACKAGED)}
+    return git_state(root)

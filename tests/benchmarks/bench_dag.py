@@ -68,10 +68,11 @@ def snakemake_start(repeats: int) -> float:
 def plan_seconds(configfile: str, repeats: int) -> float:
     from synthpet.config import load_config, load_schema
     from synthpet.plan import plan_run
+    from synthpet.validation.phantom import DATASETS
 
     config = load_config(REPO / configfile)
     schema = load_schema(REPO / "workflow" / "schemas" / "config.schema.yaml")
-    return timed(lambda: plan_run(config, schema), repeats)
+    return timed(lambda: plan_run(config, schema, DATASETS), repeats)
 
 
 def discovery_seconds(scans: int, repeats: int) -> float:

@@ -13,6 +13,7 @@ from synthpet.errors import SynthpetError
 from synthpet.measures import COMPARISONS, IMAGES
 from synthpet.plan import plan_run, settings_line
 from synthpet.resources import export_root_for_conda
+from synthpet.validation.phantom import DATASETS as SYNTHETIC_DATASETS
 
 export_root_for_conda()
 
@@ -23,6 +24,8 @@ try:
         load_schema(
             Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
         ),
+        # the workflow composes the method with the validation harness's synthetic cohort
+        datasets=SYNTHETIC_DATASETS,
     )
 except SynthpetError as err:
     raise WorkflowError(f"synthpet: {err}") from None

@@ -17,6 +17,7 @@ rule provenance:
     params:
         # the whole config: any change of setting is recorded
         config=config,
+        dataset=RAW_DIR,
     script:
         "../scripts/provenance.py"
 

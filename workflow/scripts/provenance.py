@@ -9,4 +9,4 @@ from synthpet.provenance import record
 with job_log(snakemake.log[0]):
     # the workflow's own folder (not a param: moving the checkout must not make results stale)
     workflow_dir = Path(snakemake.scriptdir).parents[1]
-    write_json(record(snakemake.params.config, workflow_dir), snakemake.output[0])
+    write_json(record(snakemake.params.config, workflow_dir, snakemake.params.dataset), snakemake.output[0])

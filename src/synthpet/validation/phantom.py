@@ -30,6 +30,7 @@ from synthpet.bids import Cohort, Scan
 from synthpet.errors import ConfigError
 from synthpet.imageio import save_nifti, write_json, write_text
 from synthpet.paths import bids_path, json_sidecar, scan_id
+from synthpet.plan import selected_scans
 from synthpet.templates import harvard_oxford_labels, harvard_oxford_maxprob, mni_tissue_maps
 
 TRACER = "PBR28"
@@ -748,3 +749,16 @@ def generate(root: str | Path, config: dict, progress=None) -> list[PhantomParti
             if progress:
                 progress(scan_id(participant.subject, session))
     return participants
+
+
+def planned_dataset(config: dict) -> tuple[Cohort, str]:
+    """The synthetic cohort as a run plans it (``synthpet.plan.plan_run``): its settings checked, the
+    scans of the selected participants, and the folder it will be written to."""
+    check_effect_regions(config["phantom"])
+    if config["phantom"]["pattern_image"]:
+        load_pattern_image(config["phantom"]["pattern_image"])
+    return selected_scans(planned_cohort(config), config["input"]), phantom_dir(config)
+
+
+# the input sources this harness plans, for plan_run(..., datasets=DATASETS)
+DATASETS = {"phantom": planned_dataset}
