@@ -144,7 +144,10 @@ class TinyBids:
     ) -> Path:
         folder, prefix = self._dir(subject, session, "pet")
         shape = (8, 8, 8) if frames == 1 else (8, 8, 8, frames)
-        path = write_nifti(folder / f"{prefix}_trc-PBR28{extra}_pet.nii.gz", shape=shape)
+        # an activity image holds what 370 MBq into 74 kg gives at SUV 0.5-1.5: 2,500-7,500 Bq/mL
+        activity = sidecar is not None and not str(sidecar.get("Units", "")).lower().startswith("g/")
+        data = np.random.default_rng(0).uniform(0.5, 1.5, size=shape) * (5000.0 if activity else 1.0)
+        path = write_nifti(folder / f"{prefix}_trc-PBR28{extra}_pet.nii.gz", data=data)
         if sidecar is not None:
             (folder / f"{prefix}_trc-PBR28{extra}_pet.json").write_text(json.dumps(sidecar))
         return path

@@ -240,6 +240,18 @@ REFUSED_AT_DAG_BUILD = [
     Case("dose negative", sidecar(InjectedRadioactivity=-5.0), (PET01, "InjectedRadioactivity", "positive")),
     Case("dose true", sidecar(InjectedRadioactivity=True), (PET01, "InjectedRadioactivity", "must be a number")),
     Case("dose unit unknown", sidecar(InjectedRadioactivityUnits="furlongs"), (PET01, "InjectedRadioactivityUnits")),
+    # units that lie: types and finiteness hold, the unit does not
+    Case("dose in Bq as MBq", sidecar(InjectedRadioactivity=370e6), (PET01, "looks like Bq labelled MBq")),
+    Case(
+        "dose in MBq as mCi",
+        sidecar(InjectedRadioactivityUnits="mCi"),
+        (PET01, "InjectedRadioactivity", "looks like MBq labelled mCi"),
+    ),
+    Case(
+        "frame times in ms",
+        sidecar(FrameTimesStart=[3.6e6, 4.2e6, 4.8e6], FrameDuration=[6e5] * 3),
+        (PET01, "FrameTimesStart", "look like milliseconds"),
+    ),
     Case("dose missing", sidecar(InjectedRadioactivity=None), (PET01, "lacks InjectedRadioactivity")),
     Case("weight missing", sidecar(BodyWeight=None), (PET01, "lacks BodyWeight")),
     Case("weight in grams", sidecar(BodyWeight=74000), (PET01, "BodyWeight", "plausible")),
@@ -365,6 +377,7 @@ REFUSED_AT_INGEST = [
     Case("PET infinite voxel", voxels(pet_path, set_voxel(np.inf)), (PET01, "NaN or infinite")),
     Case("T1w constant", voxels(t1w_path, np.zeros_like), ("sub-01_T1w.nii.gz", "constant")),
     Case("PET without uptake", voxels(pet_path, lambda d: -d), (PET01, "no positive uptake")),
+    Case("PET in Bq/mL as kBq/mL", sidecar(Units="kBq/mL"), (PET01, "looks like Bq/mL labelled kBq/mL")),
     Case("T1w truncated", truncate(t1w_path), ("sub-01_T1w.nii", "truncated or corrupt")),
 ]
 

@@ -10,6 +10,7 @@ from synthpet.suv import (
     compute_suv,
     half_life_s,
     recipe_from_sidecar,
+    suv_range_problem,
     window_weights,
 )
 
@@ -102,3 +103,57 @@ def test_4d_image_in_suv_units_is_refused():
 def test_half_life_spellings(name):
     assert half_life_s(name) == pytest.approx(1221.84)
     assert half_life_s("unobtainium") is None
+
+
+# --- units that lie: values a sidecar labels with the wrong unit -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("amount", "unit", "likely"),
+    [
+        (370e6, "MBq", "Bq labelled MBq"),  # a dose in Bq: SUV a million times too low
+        (370.0, "mCi", "MBq labelled mCi"),  # MBq as mCi: 37 times too low
+        (370e3, "MBq", "kBq labelled MBq"),
+        (0.37, "MBq", "GBq labelled MBq"),
+    ],
+)
+def test_a_dose_in_the_wrong_unit_is_refused_with_the_likely_unit(amount, unit, likely):
+    sidecar = dynamic_sidecar() | {"InjectedRadioactivity": amount, "InjectedRadioactivityUnits": unit}
+    with pytest.raises(InputError, match=f"'InjectedRadioactivity'.*looks like {likely}"):
+        recipe_from_sidecar(sidecar, 3, "pet.nii.gz")
+
+
+@pytest.mark.parametrize(("amount", "unit"), [(370.0, "MBq"), (10.0, "mCi"), (0.555, "GBq"), (25.0, "MBq")])
+def test_plausible_doses_pass(amount, unit):
+    sidecar = dynamic_sidecar() | {"InjectedRadioactivity": amount, "InjectedRadioactivityUnits": unit}
+    assert recipe_from_sidecar(sidecar, 3, "pet.nii.gz").dose_bq == pytest.approx(activity_to_bq(amount, unit))
+
+
+def test_frame_times_in_milliseconds_are_refused():
+    """DICOM gives frame times in ms: read as seconds, 60-90 min became 16.7-25 h, and frame 0 alone
+    covered the SUV window, so the check of the window's coverage passed."""
+    sidecar = dynamic_sidecar() | {"FrameTimesStart": [3.6e6, 4.2e6, 4.8e6], "FrameDuration": [6e5] * 3}
+    with pytest.raises(InputError, match="look like milliseconds .in seconds the frames would end at 90 min"):
+        recipe_from_sidecar(sidecar, 3, "pet.nii.gz")
+    # the same frames in seconds pass; a long-lived tracer may be imaged days after injection
+    assert recipe_from_sidecar(dynamic_sidecar(), 3, "pet.nii.gz").frame_starts_s[-1] == 4800
+    days_later = dynamic_sidecar() | {
+        "TracerRadionuclide": "89Zr",
+        "FrameTimesStart": [86400.0 * 3 + 600 * i for i in range(3)],
+    }
+    assert recipe_from_sidecar(days_later, 3, "pet.nii.gz").frame_starts_s[0] == 259200.0
+
+
+@pytest.mark.parametrize(
+    ("scale", "units", "words"),
+    [
+        (1e3, "kBq/mL", "1000 times too high: the image looks like Bq/mL labelled kBq/mL"),
+        (1e-3, "Bq/mL", "1000 times too low: the image looks like kBq/mL labelled Bq/mL"),
+        (5000.0, "g/mL", "'Units' is 'g/mL', but the values look like an activity concentration"),
+    ],
+)
+def test_an_image_in_the_wrong_unit_is_refused_by_its_suv_range(scale, units, words):
+    brain = np.random.default_rng(0).uniform(0.3, 2.5, size=(10, 10, 10))  # SUVs of a [11C]PBR28 brain
+    assert suv_range_problem(brain, units, "pet.nii.gz") is None
+    problem = suv_range_problem(brain * scale, units, "pet.nii.gz")
+    assert problem is not None and problem.startswith("pet.nii.gz: ") and words in problem

@@ -14,7 +14,7 @@ import numpy as np
 from synthpet.bids import merged_metadata, with_table_weight
 from synthpet.errors import InputError
 from synthpet.imageio import load_volume, save_nifti, to_canonical
-from synthpet.suv import compute_suv, recipe_from_sidecar
+from synthpet.suv import compute_suv, recipe_from_sidecar, suv_range_problem
 
 
 def ingest_t1w(t1w: str | Path, out: str | Path) -> None:
@@ -44,5 +44,8 @@ def ingest_pet(
     suv = compute_suv(data, recipe, window_min, str(pet))
     if float(np.percentile(suv, 99.9)) <= 0:
         raise InputError(f"{pet}: the SUV image has no positive uptake; check the image and its Units")
+    implausible = suv_range_problem(suv, recipe.units, str(pet))
+    if implausible:
+        raise InputError(implausible)
     suv, affine = to_canonical(suv, img)
     save_nifti(suv, affine, out)

@@ -45,6 +45,17 @@ _CONCENTRATION_TO_BQ_PER_ML = {
     "mbq/cc": 1e6,
 }
 SUV_UNITS = {"g/ml", "suv", "suvbw"}
+# how each activity unit is written, for messages
+_ACTIVITY_NAMES = {"bq": "Bq", "kbq": "kBq", "mbq": "MBq", "gbq": "GBq", "ci": "Ci", "mci": "mCi", "uci": "µCi"}
+
+# Plausibility, for values whose unit a sidecar can mislabel (DICOM and converters disagree):
+# - a human PET injection lies between about 0.5 and 80 mCi, whatever the tracer ([11C]PBR28: 300-700 MBq)
+DOSE_RANGE_BQ = (20e6, 3e9)
+# - no acquisition of a short-lived tracer lasts 12 hours: frame times beyond that are in milliseconds (DICOM's unit)
+MAX_ACQUISITION_S = 12 * 3600.0
+# - the hottest brain voxels of any tracer lie within these SUVs (g/mL): a 99.5th percentile outside
+#   them is an activity mislabelled by a factor of 1000 or more, not uptake
+SUV_RANGE = (0.05, 100.0)
 
 # sidecar fields needed to turn an activity-concentration image into SUV
 REQUIRED_FOR_SUV = (
@@ -132,8 +143,11 @@ def recipe_from_sidecar(sidecar: dict, n_frames: int, source: str) -> SuvRecipe:
         )
     starts = _frame_values(sidecar, "FrameTimesStart", n_frames, problems)
     durations = _frame_values(sidecar, "FrameDuration", n_frames, problems)
+    nuclide = sidecar.get("TracerRadionuclide")
+    half_life = half_life_s(nuclide) if isinstance(nuclide, str) else None
     if starts is not None and durations is not None:
         problems += frame_timing_problems(starts, durations)
+        problems += frame_unit_problems(starts, durations, half_life)
     dose = None
     amount = _number(sidecar, "InjectedRadioactivity", problems, positive=True)
     dose_unit = sidecar.get("InjectedRadioactivityUnits")
@@ -142,6 +156,11 @@ def recipe_from_sidecar(sidecar: dict, n_frames: int, source: str) -> SuvRecipe:
             dose = activity_to_bq(amount, dose_unit)
         except ValueError as err:
             problems.append(str(err))
+        else:
+            problem = dose_problem(amount, dose_unit, dose)
+            if problem:
+                problems.append(problem)
+                dose = None
     weight = _number(sidecar, "BodyWeight", problems, positive=True)
     if weight is not None and not 10 <= weight <= 400:
         problems.append(f"'BodyWeight' {weight!r} is not a plausible weight in kg (10-400); grams or pounds?")
@@ -155,8 +174,6 @@ def recipe_from_sidecar(sidecar: dict, n_frames: int, source: str) -> SuvRecipe:
         decay_corrected = True
     correction_time = _number(sidecar, "ImageDecayCorrectionTime", problems, default=0.0)
     injection_start = _number(sidecar, "InjectionStart", problems, default=0.0)
-    nuclide = sidecar.get("TracerRadionuclide")
-    half_life = half_life_s(nuclide) if isinstance(nuclide, str) else None
     if (
         half_life is None
         and correction_time is not None
@@ -253,6 +270,78 @@ def frame_timing_problems(starts: Sequence[float], durations: Sequence[float], t
             )
             break
     return problems
+
+
+def dose_problem(amount: float, unit: str, dose_bq: float) -> str | None:
+    """Why an injected dose is not a human PET injection, and the unit it was likely given in; None if plausible."""
+    low, high = DOSE_RANGE_BQ
+    if low <= dose_bq <= high:
+        return None
+    problem = (
+        f"'InjectedRadioactivity' {amount:g} {unit} is {dose_bq / 1e6:.4g} MBq, outside the range of a human PET "
+        f"injection ({low / 1e6:g}-{high / 1e6:g} MBq)"
+    )
+    typical = math.sqrt(low * high)  # the unit that puts the value nearest the middle of the range
+    fits = [name for key, name in _ACTIVITY_NAMES.items() if low <= amount * _ACTIVITY_TO_BQ[key] <= high]
+    if fits:
+        likely = min(fits, key=lambda name: abs(math.log(amount * _ACTIVITY_TO_BQ[name.lower()] / typical)))
+        problem += (
+            f"; it looks like {likely} labelled {unit} ({amount:g} {likely} = "
+            f"{amount * _ACTIVITY_TO_BQ[likely.lower()] / 1e6:.4g} MBq): check 'InjectedRadioactivityUnits'"
+        )
+    return problem
+
+
+def frame_unit_problems(starts: Sequence[float], durations: Sequence[float], half_life: float | None) -> list[str]:
+    """Frame times that cannot be seconds: an acquisition of a short-lived tracer ending after 12 hours."""
+    end = max(s + d for s, d in zip(starts, durations, strict=True))
+    if end <= MAX_ACQUISITION_S or (half_life is not None and half_life > MAX_ACQUISITION_S / 4):
+        return []
+    problem = (
+        f"'FrameTimesStart' and 'FrameDuration' put the end of the acquisition {end / 3600:.4g} h after TimeZero, "
+        "longer than any acquisition of this tracer"
+    )
+    if end / 1000 <= MAX_ACQUISITION_S:
+        problem += (
+            f"; they look like milliseconds (in seconds the frames would end at {end / 1000 / 60:.4g} min): "
+            "PET-BIDS gives them in seconds"
+        )
+    return [problem]
+
+
+def suv_range_problem(suv: np.ndarray, units: str, source: str) -> str | None:
+    """Why an SUV image cannot be uptake (its 99.5th percentile of positive voxels outside SUV_RANGE),
+    and the likely mislabel; None if plausible."""
+    positive = suv[np.isfinite(suv) & (suv > 0)]
+    if positive.size == 0:
+        return None
+    hot = float(np.percentile(positive, 99.5))
+    low, high = SUV_RANGE
+    if low <= hot <= high:
+        return None
+    problem = (
+        f"{source}: the SUV image's hottest voxels (99.5th percentile) are {hot:.4g} g/mL, outside the SUV of any "
+        f"brain tissue ({low:g}-{high:g} g/mL)"
+    )
+    if is_suv_unit(units):
+        if hot > high:
+            problem += f"; 'Units' is {units!r}, but the values look like an activity concentration (Bq/mL)"
+        return problem
+    # a mislabelled dose is caught before (dose_problem): what is left is the image's unit
+    for factor, likely in (
+        (1e3, "Bq/mL labelled kBq/mL"),
+        (1e6, "Bq/mL labelled MBq/mL"),
+        (1e-3, "kBq/mL labelled Bq/mL"),
+        (1e-6, "MBq/mL labelled Bq/mL"),
+    ):
+        if low <= hot / factor <= high:
+            way = "high" if factor > 1 else "low"
+            problem += (
+                f"; it is {max(factor, 1 / factor):g} times too {way}: the image looks like {likely} "
+                f"(check 'Units' {units!r})"
+            )
+            break
+    return problem
 
 
 def half_life_s(radionuclide: object) -> float | None:
