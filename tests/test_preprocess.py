@@ -1,6 +1,8 @@
 """Preprocessing: FSL command lines, transform conventions, masks, grid, folds and genotype regression."""
 
 import json
+import subprocess
+import sys
 
 import nibabel as nib
 import numpy as np
@@ -503,3 +505,28 @@ def test_grid_images_do_not_depend_on_the_header(small_phantom, tmp_path):
     # what a grid on the scanner's axes gives (0.81)
     assert agreement("oblique30_LPS", "scanner") < 0.9
     assert agreement("oblique30_LPS", "rigid") > agreement("oblique30_LPS", "scanner") + 0.1
+
+
+def test_the_lean_ants_import_leaves_out_only_what_synthpet_never_calls():
+    """synthpet.antspy imports antspyx without statsmodels, scikit-learn and pyplot (2 s of a job's
+    start); what the registrations call is there (the registration tests above run through it), a
+    left-out helper says so when called, and a left-out subpackage still imports when asked for."""
+    code = """
+import sys
+from synthpet.antspy import ants
+print(sorted(m for m in ("statsmodels", "sklearn", "matplotlib.pyplot") if m in sys.modules))
+print(all(callable(getattr(ants, f)) for f in ("registration", "apply_transforms", "affine_initializer",
+      "resample_image", "image_read", "image_write", "read_transform", "create_ants_transform")))
+try:
+    ants.regress_poly(None)
+except RuntimeError as err:
+    print(err)
+import ants.plotting
+print(callable(ants.plotting.plot))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    lines = done.stdout.splitlines()
+    assert lines[0] == "[]", done.stdout
+    assert lines[1] == "True"
+    assert "ants.regress_poly was left out by synthpet.antspy" in lines[2]
+    assert lines[3] == "True"

@@ -43,8 +43,7 @@ def pose_search(fixed, moving, out: str) -> str:
     Centre-of-mass alignment alone, ANTs' default, leaves a head tilted by 30 degrees tilted by 26
     after the affine stage; with the search 1 degree is left (measured on a phantom scan, 1.6 s).
     """
-    import ants
-
+    from synthpet.antspy import ants
     from synthpet.registration import working_copy
 
     return ants.affine_initializer(
@@ -56,8 +55,7 @@ def extract_ants(
     t1: str | Path, transform: str = "SyN", work_voxel_mm: float = 2.0, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Brain mask (bool, on the T1w grid) by registering the head template to the T1w, and T1w -> template."""
-    import ants
-
+    from synthpet.antspy import ants
     from synthpet.registration import ants_registration, ants_transform_to_world, working_copy
 
     template, template_mask = head_template(2 if work_voxel_mm >= 2 else 1)

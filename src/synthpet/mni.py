@@ -44,7 +44,7 @@ def template(voxel_mm: int) -> tuple[nib.Nifti1Image, np.ndarray]:
 # the files that carry images between nibabel and ANTs are uncompressed: gzip cost more than the rest
 def _to_ants(img: nib.Nifti1Image):
     """A nibabel image as an ANTs image (through a file: this antspyx has no in-memory conversion)."""
-    import ants
+    from synthpet.antspy import ants
 
     with tempfile.TemporaryDirectory() as tmp:
         path = f"{tmp}/image.nii"
@@ -53,7 +53,7 @@ def _to_ants(img: nib.Nifti1Image):
 
 
 def _to_nibabel(image) -> nib.Nifti1Image:
-    import ants
+    from synthpet.antspy import ants
 
     with tempfile.TemporaryDirectory() as tmp:
         path = f"{tmp}/image.nii"
@@ -87,8 +87,7 @@ def register(
     ``to_mni152``: the scan's T1w -> MNI152 affine from brain extraction, where the registration
     starts (a head tilted by 20 degrees defeats ANTs' centre-of-mass start).
     """
-    import ants
-
+    from synthpet.antspy import ants
     from synthpet.imageio import atomic_path, save_nifti
     from synthpet.registration import ants_registration, load_matrix, working_copy, write_ants_transform
 
@@ -122,7 +121,7 @@ def to_mni(
     interpolator: str = "linear",
 ) -> nib.Nifti1Image:
     """An image in the scan's T1w world (any grid) resampled once onto the template grid."""
-    import ants
+    from synthpet.antspy import ants
 
     moving = _to_ants(image) if isinstance(image, nib.Nifti1Image) else ants.image_read(str(image))
     warped = ants.apply_transforms(
@@ -142,7 +141,7 @@ def from_mni(
     interpolator: str = "linear",
 ) -> nib.Nifti1Image:
     """An MNI-space image (e.g. an atlas or a group map) resampled once onto a scan's T1w grid."""
-    import ants
+    from synthpet.antspy import ants
 
     moving = _to_ants(image) if isinstance(image, nib.Nifti1Image) else ants.image_read(str(image))
     warped = ants.apply_transforms(

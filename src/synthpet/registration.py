@@ -39,7 +39,7 @@ def resolve_backend(backend: str) -> str:
 
 def ants_transform_to_world(path: str | Path) -> np.ndarray:
     """An ANTs/ITK affine file as a RAS world matrix mapping fixed-image points to moving-image points."""
-    import ants
+    from synthpet.antspy import ants
 
     transform = ants.read_transform(str(path))
     parameters = np.asarray(transform.parameters, dtype=float)
@@ -54,7 +54,7 @@ def ants_transform_to_world(path: str | Path) -> np.ndarray:
 def write_ants_transform(world: np.ndarray, path: str | Path) -> str:
     """A RAS world matrix (fixed-image points -> moving-image points) as an ITK affine file: the
     inverse of ``ants_transform_to_world``, e.g. to start a registration from a known transform."""
-    import ants
+    from synthpet.antspy import ants
 
     lps = _LPS @ np.asarray(world, dtype=float) @ _LPS
     transform = ants.create_ants_transform(
@@ -66,7 +66,7 @@ def write_ants_transform(world: np.ndarray, path: str | Path) -> str:
 
 def working_copy(image, voxel_mm: float):
     """An ANTs image resampled (trilinear) to ``voxel_mm`` for registration; unchanged when 0."""
-    import ants
+    from synthpet.antspy import ants
 
     return ants.resample_image(image, (voxel_mm,) * 3, use_voxels=False, interp_type=0) if voxel_mm else image
 
@@ -79,7 +79,7 @@ def ants_seed(seed: int) -> int:
 @contextlib.contextmanager
 def ants_registration(fixed, moving, transform: str, seed: int, **options) -> Iterator[dict]:
     """``ants.registration`` seeded the project's way; its transform files live until the block ends."""
-    import ants
+    from synthpet.antspy import ants
 
     with tempfile.TemporaryDirectory() as tmp:
         yield ants.registration(
@@ -98,7 +98,7 @@ def coregister_ants(t1: str | Path, pet: str | Path, work_voxel_mm: float = 2.0,
     The T1w is resampled to ``work_voxel_mm`` first: PET resolution is about 5 mm, and a 1 mm fixed
     image costs ten times more for no gain in accuracy (measured: 0.2 mm mean error at 2 mm).
     """
-    import ants
+    from synthpet.antspy import ants
 
     fixed = working_copy(ants.image_read(str(t1)).astype("float32"), work_voxel_mm)
     moving = ants.image_read(str(pet)).astype("float32")
