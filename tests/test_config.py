@@ -23,6 +23,8 @@ def test_defaults_are_filled_in():
         ({"phantom": {"hab_fraction": 1.5}}, "phantom.hab_fraction", "greater than the maximum"),
         ({"phantom": {"t1_voxel_mm": 3}}, "phantom.t1_voxel_mm", "not one of"),
         ({"input": {"source": "bids"}}, "input.bids_dir", "must name a BIDS dataset"),
+        # a dataset named but the source left at its default: the synthetic cohort would run instead
+        ({"input": {"bids_dir": "/data/study"}}, "input.bids_dir", "set input.source: bids"),
         ({"input": {"suv_window_min": [90, 60]}}, "input.suv_window_min", "must be before"),
         (
             {"phantom": {"cohort": [{"group": "XX", "sessions": 1, "participants": 2}]}},

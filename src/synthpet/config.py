@@ -140,6 +140,12 @@ def _cross_key_problems(config: dict) -> list[str]:
     source = config["input"]
     if source["source"] == "bids" and not source["bids_dir"]:
         problems.append("config key 'input.bids_dir': must name a BIDS dataset when input.source is 'bids'")
+    if source["source"] == "phantom" and source["bids_dir"]:
+        # the synthetic cohort would run instead of the dataset the user named, without a word
+        problems.append(
+            f"config key 'input.bids_dir': {source['bids_dir']} is set, but input.source is 'phantom' (the "
+            "default), which makes and uses the synthetic cohort; set input.source: bids to run on that dataset"
+        )
     start, end = source["suv_window_min"]
     if not start < end:
         problems.append(f"config key 'input.suv_window_min': start {start} must be before end {end}")
