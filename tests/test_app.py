@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
+import time
 from pathlib import Path
 
 import pytest
@@ -199,3 +201,62 @@ def test_relative_paths_in_a_config_file_are_read_from_the_calling_folder(tmp_pa
         "labels": str(tmp_path / "atlas" / "names.tsv"),
     }
     assert config["input"]["bids_dir"] == str(tmp_path / "bids") and config["output_dir"] == str(tmp_path / "out")
+
+
+def processes_naming(text: str) -> list[str]:
+    """Command lines of the running processes that mention ``text`` (e.g. a run's output folder)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            command = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # the process ended meanwhile
+            continue
+        if text in command:
+            found.append(command)
+    return found
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_app_cleanly_and_the_same_command_resumes(small_phantom, tmp_path):
+    """A Ctrl-C (SIGINT) while a brain_mask job runs: Snakemake stops its jobs and releases its lock
+    (the app used to kill it 0.25 s in: a traceback, an orphan job, a stale lock), and the same
+    command then goes on without --unlock."""
+    bids, _ = small_phantom
+    out = tmp_path / "out"
+    command = [
+        SYNTHPET,
+        bids,
+        out,
+        "participant",
+        "--participant-label",
+        "001",
+        "--config",
+        REPO / "config" / "config.yaml",
+    ]
+    process = subprocess.Popen(list(map(str, command)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not list((out / "logs" / "brain_mask").glob("*.log")) and process.poll() is None:
+        assert time.monotonic() < deadline, "no brain_mask job started"
+        time.sleep(0.2)
+    assert process.poll() is None, "the run ended before the interrupt"
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr[-3000:]
+    assert "Traceback" not in stdout + stderr
+    assert "the same command resumes" in stderr
+    assert not processes_naming(str(out)), "a job outlived the run"
+    assert not list((out / ".snakemake" / "locks").glob("*")), "the lock stayed"
+    assert not [p for p in out.rglob("*") if "synthpet-tmp" in p.name], "a partial output survived"
+    again = subprocess.run(list(map(str, command)) + ["-n"], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    assert "LockException" not in again.stdout + again.stderr and "brain_mask" in again.stdout + again.stderr
+
+
+def test_a_missing_dataset_is_refused_before_anything_is_written(tmp_path):
+    """The app plans the run (settings, dataset, folds) before it writes its config or starts
+    Snakemake: a missing dataset used to print a traceback and leave an output folder behind."""
+    result = app(tmp_path / "no-such-study", tmp_path / "out", "participant", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "synthpet: error:" in result.stderr and "no-such-study" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not (tmp_path / "out").exists()

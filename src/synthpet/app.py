@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import yaml
 
-from synthpet.config import merge_config, read_config_file, validate_config
-from synthpet.errors import ConfigError
+from synthpet.config import merge_config, read_config_file
 from synthpet.imageio import write_text
-from synthpet.plan import output_location_problems
+from synthpet.plan import plan_run
 from synthpet.resources import workflow_root
 
 LEVELS = ("participant", "group")
@@ -99,10 +99,6 @@ def app_config(args: argparse.Namespace, cwd: Path) -> dict:
         config,
         {"analysis_level": args.analysis_level, "output_dir": str((cwd / args.output_dir).resolve()), "input": given},
     )
-    validated = validate_config(config)  # a bad key fails here, before Snakemake starts
-    problems = output_location_problems(validated)
-    if problems:
-        raise ConfigError("invalid command line:\n  - " + "\n  - ".join(problems))
     return config
 
 
@@ -132,9 +128,38 @@ def snakemake_command(args: argparse.Namespace, output_dir: str, config_file: Pa
     return command + passthrough
 
 
+def run_snakemake(command: list[str]) -> int:
+    """Snakemake in a session of its own, so that a Ctrl-C (SIGINT) or a SIGTERM reaches it once,
+    through this process, and nothing kills it while it stops its jobs, removes their incomplete
+    outputs and releases its lock (``subprocess.run`` killed it 0.25 s after a Ctrl-C, leaving
+    jobs running and the working directory locked)."""
+    process = subprocess.Popen(command, start_new_session=True)
+    stopped: list[int] = []
+
+    def forward(signum, frame):
+        stopped.append(signum)
+        process.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        code = process.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if stopped:
+        print(
+            "synthpet: interrupted; Snakemake stopped its jobs and released its lock: the same command resumes",
+            file=sys.stderr,
+        )
+        return 130
+    return code
+
+
 def run(argv: list[str]) -> int:
     args, passthrough = parser().parse_known_args(argv)
     config = app_config(args, Path.cwd())
+    # settings, dataset and folds checked, every problem named, before anything is written
+    plan_run(config)
     command = snakemake_command(args, config["output_dir"], write_app_config(config), passthrough)
     print(f"synthpet: {' '.join(command)}", file=sys.stderr, flush=True)
-    return subprocess.run(command).returncode
+    return run_snakemake(command)
