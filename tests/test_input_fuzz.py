@@ -191,6 +191,15 @@ def output_inside_dataset(root: Path, config: dict) -> None:
     config["output_dir"] = str(root / "synthpet-out")
 
 
+def output_under_a_file(root: Path, config: dict) -> None:
+    (root.parent / "occupied").write_text("a file where the output folder's parent should be\n")
+    config["output_dir"] = str(root.parent / "occupied" / "out")
+
+
+def description_not_json(root: Path, config: dict) -> None:
+    (root / "dataset_description.json").write_text('{"Name": "study", "BIDSVersion": "1.9.0",\n')
+
+
 def voxels(image: Callable[[Path], Path], change: Callable[[np.ndarray], np.ndarray]) -> Callable[[Path, dict], None]:
     def apply(root: Path, config: dict) -> None:
         path = image(root)
@@ -364,6 +373,8 @@ REFUSED_AT_DAG_BUILD = [
     # settings that the dataset cannot satisfy
     Case("unknown filter entity", set_config(**{"input.t1w_filters": {"foo": "bar"}}), ("input.t1w_filters.foo",)),
     Case("output inside the dataset", output_inside_dataset, ("output_dir", "inside the BIDS dataset")),
+    Case("output under a file", output_under_a_file, ("output_dir", "occupied is a file, not a folder")),
+    Case("description not JSON", description_not_json, ("dataset_description.json", "not valid JSON")),
     Case("groups smaller than folds", set_config(**{"folds.n_folds": 5}), ("folds.n_folds", "groups too small")),
     Case("every participant HAB", all_hab, ("no MAB", "genotype.scope")),
     Case("dataset folder missing", set_config(**{"input.bids_dir": "/nonexistent/bids"}), ("/nonexistent/bids",)),

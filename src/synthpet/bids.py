@@ -358,8 +358,14 @@ def discover(bids_dir: str | Path, input_config: dict) -> Cohort:
     if not root.is_dir():
         raise InputError(f"{root}: the BIDS dataset folder does not exist (input.bids_dir)")
     problems = []
-    if not (root / "dataset_description.json").exists():
+    description = root / "dataset_description.json"
+    if not description.exists():
         problems.append(f"{root}: no dataset_description.json; is this the root of a BIDS dataset?")
+    else:  # the derivatives cite it (SourceDatasets) and provenance records it: read it now, not there
+        try:
+            read_json(description, "the dataset description")
+        except InputError as err:
+            problems += err.problems
     participants, found = read_participants(root, input_config["groups"])
     problems += found
     for folder in sorted(p.name for p in root.glob("sub-*") if p.is_dir()):

@@ -6,6 +6,7 @@ The workflow (``common.smk``, when Snakemake builds the DAG) and ``synthpet chec
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,10 +64,16 @@ def settings_line(config: dict) -> str:
 
 
 def output_location_problems(config: dict) -> list[str]:
-    """An output folder inside the BIDS dataset (outside derivatives/) would be read as input by the next run."""
+    """An output folder that cannot be made or written, or that lies inside the BIDS dataset (outside
+    derivatives/), where the next run would read it as input."""
+    out = Path(config["output_dir"]).resolve()
+    existing = next(folder for folder in (out, *out.parents) if folder.exists())
+    if not existing.is_dir():
+        return [f"config key 'output_dir': {out} cannot be made: {existing} is a file, not a folder"]
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return [f"config key 'output_dir': {out} cannot be written: this user may not write into {existing}"]
     if config["input"]["source"] != "bids":
         return []
-    out = Path(config["output_dir"]).resolve()
     root = Path(config["input"]["bids_dir"]).resolve()
     if out == root or (out.is_relative_to(root) and not out.is_relative_to(root / "derivatives")):
         return [
