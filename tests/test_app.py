@@ -86,7 +86,9 @@ def test_participant_selection_and_output_folder_errors_name_the_problem(paper_s
     assert not (root / "out").exists(), "nothing may be written into the dataset"
     unknown = app(root, tmp_path / "out", "participant", "--participant-label", "99", "-n", cwd=tmp_path)
     assert unknown.returncode != 0
-    assert "config key 'input.participant_label': sub-99 not in" in unknown.stdout + unknown.stderr
+    # named as the user typed it, not as the config key the app sets from it
+    assert "--participant-label: sub-99 not in" in unknown.stdout + unknown.stderr
+    assert "input.participant_label" not in unknown.stdout + unknown.stderr
     bad_key = tmp_path / "bad.yaml"
     bad_key.write_text("training: {epochz: 3}\n")
     typo = app(root, tmp_path / "out2", "group", "--config", bad_key, "-n", cwd=tmp_path)

@@ -19,11 +19,19 @@ from pathlib import Path
 import yaml
 
 from synthpet.config import merge_config, read_config_file
+from synthpet.errors import SynthpetError
 from synthpet.imageio import write_text
 from synthpet.plan import plan_run
 from synthpet.resources import workflow_root
 
 LEVELS = ("participant", "group")
+# the config keys that the command line sets, as the user typed them
+OPTIONS = {
+    "config key 'input.participant_label'": "--participant-label",
+    "config key 'input.exclude_participant_label'": "--exclude-participant-label",
+    "config key 'input.bids_dir'": "BIDS_DIR",
+    "config key 'output_dir'": "OUTPUT_DIR",
+}
 USAGE = "synthpet BIDS_DIR OUTPUT_DIR {participant,group} [options] [snakemake options]"
 # config keys that name files: relative paths in a user's config file are read from where synthpet is
 # called (Snakemake itself runs in the output folder)
@@ -159,7 +167,13 @@ def run(argv: list[str]) -> int:
     args, passthrough = parser().parse_known_args(argv)
     config = app_config(args, Path.cwd())
     # settings, dataset and folds checked, every problem named, before anything is written
-    plan_run(config)
+    try:
+        plan_run(config)
+    except SynthpetError as err:
+        message = str(err)
+        for key, option in OPTIONS.items():
+            message = message.replace(key, option)
+        raise SynthpetError(message) from None
     command = snakemake_command(args, config["output_dir"], write_app_config(config), passthrough)
     print(f"synthpet: {' '.join(command)}", file=sys.stderr, flush=True)
     return run_snakemake(command)
