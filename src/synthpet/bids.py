@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import warnings
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -253,14 +254,21 @@ def with_table_weight(metadata: dict, weight_kg: float | None, pet: str) -> tupl
     return {**metadata, "BodyWeight": weight_kg}, []
 
 
-def _pick(layout, root: Path, where: str, kind: str, filter_key: str, **query) -> tuple[str | None, str | None]:
-    # pybids answers absolute paths; keep them under the root as the user wrote it
-    absolute = Path(layout.root)
-    images = sorted(
-        str(root / os.path.relpath(f.path, absolute))
-        for f in layout.get(return_type="object", **query)
-        if f.path.lower().endswith(_NIFTI)
-    )
+def _images_by_scan(layout, root: Path, **query) -> dict[tuple[str, str | None], list[str]]:
+    """The NIfTI files (any letter case) that match ``query``, by (subject, session): one pybids query
+    for the whole dataset (a query per session took 16 of the 17 s of discovery at 204 scans)."""
+    absolute = Path(layout.root)  # pybids answers absolute paths; keep them under the root as the user wrote it
+    found: dict[tuple[str, str | None], list[str]] = defaultdict(list)
+    for path in layout.get(return_type="filename", **query):
+        if path.lower().endswith(_NIFTI):
+            entities, _ = _entities(Path(path).name)
+            found[(entities.get("sub"), entities.get("ses"))].append(str(root / os.path.relpath(path, absolute)))
+    return found
+
+
+def _pick(images: list[str], where: str, kind: str, filter_key: str) -> tuple[str | None, str | None]:
+    """The one image of its kind in a session, or why there is none."""
+    images = sorted(images)
     found = [f for f in images if f.endswith(_NIFTI)]
     if not found:
         shouting = [Path(f).name for f in images if f not in found]
@@ -393,38 +401,24 @@ def discover(bids_dir: str | Path, input_config: dict) -> Cohort:
         participants = {label: row for label, row in participants.items() if label in subjects}
     weights, weight_problems = read_weights(root, subjects)
     problems += weight_problems
+    # the dataset's files, read once: each subject's sessions, and its T1w and PET images by session
+    sessions_of: dict[str, set[str]] = defaultdict(set)
+    for path in layout.get(return_type="filename", subject=subjects):
+        entities, _ = _entities(Path(path).name)
+        if entities.get("ses"):
+            sessions_of[entities.get("sub")].add(entities["ses"])
+    t1w_images = _images_by_scan(layout, root, suffix="T1w", datatype="anat", **input_config["t1w_filters"])
+    pet_images = _images_by_scan(layout, root, suffix="pet", datatype="pet", **input_config["pet_filters"])
     for subject in subjects:
         if subject not in participants:
             if not any(f"sub-{subject}" in p for p in problems):
                 problems.append(f"{root / ('sub-' + subject)}: participant sub-{subject} is not in participants.tsv")
             continue
         group, genotype = participants[subject]
-        sessions = layout.get_sessions(subject=subject) or [None]
-        for session in sorted(sessions, key=lambda s: (s is None, s)):
-            query = {"subject": subject, "session": session} if session else {"subject": subject}
+        for session in sorted(sessions_of.get(subject) or [None], key=lambda s: (s is None, s)):
             where = f"{root / ('sub-' + subject)}" + (f"/ses-{session}" if session else "")
-            t1w, t1_problem = _pick(
-                layout,
-                root,
-                where,
-                "T1w",
-                "t1w_filters",
-                suffix="T1w",
-                datatype="anat",
-                **query,
-                **input_config["t1w_filters"],
-            )
-            pet, pet_problem = _pick(
-                layout,
-                root,
-                where,
-                "PET",
-                "pet_filters",
-                suffix="pet",
-                datatype="pet",
-                **query,
-                **input_config["pet_filters"],
-            )
+            t1w, t1_problem = _pick(t1w_images.get((subject, session), []), where, "T1w", "t1w_filters")
+            pet, pet_problem = _pick(pet_images.get((subject, session), []), where, "PET", "pet_filters")
             if t1_problem or pet_problem:
                 other = "PET" if t1_problem and not pet_problem else "T1w" if pet_problem and not t1_problem else None
                 suffix = f" (it has a {other} image; every session needs both)" if other else ""

@@ -61,6 +61,7 @@ def snakemake_start(repeats: int) -> float:
     """Snakemake's own start: a Snakefile of one rule, dry run."""
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "Snakefile").write_text('rule one:\n    output: "x"\n    script: "x.py"\n')
+        (Path(tmp) / "x.py").write_text("")  # a dry run reads the script's source
         command = [SNAKEMAKE, "-s", f"{tmp}/Snakefile", "-d", tmp, "-n", "--quiet"]
         return timed(lambda: subprocess.run(command, capture_output=True, check=True), repeats)
 
