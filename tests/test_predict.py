@@ -84,3 +84,41 @@ def test_user_mistakes_end_in_a_message_not_a_traceback(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("synthpet: error:") and "no such models folder" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_images_that_are_not_a_t1w_are_refused_all_at_once(tmp_path):
+    """A PET named or described as one, a 4D image, and a folder that holds a T1w and a PET: every
+    problem before any work (a PET used to get a synthetic PET and a plausible-looking QC figure)."""
+    pet = write_nifti(tmp_path / "sub-01_pet.nii.gz")
+    described = write_nifti(tmp_path / "scan.nii.gz")
+    (tmp_path / "scan.json").write_text(json.dumps({"Modality": "PT", "Units": "Bq/mL"}))
+    series = write_nifti(tmp_path / "series.nii.gz", shape=(8, 8, 8, 3))
+    with pytest.raises(SynthpetError) as caught:
+        find_inputs([pet, described, series])
+    message = str(caught.value)
+    assert "sub-01_pet.nii.gz: named as a pet image" in message
+    assert "scan.json describes a PT image" in message
+    assert "series.nii.gz: a T1w is a 3D image" in message
+    folder = tmp_path / "session"
+    t1w = write_nifti(folder / "anatomy.nii.gz")
+    write_nifti(folder / "uptake_pet.nii.gz")  # no _T1w name in the folder: the PET is still left out
+    assert find_inputs([folder]) == [t1w]
+    only_pet = tmp_path / "pet-only"
+    write_nifti(only_pet / "sub-02_pet.nii.gz")
+    with pytest.raises(SynthpetError, match="holds no T1w image"):
+        find_inputs([only_pet])
+
+
+def test_a_fold_folder_and_a_missing_fold_are_named(tmp_path):
+    models = tmp_path / "models"
+    folds = {0: ["a", "b"], 1: ["c", "d"], 2: ["e", "f"]}
+    everyone = [s for held in folds.values() for s in held]
+    for k, held in folds.items():
+        fold(models, k, scans={"train": [s for s in everyone if s not in held], "held_out": held})
+    with pytest.raises(SynthpetError, match="one fold's folder; give --models the folder that holds the fold-"):
+        load_fold_models(models / "fold-0")
+    assert load_fold_models(models).unheld == ()
+    for path in (models / "fold-2").iterdir():
+        path.unlink()
+    (models / "fold-2").rmdir()
+    assert load_fold_models(models).unheld == ("e", "f")

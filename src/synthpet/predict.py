@@ -44,17 +44,62 @@ def output_stem(t1w: str | Path) -> str:
     return name[: len(name) - len(_extension(Path(name)))].removesuffix("_T1w")
 
 
+# BIDS suffixes of images that are not a T1w: a file so named is never taken for one
+OTHER_SUFFIXES = ("pet", "T2w", "FLAIR", "PD", "T2starw", "bold", "dwi", "asl", "ct", "mask", "dseg", "probseg")
+
+
+def _suffix(path: Path) -> str:
+    return path.name[: -len(_extension(path))].rsplit("_", 1)[-1] if "_" in path.name else ""
+
+
+def not_a_t1w(path: Path) -> str | None:
+    """Why ``path`` is not a T1w image, from its name, its JSON sidecar and its header; None if it may be one."""
+    from synthpet.imageio import geometry_problems, load_header
+
+    suffix = _suffix(path)
+    if suffix.lower() in {s.lower() for s in OTHER_SUFFIXES}:
+        return f"{path}: named as a {suffix} image (_{suffix}); synthpet predict takes T1w images"
+    sidecar = path.with_name(path.name[: -len(_extension(path))] + ".json")
+    if sidecar.is_file():
+        try:
+            metadata = json.loads(sidecar.read_text(encoding="utf-8-sig"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            metadata = {}
+        modality = str(metadata.get("Modality", "")).upper() if isinstance(metadata, dict) else ""
+        if modality in ("PT", "CT", "NM") or (isinstance(metadata, dict) and "TracerName" in metadata):
+            return f"{path}: its sidecar {sidecar.name} describes a {modality or 'PET'} image, not a T1w"
+    try:
+        header = load_header(path)
+    except InputError as err:
+        return "; ".join(err.problems)
+    shape = header.shape[:3] if len(header.shape) == 4 and header.shape[3] == 1 else header.shape
+    if len(shape) != 3:
+        return f"{path}: a T1w is a 3D image, but this one has shape {header.shape}"
+    problems, _ = geometry_problems(header, path, "T1w", 2.5)
+    return "; ".join(problems) or None
+
+
 def find_inputs(paths: Sequence[str | Path]) -> list[Path]:
-    """The T1w images named, folders expanded (their ``*_T1w.nii[.gz]`` files, or every NIfTI when none
-    is so named); refuses missing files, files that are not NIfTI, and two inputs with one output name."""
+    """The T1w images named, folders expanded, all checked before any work.
+
+    A folder gives its ``*_T1w.nii[.gz]`` files; when none is so named, its NIfTI images that carry
+    no other BIDS suffix. Refused, all at once: missing files, files that are not NIfTI, images named
+    or described (JSON sidecar) as another modality, images that are not 3D or have no usable
+    geometry, and two inputs with one output name.
+    """
     found, problems = [], []
     for given in map(Path, paths):
         if given.is_dir():
             images = sorted(p for p in given.rglob("*") if p.is_file() and _is_nifti(p))
-            named = [p for p in images if p.name[: -len(_extension(p))].endswith("_T1w")]
-            chosen = named or images
-            if not chosen:
+            named = [p for p in images if _suffix(p) == "T1w"]
+            unnamed = [p for p in images if _suffix(p).lower() not in {s.lower() for s in OTHER_SUFFIXES}]
+            chosen = named or unnamed
+            if not images:
                 problems.append(f"{given}: the folder holds no NIfTI image (.nii or .nii.gz)")
+            elif not chosen:
+                problems.append(
+                    f"{given}: the folder holds no T1w image (only {', '.join(p.name for p in images[:3])})"
+                )
             found += chosen
         elif not given.exists():
             problems.append(f"{given}: no such file or folder")
@@ -62,6 +107,7 @@ def find_inputs(paths: Sequence[str | Path]) -> list[Path]:
             problems.append(f"{given}: not a NIfTI image (expected .nii or .nii.gz)")
         else:
             found.append(given)
+    problems += [problem for problem in map(not_a_t1w, found) if problem]
     stems: dict[str, Path] = {}
     for path in found:
         other = stems.setdefault(output_stem(path), path)
@@ -82,6 +128,8 @@ class FoldModels:
     preprocess: dict
     seed: int
     trained_on: str  # 'phantom', 'bids' or 'unknown' (models trained before this was recorded)
+    # the run's scans that no fold here held out: a fold of the run is missing from the folder
+    unheld: tuple[str, ...] = ()
 
 
 def load_fold_models(model_dir: str | Path) -> FoldModels:
@@ -90,9 +138,14 @@ def load_fold_models(model_dir: str | Path) -> FoldModels:
     if not folder.is_dir():
         raise SynthpetError(f"{folder}: no such models folder; give --models the models/ folder of a finished run")
     summaries = sorted(folder.glob("fold-*/summary.json"))
+    if not summaries and (folder / "summary.json").is_file():
+        raise SynthpetError(
+            f"{folder}: one fold's folder; give --models the folder that holds the fold-* folders, {folder.parent}"
+        )
     if not summaries:
         raise SynthpetError(f"{folder}: no fold-*/summary.json; train the models with the workflow first")
     weights, models, preprocess, seeds, sources = [], [], [], set(), set()
+    cohort, held_out = set(), set()
     for path in summaries:
         try:
             summary = json.loads(path.read_text())
@@ -103,13 +156,17 @@ def load_fold_models(model_dir: str | Path) -> FoldModels:
         except (json.JSONDecodeError, KeyError, TypeError) as err:
             raise SynthpetError(f"{path}: not a fold summary written by synthpet ({err})") from None
         sources.add(summary.get("trained_on", "unknown"))
+        scans = summary.get("scans") or {}
+        cohort.update(scans.get("train", []), scans.get("held_out", []))
+        held_out.update(scans.get("held_out", []))
         if not (path.parent / "model.pt").exists():
             raise SynthpetError(f"{path.parent / 'model.pt'}: missing; the fold's training did not finish")
         weights.append(path.parent / "model.pt")
     if any(p != preprocess[0] for p in preprocess) or len(seeds) > 1:
         raise SynthpetError(f"{folder}: the fold models were prepared with different settings; use one run's models")
     trained_on = sources.pop() if len(sources) == 1 else "mixed"
-    return FoldModels(folder, tuple(weights), tuple(models), preprocess[0], seeds.pop(), trained_on)
+    unheld = tuple(sorted(cohort - held_out))
+    return FoldModels(folder, tuple(weights), tuple(models), preprocess[0], seeds.pop(), trained_on, unheld)
 
 
 def _sha256(path: Path) -> str:
@@ -165,6 +222,12 @@ def predict_new(
         target = resolve_device(device)
     except RuntimeError as err:
         raise SynthpetError(str(err)) from None
+    if models.unheld:
+        warn(
+            f"{models.folder} lacks a fold of its run: {len(models.weights)} fold models, and no fold here held out "
+            f"{len(models.unheld)} of the run's scans (e.g. {models.unheld[0]}); the prediction averages the folds "
+            "that are present"
+        )
     if models.trained_on != "bids":
         what = "the synthetic cohort" if models.trained_on == "phantom" else "data of unknown origin"
         warn(
