@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -97,9 +98,40 @@ def test_filters_choose_among_several_t1w(tiny_bids, input_config):
     tiny_bids.scan("01")
     tiny_bids.t1w("01", extra="_acq-fast")
     tiny_bids.write_participants()
-    assert "choose one with input.t1w_filters" in problems_of(tiny_bids.root, input_config)
+    assert "compete" in (message := problems_of(tiny_bids.root, input_config))
+    assert "choose one with input.t1w_filters" in message
     cohort = discover(tiny_bids.root, input_config | {"t1w_filters": {"acquisition": "fast"}})
     assert cohort.scans[0].t1w.endswith("sub-01_acq-fast_T1w.nii.gz")
+
+
+def test_one_sessions_competing_t1w_images_are_chosen_through_bidsignore(tiny_bids, input_config):
+    """Two T1w runs in one session blocked the whole dataset: the filters apply to every session, and
+    the message added a misleading "it has a PET image". The dataset's .bidsignore now chooses for
+    that session alone, and the message names the competing files and both ways out."""
+    tiny_bids.scan("01", "1").scan("01", "2").scan("02", "1")
+    tiny_bids.t1w("01", "2", extra="_run-2")
+    tiny_bids.write_participants()
+    message = problems_of(tiny_bids.root, input_config)
+    assert "ses-2: 2 T1w images compete (sub-01_ses-2_T1w.nii.gz, sub-01_ses-2_run-2_T1w.nii.gz)" in message
+    assert ".bidsignore" in message and "it has a PET image" not in message
+    (tiny_bids.root / ".bidsignore").write_text("# the repeat that moved\nsub-01/ses-2/anat/*_run-2_T1w.nii.gz\n")
+    cohort = discover(tiny_bids.root, input_config)
+    assert {s.id: Path(s.t1w).name for s in cohort.scans}["sub-01_ses-2"] == "sub-01_ses-2_T1w.nii.gz"
+    assert len(cohort.scans) == 3  # the other sessions as before
+    (tiny_bids.root / ".bidsignore").write_text("*_run-2_T1w.nii.gz\n")  # a name pattern, any folder
+    assert len(discover(tiny_bids.root, input_config).scans) == 3
+
+
+def test_filters_take_a_list_of_values(tiny_bids, input_config):
+    tiny_bids.scan("01").scan("02")
+    tiny_bids.t1w("01", extra="_acq-fast")
+    tiny_bids.t1w("02", extra="_acq-slow")
+    tiny_bids.write_participants()
+    from synthpet.config import validate_config
+
+    filters = validate_config({"input": {"t1w_filters": {"acquisition": ["fast", "slow"]}}})["input"]["t1w_filters"]
+    cohort = discover(tiny_bids.root, input_config | {"t1w_filters": filters})
+    assert [Path(s.t1w).name for s in cohort.scans] == ["sub-01_acq-fast_T1w.nii.gz", "sub-02_acq-slow_T1w.nii.gz"]
 
 
 def test_lab_participants_are_excluded_unless_kept(tiny_bids, input_config):
