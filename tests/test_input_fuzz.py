@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import io
 import json
+import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -191,6 +192,10 @@ def output_inside_dataset(root: Path, config: dict) -> None:
     config["output_dir"] = str(root / "synthpet-out")
 
 
+def copy_of_a_subject(root: Path, config: dict) -> None:
+    shutil.copytree(root / "sub-02", root / "sub-02 copy")
+
+
 def output_under_a_file(root: Path, config: dict) -> None:
     (root.parent / "occupied").write_text("a file where the output folder's parent should be\n")
     config["output_dir"] = str(root.parent / "occupied" / "out")
@@ -331,6 +336,12 @@ REFUSED_AT_DAG_BUILD = [
         ("participants.tsv", "not UTF-8"),
     ),
     Case("participants empty", participants_bytes(b""), ("participants.tsv", "empty")),
+    Case(
+        "participants separated by spaces",
+        participants_bytes(b"participant_id group genotype\nsub-01 HC HAB\n"),
+        ("participants.tsv", "separated by spaces; BIDS tables separate them by tabs"),
+    ),
+    Case("a file manager's copy", copy_of_a_subject, ("sub-02 copy", "a copy that a file manager made")),
     Case(
         "participants without genotype column",
         participants_bytes(b"participant_id\tgroup\nsub-01\tHC\n"),

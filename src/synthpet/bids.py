@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import io
 import os
+import re
 import warnings
 from collections import defaultdict
 from collections.abc import Callable
@@ -154,6 +155,11 @@ def _read_tsv(path: Path) -> tuple[pd.DataFrame | None, str | None]:
     except (pd.errors.ParserError, ValueError) as err:
         return None, f"{path}: not a readable tab-separated table ({err})"
     table.columns = [str(c).strip() for c in table.columns]
+    if len(table.columns) == 1:
+        header = text.lstrip("\ufeff").splitlines()[0]
+        for separator, name in ((",", "commas"), (";", "semicolons"), (" ", "spaces")):
+            if separator in header.strip():
+                return None, f"{path}: its columns are separated by {name}; BIDS tables separate them by tabs"
     return table, None
 
 
@@ -406,8 +412,10 @@ def discover(bids_dir: str | Path, input_config: dict) -> Cohort:
     problems += found
     for folder in sorted(p.name for p in root.glob("sub-*") if p.is_dir()):
         if not LABEL.match(folder.removeprefix("sub-")):
+            copy = re.fullmatch(r"sub-[0-9A-Za-z]+(\s*(copy|kopie|copie|\(\d+\))\s*\d*|\s+\d+|-\d+)", folder, re.I)
             problems.append(
                 f"{root / folder}: invalid participant folder name (BIDS labels hold letters and digits only)"
+                + ("; it looks like a copy that a file manager made: move it out of the dataset" if copy else "")
             )
     if problems and not participants:
         raise InputError(problems)
