@@ -534,3 +534,17 @@ def test_warnings_reach_the_user_in_check_and_run(workspace):
     assert result.returncode == 0, result.stdout
     for words in ("sub-01_T1w.nii.gz: T1w voxels are coarse (3x3x3 mm", "lists sub-99, but the dataset has no images"):
         assert words in text and words in result.stdout
+
+
+def test_the_participant_level_refuses_a_dataset_the_group_level_cannot_split(workspace):
+    """Folds were made only at the group level: a dataset too small to stratify ran every scan's
+    preprocessing, then failed. A participant-level call that covers the dataset checks them; one
+    that selects participants cannot (the folds need everyone) and goes on."""
+    tmp_path, root, config = workspace
+    config["folds"]["n_folds"] = 5
+    config["analysis_level"] = "participant"
+    code, text = check(write_config(tmp_path, config))
+    assert code == 2 and "folds.n_folds" in text and "groups too small" in text
+    config["input"]["participant_label"] = ["01"]
+    code, text = check(write_config(tmp_path, config))
+    assert code == 0, text

@@ -6,7 +6,9 @@ The workflow (``common.smk``, when Snakemake builds the DAG) and ``synthpet chec
 
 from __future__ import annotations
 
+import math
 import os
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,12 +117,45 @@ def plan_run(config: dict, schema: dict | None = None, datasets: Mapping[str, Da
             f"(the synthetic cohort's is synthpet.validation.phantom.DATASETS)"
         )
     cohort, raw_dir = planners[source](config)
+    whole_dataset = not (config["input"]["participant_label"] or config["input"]["exclude_participant_label"])
+    if config["analysis_level"] == "group" or whole_dataset:
+        # at the participant level too, when it covers the dataset: a dataset the group level cannot
+        # split into folds is refused before every scan's preprocessing, not after it
+        folds = make_folds(cohort.table(), config["folds"]["n_folds"], config["seed"])
+        check_genotypes(folds, config["genotype"]["scope"])
+    warning = training_time_warning(config, len(cohort.scans))
+    if warning and config["analysis_level"] == "group":
+        cohort.warnings.append(warning)
     if config["analysis_level"] == "participant":
         # per-scan stages only: no folds, so that one participant can be run on its own
         return Plan(config, cohort, cohort.table().assign(fold=-1), str(raw_dir))
-    folds = make_folds(cohort.table(), config["folds"]["n_folds"], config["seed"])
-    check_genotypes(folds, config["genotype"]["scope"])
     return Plan(config, cohort, folds, str(raw_dir))
+
+
+# the trainer's speed on 2 CPU cores, measured for the paper's 32-channel model at 32^3
+# (tests/benchmarks/RESULTS.md, "Training speed on the CPU": 5.06 volumes/s; 1.42 at 48^3); the
+# cost grows with the grid's voxels and about linearly with the channels (8 channels: 21.85 at 32^3)
+CPU_SECONDS_PER_VOLUME = 1 / 5.06
+CPU_REFERENCE = (32**3, 32)
+
+
+def training_time_warning(config: dict, scans: int) -> str | None:
+    """A warning when the folds would train on a CPU for more than an hour each, with the estimate."""
+    device = config["training"]["device"]
+    gpu_driver = Path("/proc/driver/nvidia/version").exists() or shutil.which("nvidia-smi") is not None
+    if device.startswith("cuda") or (device == "auto" and gpu_driver):
+        return None
+    voxels = math.prod(config["preprocess"]["grid_shape"])
+    per_volume = CPU_SECONDS_PER_VOLUME * voxels / CPU_REFERENCE[0] * config["model"]["channels"] / CPU_REFERENCE[1]
+    folds = config["folds"]["n_folds"]
+    hours = per_volume * config["training"]["epochs"] * scans * (folds - 1) / folds / 3600
+    if hours < 1:
+        return None
+    return (
+        f"training.device is {device!r} and no GPU is seen: each of the {folds} folds would train on the CPU for "
+        f"about {hours:.0f} h ({per_volume:.1f} s a volume on 2 cores for this grid and model, measured at smaller "
+        "ones); a CUDA GPU trains a fold in minutes (training.device: cuda)"
+    )
 
 
 def selected_scans(cohort: Cohort, input_config: dict) -> Cohort:
