@@ -376,6 +376,11 @@ REFUSED_AT_DAG_BUILD = [
         ("sub-01_T1w.nii.gz", "non-finite"),
     ),
     Case("voxels in meters", header_field(t1w_path, units="meter"), ("sub-01_T1w.nii.gz", "meters")),
+    Case(
+        "T1w without orientation",
+        header_field(t1w_path, qform_code=0, sform_code=0),
+        ("sub-01_T1w.nii.gz", "no orientation (qform_code and sform_code are both 0)"),
+    ),
     Case("absurd voxel size", voxel_size(t1w_path, 0.01), ("sub-01_T1w.nii.gz", "voxel size", "implausible")),
     Case(
         "huge PET voxels", voxel_size(lambda root: pet_path(root, "02"), 40.0), ("sub-02_trc-PBR28_pet", "implausible")

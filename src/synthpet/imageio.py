@@ -127,7 +127,8 @@ def geometry_problems(
 ) -> tuple[list[str], list[str]]:
     """Problems (refused) and warnings of an image's geometry, from its header alone.
 
-    Refused: a non-finite or singular affine, spatial units other than mm, absurd voxel sizes.
+    Refused: a non-finite or singular affine, no orientation at all (qform and sform codes 0),
+    spatial units other than mm, absurd voxel sizes.
     Warned: voxels coarser than ``coarse_mm``, and a qform and sform that place the image more than
     1 mm apart (the sform is used, as nibabel and FSL do; ingest writes both set to it).
     """
@@ -153,6 +154,12 @@ def geometry_problems(
     if isinstance(header, nib.Nifti1Header):
         qform, qcode = header.get_qform(coded=True)
         sform, scode = header.get_sform(coded=True)
+        if qcode == 0 and scode == 0:
+            # nibabel then makes up an affine from the voxel sizes alone: left and right are a guess
+            problems.append(
+                f"{path}: the {what} header has no orientation (qform_code and sform_code are both 0), so "
+                "which way is left, front or up is unknown; convert the image again with its orientation kept"
+            )
         if qform is not None and sform is not None and qcode > 0 and scode > 0:
             corners = np.array(
                 [[i, j, k, 1] for i in (0, img.shape[0]) for j in (0, img.shape[1]) for k in (0, img.shape[2])]
