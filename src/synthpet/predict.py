@@ -44,8 +44,10 @@ def output_stem(t1w: str | Path) -> str:
     return name[: len(name) - len(_extension(Path(name)))].removesuffix("_T1w")
 
 
-# BIDS suffixes of images that are not a T1w: a file so named is never taken for one
-OTHER_SUFFIXES = ("pet", "T2w", "FLAIR", "PD", "T2starw", "bold", "dwi", "asl", "ct", "mask", "dseg", "probseg")
+# BIDS suffixes of images that are not a T1w (any letter case): a file so named is never taken for one
+OTHER_SUFFIXES = frozenset(
+    s.lower() for s in ("pet", "T2w", "FLAIR", "PD", "T2starw", "bold", "dwi", "asl", "ct", "mask", "dseg", "probseg")
+)
 
 
 def _suffix(path: Path) -> str:
@@ -54,10 +56,11 @@ def _suffix(path: Path) -> str:
 
 def not_a_t1w(path: Path) -> str | None:
     """Why ``path`` is not a T1w image, from its name, its JSON sidecar and its header; None if it may be one."""
+    from synthpet.bids import COARSE_T1W_MM
     from synthpet.imageio import geometry_problems, load_header
 
     suffix = _suffix(path)
-    if suffix.lower() in {s.lower() for s in OTHER_SUFFIXES}:
+    if suffix.lower() in OTHER_SUFFIXES:
         return f"{path}: named as a {suffix} image (_{suffix}); synthpet predict takes T1w images"
     sidecar = path.with_name(path.name[: -len(_extension(path))] + ".json")
     if sidecar.is_file():
@@ -75,7 +78,7 @@ def not_a_t1w(path: Path) -> str | None:
     shape = header.shape[:3] if len(header.shape) == 4 and header.shape[3] == 1 else header.shape
     if len(shape) != 3:
         return f"{path}: a T1w is a 3D image, but this one has shape {header.shape}"
-    problems, _ = geometry_problems(header, path, "T1w", 2.5)
+    problems, _ = geometry_problems(header, path, "T1w", COARSE_T1W_MM)
     return "; ".join(problems) or None
 
 
@@ -92,7 +95,7 @@ def find_inputs(paths: Sequence[str | Path]) -> list[Path]:
         if given.is_dir():
             images = sorted(p for p in given.rglob("*") if p.is_file() and _is_nifti(p))
             named = [p for p in images if _suffix(p) == "T1w"]
-            unnamed = [p for p in images if _suffix(p).lower() not in {s.lower() for s in OTHER_SUFFIXES}]
+            unnamed = [p for p in images if _suffix(p).lower() not in OTHER_SUFFIXES]
             chosen = named or unnamed
             if not images:
                 problems.append(f"{given}: the folder holds no NIfTI image (.nii or .nii.gz)")
