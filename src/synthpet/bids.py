@@ -283,17 +283,19 @@ def bidsignore(root: Path) -> Callable[[str], bool]:
     return ignored
 
 
-def _images_by_scan(layout, root: Path, **query) -> dict[tuple[str, str | None], list[str]]:
-    """The NIfTI files (any letter case) that match ``query``, by (subject, session), less those that
-    the dataset's .bidsignore lists: one pybids query for the whole dataset (a query per session took
+def _images_by_scan(
+    layout, root: Path, ignored: Callable[[str], bool], **query
+) -> dict[tuple[str, str | None], list[str]]:
+    """The NIfTI files (any letter case) that match ``query``, by (subject, session), less the
+    ``ignored`` ones (.bidsignore): one pybids query for the whole dataset (a query per session took
     16 of the 17 s of discovery at 204 scans)."""
     absolute = Path(layout.root)  # pybids answers absolute paths; keep them under the root as the user wrote it
-    ignored = bidsignore(root)
     found: dict[tuple[str, str | None], list[str]] = defaultdict(list)
     for path in layout.get(return_type="filename", **query):
-        if path.lower().endswith(_NIFTI) and not ignored(os.path.relpath(path, absolute)):
+        relative = os.path.relpath(path, absolute)
+        if path.lower().endswith(_NIFTI) and not ignored(relative):
             entities, _ = _entities(Path(path).name)
-            found[(entities.get("sub"), entities.get("ses"))].append(str(root / os.path.relpath(path, absolute)))
+            found[(entities.get("sub"), entities.get("ses"))].append(str(root / relative))
     return found
 
 
@@ -443,8 +445,9 @@ def discover(bids_dir: str | Path, input_config: dict) -> Cohort:
         entities, _ = _entities(Path(path).name)
         if entities.get("ses"):
             sessions_of[entities.get("sub")].add(entities["ses"])
-    t1w_images = _images_by_scan(layout, root, suffix="T1w", datatype="anat", **input_config["t1w_filters"])
-    pet_images = _images_by_scan(layout, root, suffix="pet", datatype="pet", **input_config["pet_filters"])
+    ignored = bidsignore(root)
+    t1w_images = _images_by_scan(layout, root, ignored, suffix="T1w", datatype="anat", **input_config["t1w_filters"])
+    pet_images = _images_by_scan(layout, root, ignored, suffix="pet", datatype="pet", **input_config["pet_filters"])
     for subject in subjects:
         if subject not in participants:
             if not any(f"sub-{subject}" in p for p in problems):
@@ -457,7 +460,7 @@ def discover(bids_dir: str | Path, input_config: dict) -> Cohort:
             pet, pet_problem = _pick(pet_images.get((subject, session), []), where, "PET", "pet_filters")
             if t1_problem or pet_problem:
                 # "it has a PET image" helps where the T1w is missing, and misleads where two compete
-                missing = [p for p in (t1_problem, pet_problem) if p and "compete" not in p]
+                missing = any(p and "compete" not in p for p in (t1_problem, pet_problem))
                 other = "PET" if t1_problem and not pet_problem else "T1w" if pet_problem and not t1_problem else None
                 suffix = f" (it has a {other} image; every session needs both)" if other and missing else ""
                 problems += [p + suffix for p in (t1_problem, pet_problem) if p]

@@ -169,14 +169,6 @@ rule expected_error:
         scans=list(SCANS),
         folds=[int(FOLD_OF[scan]) for scan in SCANS] if GROUP_LEVEL else [],
         voxel_mm=MNI_VOXEL,
-        titles=(
-            [
-                f"{scan}: out-of-fold prediction of the fold-{FOLD_OF[scan]} model (MNI space)"
-                for scan in SCANS
-            ]
-            if GROUP_LEVEL
-            else []
-        ),
     script:
         "../scripts/expected_error.py"
 

@@ -14,7 +14,8 @@ with job_log(snakemake.log[0]):
     i, o, p = snakemake.input, snakemake.output, snakemake.params
     inputs = {key: list(i[key]) for key in ("pet", "synthetic", "mask")}
     write_expected_errors(inputs, list(o.maps), o.table, p.scans, p.folds, p.voxel_mm)
-    for n, (title, figure) in enumerate(zip(p.titles, o.qc, strict=True)):
+    for n, (scan, fold, figure) in enumerate(zip(p.scans, p.folds, o.qc, strict=True)):
+        title = f"{scan}: out-of-fold prediction of the fold-{fold} model (MNI space)"
         volumes = {key: np.asarray(nib.load(i[key][n]).dataobj, np.float32) for key in IMAGES}
         volumes["expected_error"] = np.asarray(nib.load(o.maps[n]).dataobj, np.float32)
         example_slices(volumes, np.asarray(nib.load(i.mask[n]).dataobj) > 0, title, figure, with_error=True)
