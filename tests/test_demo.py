@@ -72,8 +72,13 @@ def test_the_cohort_is_ingested_and_preprocessed_scan_by_scan(demo):
         grid_t1 = nib.load(base / "anat" / f"{row.scan}_space-grid_desc-norm_T1w.nii.gz")
         grid_pet = nib.load(base / "pet" / f"{pet}_space-grid_desc-norm_pet.nii.gz")
         for img in (grid_t1, grid_pet):
-            assert img.shape == (32, 32, 32)
-            assert img.get_fdata().min() == 0.0 and img.get_fdata().max() == pytest.approx(1.0)
+            assert img.shape == (32, 32, 32) and img.get_fdata().min() == 0.0
+        assert grid_t1.get_fdata().max() == pytest.approx(1.0)
+        # the demo's PET target: SUVR to the whole-brain mean over pet_suvr_max (2.5), so its brain
+        # mean is 1 / 2.5 (none of the phantom's voxels reaches SUVR 2.5, where it would be clipped)
+        grid_brain = nib.load(base / "anat" / f"{row.scan}_space-grid_desc-brain_mask.nii.gz").get_fdata() > 0
+        assert grid_pet.get_fdata()[grid_brain].mean() == pytest.approx(0.4, abs=1e-4)
+        assert 0.5 < grid_pet.get_fdata().max() < 1.0
         assert (out / "qc" / "coregistration" / f"{pet}_desc-coreg_qc.png").stat().st_size > 10_000
 
 
@@ -99,8 +104,10 @@ def test_folds_group_participants_and_each_genotype_fit_removes_the_effect(demo)
         # the corrected PET written is what the fold's model says (its brain term leaves nothing on the
         # fitted scans). Whether the planted effect shows in 10 training scans depends on the phantom's
         # individual variance, which can hide it (fold 0: +0.005); its accuracy is bench_genotype.py's
+        # On the demo's SUVR target a brain-wide genotype effect is divided away before the regression
+        # (every scan's brain mean is 1 / pet_suvr_max): the correction must not bring one back
         before, after = summary["hab_minus_mab_before"]["train"], summary["hab_minus_mab_after"]["train"]
-        assert abs(after) < 0.1 * abs(before)
+        assert abs(after) < max(0.1 * abs(before), 1e-4), (before, after)
 
 
 def test_each_fold_model_predicts_exactly_the_scans_it_never_saw(demo):
@@ -151,13 +158,17 @@ def test_evaluation_tables_score_the_model_against_its_baselines(demo):
     table4 = pd.read_csv(evaluation / "table4_metrics.tsv", sep="\t")
     assert list(table4["scans"]) == ["all", "fold 0", "fold 1", "fold 2"]
     # the model against the population mean of its training scans: on a phantom whose PET holds what
-    # no T1w shows, the demo's small model is not shown to beat it (skill -0.01, interval -0.10 to
-    # 0.10; on the anatomy-only phantom of before, 0.06 with the interval above 0), but it is not shown
-    # worse on any fold either: a broken model (a 3-epoch one had 1.8-2.2x the baseline's MSE) is
+    # no T1w shows, the demo's small model is about as good (on the SUVR target, skill 0.03, interval
+    # -0.02 to 0.07; 0.07 and 0.06 on folds 0 and 2, -0.08 on fold 1). A broken model is far below:
+    # a flat map inside the brain scores about -3, and a 3-epoch model had 1.8-2.2x the baseline's MSE
     skill = table4.set_index("scans")[["skill_vs_popmean", "skill_vs_popmean_low", "skill_vs_popmean_high"]]
     print(f"skill over the population-mean baseline:\n{skill}")
-    assert (skill["skill_vs_popmean_high"] > 0).all(), skill.to_dict()
-    assert skill.loc["all", "skill_vs_popmean"] > -0.1, skill.to_dict()
+    assert (skill["skill_vs_popmean"] > -0.2).all(), skill.to_dict()
+    assert skill.loc["all", "skill_vs_popmean"] > -0.05, skill.to_dict()
+    # the default target (SUVR to the whole-brain mean) leaves little of the error in each scan's scale,
+    # which the T1w cannot tell: 1.5 % on the demo, against 48 % with the paper's per-scan min-max
+    share = measured["scale_share_synthetic_vs_pet"]
+    assert share.mean() < 0.1, share.describe()
     assert (measured["mse_popmean_vs_pet"] > 0).all()
     per_scan = 1 - measured["mse_synthetic_vs_pet"] / measured["mse_popmean_vs_pet"]
     np.testing.assert_allclose(measured["skill_vs_popmean_pet"], per_scan, atol=1e-4)  # 6 digits in the TSV
@@ -180,16 +191,47 @@ def test_ground_truth_tables_and_the_ceiling(demo):
     table4 = pd.read_csv(evaluation / "table4_metrics.tsv", sep="\t")
     truth_errors = pd.read_csv(evaluation / "groundtruth_errors.tsv", sep="\t")
     assert list(truth_errors["image"]) == ["synthetic", "pet", "pet_smoothed", "anatomical"]
-    # the ceiling: the truth's anatomical part, scored like the model, beats the population mean and
-    # the model (it knows what the T1w can tell exactly), yet is not the truth (the phantom's PET
-    # holds what no T1w shows). A mis-scaled or misplaced anatomical image fails the first two.
-    ceiling = table4.set_index("scans").loc["all"]
-    print(f"ceiling skill {ceiling['skill_of_anatomical_vs_popmean']}, model {ceiling['skill_vs_popmean']}")
-    assert ceiling["skill_of_anatomical_vs_popmean"] > max(0.0, ceiling["skill_vs_popmean"])
-    assert (measured["mse_anatomical_vs_noisefree"] > 0.1 * measured["mse_pet_vs_noisefree"]).all()
+    # the honest ceiling: the truth's anatomical part, min-max scaled on its own and put on the target's
+    # scale by a map fitted on the training scans, beats the population mean on the pattern on every
+    # fold (0.10, 0.19, 0.02 on the demo); a misplaced or mis-sampled anatomical image would not. It is
+    # not the truth either (the phantom's PET holds what no T1w shows)
+    ceilings = table4.set_index("scans")
+    print(ceilings[["skill_fitted_of_ceiling_vs_popmean", "skill_of_ceiling_vs_popmean", "skill_fitted_vs_popmean"]])
+    assert (ceilings["skill_fitted_of_ceiling_vs_popmean"] > 0).all(), ceilings.to_dict()
+    anatomical, measured_pet = measured["mse_anatomical_vs_noisefree"], measured["mse_pet_vs_noisefree"]
+    assert anatomical.median() > 0.1 * measured_pet.median(), (anatomical.median(), measured_pet.median())
     effects = pd.read_csv(evaluation / "groundtruth_effects.tsv", sep="\t")
     groups = effects[effects["group"].isin(["CLBP", "KOA"])]
     assert len(groups) == 2 and (groups["ratio_noisefree"] > 1.05).all()  # planted effects, seen in the truth (SUVR)
+
+
+def test_table4_separates_the_pattern_from_the_scale_for_every_predictor(demo):
+    """One scan's r and scale-fitted MSE recomputed by hand from its MNI images, inside the region it
+    is scored in; Table 4 carries both for the model, the baselines and the two ceilings."""
+    from synthpet.measures import scored_region
+
+    out = demo / "results"
+    measured = pd.read_csv(out / "evaluation" / "scan_metrics.tsv", sep="\t")
+    row = measured.iloc[0]
+    mni = out / "mni"
+
+    def image(desc, suffix="pet"):
+        (path,) = mni.rglob(f"{row.scan}_*desc-{desc}_{suffix}.nii.gz")
+        return path
+
+    region = scored_region(2, image("brain", "mask"))
+    synthetic, true = (np.asarray(nib.load(image(d)).dataobj, np.float64)[region] for d in ("synthetic", "true"))
+    assert row["r_synthetic_vs_pet"] == pytest.approx(np.corrcoef(synthetic, true)[0, 1], rel=1e-4)
+    slope, intercept = np.polyfit(synthetic, true, 1)
+    fitted = np.mean((slope * synthetic + intercept - true) ** 2)
+    assert row["mse_fitted_synthetic_vs_pet"] == pytest.approx(fitted, rel=1e-4)
+    assert row["mse_fitted_synthetic_vs_pet"] < row["mse_synthetic_vs_pet"]
+    table4 = pd.read_csv(out / "evaluation" / "table4_metrics.tsv", sep="\t").set_index("scans")
+    for predictor in ("", "_popmean", "_t1wreg", "_ceiling", "_anatomical"):
+        for metric in ("r", "mse_fitted", "scale_share"):
+            assert f"{metric}{predictor}" in table4 and f"{metric}{predictor}_smoothed" in table4, (metric, predictor)
+    for baseline in ("popmean", "t1wreg"):
+        assert {f"skill_fitted_vs_{baseline}", f"skill_fitted_vs_{baseline}_low"} <= set(table4.columns)
 
 
 def test_figures_and_mni_space(demo):
@@ -343,6 +385,7 @@ def test_synthpet_predict_on_new_scans_with_the_fold_models(demo, tmp_path):
         assert np.array_equal(ndimage.binary_fill_holes(mask), mask)  # ventricles belong to the brain
         sidecar = json.loads((new / f"{stem}_desc-synthetic_pet.json").read_text())
         assert sidecar["Sources"] == [str((inputs / source).resolve())] and sidecar["TrainedOn"] == "phantom"
+        assert "whole-brain mean" in sidecar["Units"]  # the models' target: SUVR (preprocess.pet_scale)
         assert len(sidecar["Models"]) == 3 and (new / f"{stem}_desc-synthetic_qc.png").stat().st_size > 0
         # the same voxels, turned and in another voxel order, give the same synthetic PET
         back = mean.as_reoriented(undo[source])
@@ -375,6 +418,7 @@ def test_derivatives_are_valid_bids_and_name_their_fold_model(demo):
             sidecar = json.loads(image.read_text())
             assert sidecar["CrossValidationFold"] == row.fold, image.name
             assert (out / sidecar["Model"]).is_file()
+            assert sidecar["TargetScale"] == "mean" and "whole-brain mean" in sidecar["Description"]
 
 
 def test_suvr_in_mni_space_is_the_image_over_its_brain_mean(demo):

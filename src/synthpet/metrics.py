@@ -101,12 +101,38 @@ def cnr(volume: np.ndarray, pairs: np.ndarray) -> float:
     return float(np.nanmedian(ratio)) if np.isfinite(ratio).any() else float("nan")
 
 
+def pearson_r(r: np.ndarray, t: np.ndarray) -> float:
+    """Pearson correlation of R and T over the brain's voxels: the pattern, blind to scale and offset.
+    NaN when either is constant (a flat map has no pattern to correlate)."""
+    r, t = np.asarray(r, np.float64), np.asarray(t, np.float64)
+    dr, dt = r - r.mean(), t - t.mean()
+    norm = np.sqrt((dr * dr).sum() * (dt * dt).sum())
+    return float((dr * dt).sum() / norm) if norm > 0 else float("nan")
+
+
+def mse_fitted(r: np.ndarray, t: np.ndarray) -> float:
+    """MSE of T against R after the least-squares scale and offset a R + b fitted to T on this scan.
+
+    What is left is the error of the pattern alone: the part of the MSE that no per-scan rescaling
+    removes. Equal to var(T) (1 - r^2); var(T) for a constant R, which fits T's mean at best.
+    """
+    r, t = np.asarray(r, np.float64), np.asarray(t, np.float64)
+    design = np.column_stack([r, np.ones_like(r)])
+    coefficients, *_ = np.linalg.lstsq(design, t, rcond=None)
+    return mse(design @ coefficients, t)
+
+
 def compare(r: np.ndarray, t: np.ndarray, min_target: float) -> dict[str, float]:
     """Every voxelwise metric of R against T (1D arrays of brain voxels; a voxel that is NaN in
-    either, outside that scan's own brain, is left out)."""
+    either, outside that scan's own brain, is left out).
+
+    ``r``, ``mse_fitted`` and ``scale_share`` (the share of the MSE that a per-scan scale and offset
+    remove, ``1 - mse_fitted / mse``) separate the pattern from the scale: with min-max scaled PET,
+    the scale is set by a scan's brightest voxels, which a T1w cannot tell.
+    """
     keep = np.isfinite(r) & np.isfinite(t)
     r, t = r[keep], t[keep]
-    error = mse(r, t)
+    error, pattern_error = mse(r, t), mse_fitted(r, t)
     return {
         "mse": error,
         "percent_mse": 100.0 * error,
@@ -114,4 +140,7 @@ def compare(r: np.ndarray, t: np.ndarray, min_target: float) -> dict[str, float]
         "percdiff": percdiff(r, t, min_target),
         "mae": mae(r, t),
         "psnr": psnr(r, t),
+        "r": pearson_r(r, t),
+        "mse_fitted": pattern_error,
+        "scale_share": 1.0 - pattern_error / error if error > 0 else float("nan"),
     }

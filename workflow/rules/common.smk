@@ -139,7 +139,7 @@ def scan_benchmark(rule, *kinds):
 DATASET_INPUTS = {}
 EXTRA_MNI_IMAGES = {}
 MEASURE_COMPARISONS = {target: list(images) for target, images in COMPARISONS.items()}
-TABLE4_CEILING = {"image": None}
+TABLE4_CEILING = {"image": None, "anatomy": []}
 VALIDATION_TARGETS = []
 
 

@@ -207,6 +207,8 @@ rule evaluation_tables:
         folds=rules.folds.output.folds,
         metrics=expand(rules.scan_measures.output.metrics, zip, **SCAN_WILDCARDS),
         regions=expand(rules.scan_measures.output.regions, zip, **SCAN_WILDCARDS),
+        # a validation's anatomical parts, for the honest ceiling (read when the DAG is built)
+        ceiling_anatomy=lambda wildcards: TABLE4_CEILING["anatomy"],
     output:
         scan_metrics=evaluation_table("scan_metrics", "scan_metrics"),
         regions=f"{OUT}/evaluation/regional_suv.tsv",
