@@ -313,7 +313,8 @@ def test_atlas_round_trips_and_a_user_atlas_is_checked(tmp_path):
         atlas.build({"image": str(image), "labels": str(tmp_path / "missing.tsv")}, 2)
 
 
-def test_noisefree_truth_takes_the_measured_pets_scale_and_genotype_correction(tmp_path):
+@pytest.mark.parametrize("scale", [("minmax", 2.5), ("mean", 2.0)])
+def test_noisefree_truth_takes_the_measured_pets_scale_and_genotype_correction(tmp_path, scale):
     from synthpet.normalize import scale_pet
     from synthpet.preprocess import pet_to_grid
 
@@ -328,10 +329,20 @@ def test_noisefree_truth_takes_the_measured_pets_scale_and_genotype_correction(t
     model = GenotypeModel(("MAB",), np.full((1, 512), 0.06), np.full((1, 512), 0.5), np.array([0.04]), np.array([0.5]))
     model.save(tmp_path / "geno.npz")
     # the noise-free PET equal to the measured one gives the measured normalized, corrected PET
-    clean = noisefree_on_grid(str(pet), str(pet), str(mask_path), str(tmp_path / "geno.npz"), "MAB")
-    normalized = scale_pet(pet_to_grid(nib.load(pet), grid_affine, (8, 8, 8)), mask.astype(bool))
+    clean = noisefree_on_grid(str(pet), str(pet), str(mask_path), str(tmp_path / "geno.npz"), "MAB", scale)
+    normalized = scale_pet(pet_to_grid(nib.load(pet), grid_affine, (8, 8, 8)), mask.astype(bool), *scale)
     expected = (normalized - 0.05) * mask
     assert np.allclose(np.asarray(clean.dataobj), expected, atol=1e-5)
+    # a noise-free PET at half the measured one: half the target on the mean scale (no offset);
+    # on the min-max scale, the measured PET's offset is subtracted first
+    half = write_nifti(tmp_path / "half.nii.gz", data=np.asarray(nib.load(pet).dataobj) / 2, affine=t1_affine)
+    halved = np.asarray(
+        noisefree_on_grid(str(half), str(pet), str(mask_path), str(tmp_path / "geno.npz"), "MAB", scale).dataobj
+    )
+    if scale[0] == "mean":
+        assert np.allclose(halved, (normalized / 2 - 0.05) * mask, atol=1e-5)
+    else:
+        assert not np.allclose(halved, (normalized / 2 - 0.05) * mask, atol=1e-3)
 
 
 def test_mni_outputs_share_the_atlas_space():
@@ -447,3 +458,98 @@ def test_t1w_regression_baseline_learns_what_the_t1w_explains_and_never_sees_hel
     fold0 = (scans["fold"] == "0").to_numpy()
     np.testing.assert_allclose(again.loc[fold0, "mse_t1wreg_vs_probe"], regression.loc[fold0, "mse_t1wreg_vs_probe"])
     assert not np.allclose(again.loc[~fold0, "mse_t1wreg_vs_probe"], regression.loc[~fold0, "mse_t1wreg_vs_probe"])
+
+
+def test_pattern_metrics_separate_the_pattern_from_the_scale():
+    """r, the MSE after a per-scan scale and offset fit, and the scale's share of the MSE, against
+    hand computations: a rescaled truth has a perfect pattern and an error that is all scale."""
+    rng = np.random.default_rng(3)
+    t = rng.uniform(0.1, 0.9, 400)
+    rescaled = metrics.compare(0.5 * t + 0.2, t, 0.05)
+    assert rescaled["r"] == pytest.approx(1.0)
+    assert rescaled["mse_fitted"] == pytest.approx(0.0, abs=1e-20)
+    assert rescaled["mse"] > 0.005 and rescaled["scale_share"] == pytest.approx(1.0)
+    # a noisy prediction: the fit's residual is var(T) (1 - r^2), by the normal equations; r by scipy
+    r = t + rng.normal(0, 0.1, t.size)
+    scored = metrics.compare(r, t, 0.05)
+    assert scored["r"] == pytest.approx(stats.pearsonr(r, t)[0], rel=1e-12)
+    slope, intercept = np.polyfit(r, t, 1)
+    assert scored["mse_fitted"] == pytest.approx(np.mean((slope * r + intercept - t) ** 2), rel=1e-9)
+    assert scored["mse_fitted"] == pytest.approx(t.var() * (1 - scored["r"] ** 2), rel=1e-9)
+    assert scored["scale_share"] == pytest.approx(1 - scored["mse_fitted"] / np.mean((r - t) ** 2), rel=1e-12)
+    # a flat map has no pattern: no r, and the fit can do no better than T's mean
+    flat = metrics.compare(np.full_like(t, 0.4), t, 0.05)
+    assert np.isnan(flat["r"]) and flat["mse_fitted"] == pytest.approx(t.var())
+
+
+def _anatomy_cohort(individual: bool, scans: int = 12, voxels: int = 600, seed: int = 0):
+    """Targets that are each scan's anatomical part (shared, or individual) on a scale of its own
+    (min-max: set by hotspots a T1w cannot see), plus noise; folds of 4 scans."""
+    rng = np.random.default_rng(seed)
+    shared = rng.uniform(0.5, 2.0, voxels)
+    anatomy = np.stack([shared * (rng.uniform(0.6, 1.4, voxels) if individual else 1.0) for _ in range(scans)])
+    scale, offset = rng.uniform(0.15, 0.45, (scans, 1)), rng.uniform(-0.1, 0.1, (scans, 1))
+    pet = scale * anatomy + offset + rng.normal(0, 0.02, (scans, voxels))
+    table = pd.DataFrame({"scan": [f"s{i}" for i in range(scans)], "fold": [str(i % 3) for i in range(scans)]})
+    return table, anatomy, {"pet": pet, "pet_smoothed": pet}
+
+
+@pytest.mark.parametrize("individual", [False, True])
+def test_the_honest_ceiling_knows_only_what_the_anatomy_tells(individual):
+    """The ceiling fitted on the training scans' scale: with one anatomy for every scan it can do no
+    better than the population mean (skill about 0), while the anatomical part on each scan's own
+    scale (the oracle) scores far better; with individual anatomy the honest ceiling beats the mean."""
+    from synthpet.statistics import HONEST_CEILING, fitted_scale_ceiling, population_mean_baseline, skill
+
+    table, anatomy, targets = _anatomy_cohort(individual)
+    ceiling = fitted_scale_ceiling(table, anatomy, targets, 0.05)
+    mean = population_mean_baseline(table, targets, 0.05)
+    honest = skill(ceiling[f"mse_{HONEST_CEILING}_vs_pet"], mean["mse_popmean_vs_pet"])
+    oracle = [metrics.mse_fitted(a, p) for a, p in zip(anatomy, targets["pet"], strict=True)]
+    oracle_skill = skill(oracle, mean["mse_popmean_vs_pet"])
+    if individual:
+        assert honest > 0.3, honest
+    else:
+        assert abs(honest) < 0.05, honest
+        assert oracle_skill > 0.8, oracle_skill
+    # a held-out scan's own truth never enters its prediction: tripling scan 0's fitted target
+    # leaves its prediction, scored against an unchanged copy, as it was; another fold's moves
+    changed = {key: value.copy() for key, value in targets.items()}
+    changed["pet"][0] *= 3.0
+    again = fitted_scale_ceiling(table, anatomy, changed, 0.05)
+    column = f"mse_{HONEST_CEILING}_vs_pet_smoothed"
+    assert again.loc[0, column] == pytest.approx(ceiling.loc[0, column], rel=1e-12)
+    assert again.loc[1, column] != pytest.approx(ceiling.loc[1, column], rel=1e-3)
+
+
+def test_table4_reads_every_predictor_on_the_pattern_as_well_as_the_raw_error():
+    """A model that draws each scan's true pattern on a wrong scale: Table 4's raw skill over the
+    mean is low, its skill on the pattern alone (MSE after the per-scan fit) is 1, and every
+    predictor, ceilings included, has its r and scale-fitted MSE."""
+    from synthpet.statistics import HONEST_CEILING, fitted_scale_ceiling, population_mean_baseline, table4_metrics
+
+    table, anatomy, targets = _anatomy_cohort(individual=True)
+    table["subject"] = table["scan"]
+    model = 0.3 * targets["pet"] + 0.3  # the pattern of each scan, on a scale of nobody's
+    rows = pd.DataFrame(
+        [
+            {
+                f"{name}_synthetic_vs_{target}": value
+                for target, truth in targets.items()
+                for name, value in metrics.compare(model[i], truth[i], 0.05).items()
+            }
+            for i in range(len(table))
+        ]
+    )
+    for image in ("pet", "pet_smoothed", "synthetic"):
+        rows[f"cnr_{image}"] = 0.0
+    baselines = population_mean_baseline(table, targets, 0.05), fitted_scale_ceiling(table, anatomy, targets, 0.05)
+    scored = pd.concat([table, rows, *baselines], axis=1)
+    row = table4_metrics(scored, [HONEST_CEILING]).set_index("scans").loc["all"]
+    assert row["skill_fitted_vs_popmean"] == pytest.approx(1.0)
+    assert row["skill_vs_popmean"] < 0.9
+    assert row["skill_fitted_vs_popmean_low"] == pytest.approx(1.0)
+    for column in ("r", "mse_fitted", "r_popmean", "mse_fitted_popmean", "r_ceiling", "mse_fitted_ceiling"):
+        assert column in row and column + "_smoothed" in row, column
+    assert row["r"].startswith("1.0")  # "mean (sd)" text
+    assert 0 < row["skill_of_ceiling_vs_popmean"] < 1

@@ -232,6 +232,31 @@ def test_normalization_gives_monais_numbers(case, clip):
     assert not ours_mri[~mask].any() and not ours_pet[~mask].any()
 
 
+def test_the_mean_pet_scale_is_the_suvr_over_its_maximum_and_does_not_hang_on_one_voxel():
+    """pet_scale mean: SUV / (brain mean x pet_suvr_max), clipped to [0, 1] (a hand computation). One
+    hot voxel (a vessel) rescales every voxel of the min-max target, and barely moves the mean one."""
+    from synthpet.normalize import scale_pet
+
+    rng = np.random.default_rng(5)
+    suv = rng.uniform(0.5, 1.5, (12, 12, 12)).astype(np.float32)
+    mask = np.zeros(suv.shape, bool)
+    mask[2:-2, 2:-2, 2:-2] = True
+    suv[~mask] = 50.0  # outside the brain: must not count
+    mean_target = scale_pet(suv, mask, "mean", 2.0)
+    np.testing.assert_allclose(mean_target[mask], suv[mask] / (suv[mask].mean() * 2.0), rtol=1e-6)
+    assert not mean_target[~mask].any()
+    hot = suv.copy()
+    hot[6, 6, 6] = 20.0
+    rest = mask.copy()
+    rest[6, 6, 6] = False
+    minmax_change = np.abs(scale_pet(hot, mask)[rest] / scale_pet(suv, mask)[rest].clip(1e-6) - 1).max()
+    mean_change = np.abs(scale_pet(hot, mask, "mean", 2.0)[rest] / mean_target[rest] - 1).max()
+    assert minmax_change > 0.5 and mean_change < 0.05, (minmax_change, mean_change)
+    assert scale_pet(hot, mask, "mean", 2.0)[6, 6, 6] == 1.0  # clipped, and the target stays in [0, 1]
+    with pytest.raises(ValueError, match="unknown PET scale 'max'"):
+        scale_pet(suv, mask, "max")
+
+
 def test_grid_too_small_for_the_brain(tmp_path):
     t1, mask, pet, _, _ = grid_inputs(tmp_path)
     small = SETTINGS | {"grid_shape": [16, 16, 16], "grid_voxel_mm": 2.0}

@@ -28,18 +28,29 @@ TITLES = {
 BIDSIGNORE = "*_xfm.*\n"
 
 _MIN_MAX = "per-scan min-max of the SUV inside the brain mask, scaled to [0, 1]"
+# how the model's target was scaled (preprocess.pet_scale), as the sidecars of target-scale images say it
+TARGET_SCALE = {
+    "minmax": _MIN_MAX,
+    "mean": "the SUV divided by its whole-brain mean (SUVR) and by preprocess.pet_suvr_max, clipped to [0, 1]",
+}
+TARGET_SCALED = ("norm", "synthetic", "true")  # the descs whose meaning names the target's scale
 PET_MEANING = {
     "suv": ("SUV of the post-injection window, from the input PET", "g/mL"),
     "brain": ("SUV resampled to the T1w and masked to the brain", "g/mL"),
-    "norm": (f"the training target: {_MIN_MAX}", "arbitrary"),
+    "norm": ("the training target: {scale}", "arbitrary"),
     "synthetic": (
-        f"synthetic PET from the T1w by the fold model that did not see this participant ({_MIN_MAX})",
+        "synthetic PET from the T1w by the fold model that did not see this participant ({scale})",
         "arbitrary",
     ),
-    "true": (f"the measured PET, genotype-corrected as the fold model was trained ({_MIN_MAX})", "arbitrary"),
+    "true": ("the measured PET, genotype-corrected as the fold model was trained ({scale})", "arbitrary"),
     "smoothed": ("the measured PET of desc-true smoothed with the evaluation's Gaussian kernel", "arbitrary"),
     "noisefree": ("the synthetic cohort's noise-free PET (ground truth), normalized as desc-true", "arbitrary"),
     "anatomical": ("the part of the ground truth that the anatomy explains, normalized as desc-true", "arbitrary"),
+    "anatomicalSUV": (
+        "the part of the ground truth that the anatomy explains, in SUV (on no scan's own scale): Table 4 "
+        "fits its honest ceiling from it",
+        "g/mL",
+    ),
     "syntheticSUVR": ("the synthetic PET of desc-synthetic divided by its mean in the reference region", "ratio"),
     "trueSUVR": ("the measured PET of desc-true divided by its mean in the reference region", "ratio"),
     "expectederror": (
@@ -117,12 +128,17 @@ def dataset_root(image: str | Path) -> Path:
 
 
 def sidecar(
-    image: str | Path, raw: dict[str, str], grid_mask: str | Path, fold: int | None = None, suvr_reference=()
+    image: str | Path,
+    raw: dict[str, str],
+    grid_mask: str | Path,
+    fold: int | None = None,
+    suvr_reference=(),
+    pet_scale: str = "minmax",
 ) -> dict:
     """The JSON sidecar of one derivative image. ``raw``: the scan's input T1w and PET, relative to
     the input dataset; ``grid_mask``: the scan's grid mask in preproc/, the reference of space-grid;
     ``fold``: the cross-validation fold whose model predicted the scan; ``suvr_reference``: the atlas
-    regions of the SUVR reference (none: the whole brain)."""
+    regions of the SUVR reference (none: the whole brain); ``pet_scale``: preprocess.pet_scale."""
     image = Path(image)
     found, suffix = entities(image)
     desc, space = found.get("desc"), found.get("space")
@@ -137,7 +153,9 @@ def sidecar(
         meta["Type"] = "Brain"
     else:
         meaning, units = PET_MEANING[desc]
-        meta["Description"] = meaning
+        meta["Description"] = meaning.format(scale=TARGET_SCALE[pet_scale])
+        if desc in TARGET_SCALED:
+            meta["TargetScale"] = pet_scale
         meta["Units"] = units
         if desc.endswith("SUVR"):
             meta["ReferenceRegion"] = " + ".join(suvr_reference) or "whole brain (the scan's brain mask)"
@@ -158,8 +176,8 @@ def sidecar(
     return meta
 
 
-def write_sidecars(images: list[dict], suvr_reference=()) -> None:
+def write_sidecars(images: list[dict], suvr_reference=(), pet_scale: str = "minmax") -> None:
     """The sidecar beside each image of ``images`` (dicts of image, raw, grid_mask and fold)."""
     for job in images:
-        meta = sidecar(job["image"], job["raw"], job["grid_mask"], job["fold"], suvr_reference)
+        meta = sidecar(job["image"], job["raw"], job["grid_mask"], job["fold"], suvr_reference, pet_scale)
         write_json(meta, json_sidecar(job["image"]))

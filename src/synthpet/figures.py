@@ -72,7 +72,7 @@ def example_slices(
             key, "normalized SUV"
         )
         figure.colorbar(shown, ax=axes[:, col].tolist(), orientation="horizontal", fraction=0.04, pad=0.02, label=unit)
-    figure.suptitle(f"{title}\nPET: SUV scaled to [0, 1] by its minimum and maximum in the brain, one scale")
+    figure.suptitle(f"{title}\nPET: the model's target scale (preprocess.pet_scale), one scale for the three")
     return _save(figure, path)
 
 

@@ -57,6 +57,11 @@ def methods_text(config: dict, provenance: dict, folds: pd.DataFrame, parameters
     schedule = "constant" if train["lr_schedule"] == "constant" else "cosine-annealed"
     low, high = pre["mri_percentiles"]
     shape = "x".join(str(n) for n in pre["grid_shape"])
+    pet_scale = (
+        f"as its ratio to the whole-brain mean (SUVR) divided by {pre['pet_suvr_max']:g} and clipped to [0, 1]"
+        if pre.get("pet_scale") == "mean"
+        else "by its minimum and maximum in the brain"
+    )
     paragraphs = [
         f"Synthetic TSPO PET images were generated from T1-weighted MRI with synthpet "
         f"{packages.get('synthpet', '?')}{commit}, a reproduction of Ferrante et al. (2025). The data were "
@@ -64,7 +69,7 @@ def methods_text(config: dict, provenance: dict, folds: pd.DataFrame, parameters
         f"({cohort}) from {source}.",
         f"{registration}. PET was expressed as SUV. On a {shape} grid of {pre['grid_voxel_mm']:g} mm voxels "
         f"({pre['grid_frame']} frame), the T1w was scaled to [0, 1] between its {_ordinal(low)} and {_ordinal(high)} "
-        f"brain percentiles and the PET by its minimum and maximum in the brain. The effect of the TSPO "
+        f"brain percentiles and the PET {pet_scale}. The effect of the TSPO "
         f"genotype (HAB vs MAB) was regressed out of the PET with {genotype}, fitted {scope}.",
         f"Participants were split into {config['folds']['n_folds']} cross-validation folds, grouped by "
         f"participant and stratified by group. In each fold a 3D U-Net with depthwise-separable residual "

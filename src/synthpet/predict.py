@@ -27,7 +27,11 @@ from synthpet.suvr import to_suvr
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
 IMAGES = ("mean", "std", "mask")  # the outputs that are images, each with a JSON sidecar
-UNITS = "normalized SUV: each training scan's SUV min-max scaled to [0, 1] (unitless)"
+# the prediction's units, by how the models' training targets were scaled (preprocess.pet_scale)
+UNITS = {
+    "minmax": "normalized SUV: each training scan's SUV min-max scaled to [0, 1] (unitless)",
+    "mean": "normalized SUV: each training scan's SUVR to its whole-brain mean, divided by pet_suvr_max (unitless)",
+}
 
 
 def _is_nifti(path: Path) -> bool:
@@ -319,7 +323,8 @@ def _predict_one(t1w: Path, models: FoldModels, networks: list, outputs: dict[st
         "std": f"SD across {len(models.weights)} fold models (uncertainty of the synthetic PET)",
         "suvr": "the synthetic PET divided by its mean inside the brain mask (SUVR, whole-brain reference)",
     }
-    units = {"mean": UNITS, "std": UNITS, "suvr": "ratio to the whole-brain mean (unitless)"}
+    scale = UNITS[settings.get("pet_scale", "minmax")]
+    units = {"mean": scale, "std": scale, "suvr": "ratio to the whole-brain mean (unitless)"}
     for key in ("mean", "std", "suvr"):
         save_nifti(from_canonical(native[key], original), original.affine, outputs[key])
         write_json(

@@ -151,15 +151,22 @@ def to_model_grid(
     """Brain-extracted T1w and PET on the model grid, MRI and PET normalized to [0, 1] (the two
     workflow jobs, grid_t1w then grid_pet, in one call)."""
     grid_t1w(t1, mask, xfm, t1_out, mask_out, settings, scan)
-    grid_pet(pet_t1, mask_out, pet_out)
+    grid_pet(pet_t1, mask_out, pet_out, *pet_scale_settings(settings))
 
 
-def grid_pet(pet_t1: str, grid_mask: str, pet_out: str) -> None:
-    """A scan's PET in T1w space on its model grid (the grid mask's), scaled to [0, 1] in the brain."""
+def pet_scale_settings(settings: dict) -> tuple[str, float]:
+    """(preprocess.pet_scale, preprocess.pet_suvr_max); the paper's min-max where they are not set
+    (models trained before the setting existed)."""
+    return settings.get("pet_scale", "minmax"), float(settings.get("pet_suvr_max", 2.5))
+
+
+def grid_pet(pet_t1: str, grid_mask: str, pet_out: str, scale: str = "minmax", suvr_max: float = 2.5) -> None:
+    """A scan's PET in T1w space on its model grid (the grid mask's), scaled to [0, 1] in the brain
+    (``normalize.pet_scaling``)."""
     grid = nib.load(grid_mask)
     mask = np.asarray(grid.dataobj) > 0
     pet_grid = pet_to_grid(nib.load(pet_t1), grid.affine, grid.shape)
-    save_nifti(normalize.scale_pet(pet_grid, mask), grid.affine, pet_out)
+    save_nifti(normalize.scale_pet(pet_grid, mask, scale, suvr_max), grid.affine, pet_out)
 
 
 def pet_to_grid(pet_t1: nib.Nifti1Image, affine: np.ndarray, shape) -> np.ndarray:

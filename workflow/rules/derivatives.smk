@@ -53,6 +53,7 @@ rule participant_sidecars:
     params:
         images=PARTICIPANT_SIDECARS,
         suvr_reference=[],
+        pet_scale=PREPROC["pet_scale"],
     script:
         "../scripts/write_sidecars.py"
 

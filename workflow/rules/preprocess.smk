@@ -9,6 +9,9 @@ COREG_SETTINGS = settings("coreg_voxel_mm", "flirt_dof", "flirt_cost")
 GRID_SETTINGS = settings(
     "grid_shape", "grid_voxel_mm", "grid_frame", "mri_percentiles", "mri_clip"
 )
+# how the PET becomes the model's target (normalize.pet_scaling): its own key, so that the T1w's
+# grid does not go stale when only the PET's scale changes
+PET_SCALE = settings("pet_scale", "pet_suvr_max")
 
 
 rule brain_mask:
@@ -122,6 +125,8 @@ rule grid_pet:
     resources:
         mem_mb=lambda wildcards, input, attempt: (800 + 20 * input.size_mb) * attempt,
         runtime=lambda wildcards, attempt: 5 * attempt,
+    params:
+        scale=PET_SCALE,
     script:
         "../scripts/grid_pet.py"
 

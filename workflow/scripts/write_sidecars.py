@@ -4,4 +4,5 @@ from synthpet.derivatives import write_sidecars
 from synthpet.logs import job_log
 
 with job_log(snakemake.log[0]):
-    write_sidecars(snakemake.params.images, snakemake.params.suvr_reference)
+    p = snakemake.params
+    write_sidecars(p.images, p.suvr_reference, p.pet_scale)

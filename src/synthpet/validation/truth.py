@@ -19,6 +19,8 @@ from synthpet.statistics import TABLE4_METRICS, mean_sd, per_participant, pvalue
 TRUTH = "noisefree"  # the noise-free PET, on the scale of the scan's measured PET
 ANATOMICAL = "anatomical"  # its part that the anatomy explains: a T1w-only predictor's ceiling
 PHANTOM_IMAGES = (TRUTH, ANATOMICAL)
+# the anatomical part in SUV, from which the honest ceiling is fitted (statistics.fitted_scale_ceiling)
+ANATOMICAL_SUV = "anatomical_suv"
 # what each scan's measures score against the truth too (the measured PET as a predictor of it, and
 # the anatomical part beside the model everywhere)
 COMPARISONS = {
@@ -28,15 +30,18 @@ COMPARISONS = {
 }
 
 
-def noisefree_on_grid(noisefree_t1: str, pet_t1: str, grid_mask: str, genotype_model: str, genotype: str):
+def noisefree_on_grid(
+    noisefree_t1: str, pet_t1: str, grid_mask: str, genotype_model: str, genotype: str, scale=("minmax", 2.5)
+):
     """The phantom's noise-free PET on the model grid, on the scale of the scan's normalized, corrected PET.
 
-    The measured PET was min-max scaled on the grid; the same linear map (from the measured PET's
-    min and max) and the fold's genotype correction are applied to the noise-free PET.
+    The measured PET was scaled on the grid (``scale``: preprocess.pet_scale and pet_suvr_max); the
+    same map (from the measured PET's values) and the fold's genotype correction are applied to the
+    noise-free PET.
     """
     from synthpet.genotype import GenotypeModel
 
-    clean = noisefree_scaled(noisefree_t1, pet_t1, grid_mask)
+    clean = noisefree_scaled(noisefree_t1, pet_t1, grid_mask, scale)
     brain = np.asarray(nib.load(grid_mask).dataobj) > 0
     data = np.asarray(clean.dataobj, np.float32)
     corrected = GenotypeModel.load(genotype_model).correct(data.reshape(1, -1), [genotype])[0]
@@ -44,31 +49,40 @@ def noisefree_on_grid(noisefree_t1: str, pet_t1: str, grid_mask: str, genotype_m
 
 
 def noisefree_scaled(
-    noisefree_t1: str | nib.Nifti1Image, pet_t1: str | nib.Nifti1Image, grid_mask: str
+    noisefree_t1: str | nib.Nifti1Image, pet_t1: str | nib.Nifti1Image, grid_mask: str, scale=("minmax", 2.5)
 ) -> nib.Nifti1Image:
-    """The noise-free PET on the model grid, scaled by the linear map that min-max scaled the measured PET."""
+    """The noise-free PET on the model grid, scaled by the map that scaled the measured PET."""
+    from synthpet.normalize import apply_pet_scaling, pet_scaling
     from synthpet.preprocess import pet_to_grid
 
     mask_img = nib.load(grid_mask)
     brain = np.asarray(mask_img.dataobj) > 0
     shape, affine = mask_img.shape, mask_img.affine
     measured = pet_to_grid(pet_t1 if isinstance(pet_t1, nib.Nifti1Image) else nib.load(pet_t1), affine, shape)[brain]
-    low, high = float(measured.min()), float(measured.max())
     noisefree = nib.load(noisefree_t1) if not isinstance(noisefree_t1, nib.Nifti1Image) else noisefree_t1
     clean = np.zeros(shape, np.float32)
-    clean[brain] = (pet_to_grid(noisefree, affine, shape)[brain] - low) / (high - low)
+    clean[brain] = apply_pet_scaling(pet_to_grid(noisefree, affine, shape)[brain], pet_scaling(measured, *scale))
     return nib.Nifti1Image(clean, affine)
 
 
-def warp_noisefree(inputs: dict, outputs: dict, voxel_mm: int, genotype: str) -> None:
+def warp_noisefree(inputs: dict, outputs: dict, voxel_mm: int, genotype: str, scale=("minmax", 2.5)) -> None:
     """The synthetic cohort's noise-free PET of a scan and its anatomical part, each on the scan's
-    normalized scale (the measured PET's min-max map and genotype correction), in MNI space."""
+    normalized scale (the measured PET's min-max map and genotype correction), in MNI space; and the
+    anatomical part in SUV (``ANATOMICAL_SUV``), on no scan's own scale, for the honest ceiling."""
     from synthpet import mni
+    from synthpet.preprocess import pet_to_grid
 
     for key in PHANTOM_IMAGES:
-        clean = noisefree_on_grid(inputs[key], inputs["pet_t1"], inputs["mask"], inputs["genotype_model"], genotype)
+        clean = noisefree_on_grid(
+            inputs[key], inputs["pet_t1"], inputs["mask"], inputs["genotype_model"], genotype, scale
+        )
         img = mni.to_mni(clean, inputs["warp"], inputs["affine"], voxel_mm)
         save_nifti(np.asarray(img.dataobj), img.affine, outputs[key])
+    grid = nib.load(inputs["mask"])
+    brain = np.asarray(grid.dataobj) > 0
+    suv = pet_to_grid(nib.load(inputs[ANATOMICAL]), grid.affine, grid.shape) * brain
+    img = mni.to_mni(nib.Nifti1Image(suv.astype(np.float32), grid.affine), inputs["warp"], inputs["affine"], voxel_mm)
+    save_nifti(np.asarray(img.dataobj), img.affine, outputs[ANATOMICAL_SUV])
 
 
 def ground_truth_table(scans: pd.DataFrame) -> pd.DataFrame:
