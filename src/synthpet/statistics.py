@@ -122,9 +122,10 @@ def fitted_scale_ceiling(
 
     The anatomical part's own range is set by the anatomy alone; unlike the anatomical part on the
     measured PET's range (the oracle), this predictor knows nothing that a T1w-only predictor could
-    not: not the held-out scan's hotspots, global factor, genotype or range. (On the demo, the raw SUV
-    under one fitted map scored far worse than the population mean: its level carries the genotype,
-    which the genotype-corrected target does not.) Returns ``{metric}_ceiling_vs_{target}`` per scan.
+    not: not the held-out scan's hotspots, global factor, genotype or range. (Without its own min-max,
+    the part in SUV under one fitted map scored far worse than the population mean on the demo, skill
+    -3.4: its level varies between scans in ways the target's scale does not follow.) Returns
+    ``{metric}_ceiling_vs_{target}`` per scan.
     """
     folds = scans["fold"].to_numpy()
     rows = [{} for _ in range(len(scans))]
