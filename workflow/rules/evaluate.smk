@@ -210,6 +210,10 @@ rule evaluation_tables:
         # a validation's anatomical parts, for the honest ceiling (read when the DAG is built)
         ceiling_anatomy=lambda wildcards: TABLE4_CEILING["anatomy"],
     output:
+        # the results at a glance: the report's first table
+        headline=report_table(
+            f"{OUT}/evaluation/headline.tsv", "headline", "evaluation", "0. headline"
+        ),
         scan_metrics=evaluation_table("scan_metrics", "scan_metrics"),
         regions=f"{OUT}/evaluation/regional_suv.tsv",
         table2=evaluation_table("table2_regional_suv", "table2"),
