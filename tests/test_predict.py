@@ -122,3 +122,21 @@ def test_a_fold_folder_and_a_missing_fold_are_named(tmp_path):
         path.unlink()
     (models / "fold-2").rmdir()
     assert load_fold_models(models).unheld == ("e", "f")
+
+
+def test_every_option_of_every_command_is_described_with_its_default():
+    """`synthpet <command> --help` describes each option, and says the default of any option that
+    has one (a user of `predict` must see where --models looks and what --device does)."""
+    import argparse
+
+    from synthpet.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for name, parser in commands.choices.items():
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            where = f"synthpet {name} {'/'.join(action.option_strings) or action.dest}"
+            assert action.help, f"{where} has no help"
+            if action.default not in (None, False) and action.option_strings:
+                assert "%(default)s" in action.help or str(action.default) in action.help, f"{where}: no default"

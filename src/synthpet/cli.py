@@ -100,9 +100,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="synthetic PET for new T1w scans: every fold model averaged, their SD as uncertainty, on the input's grid",
     )
     predict.add_argument("t1w", nargs="+", help="T1w NIfTI images (with skull), or folders of them")
-    predict.add_argument("--models", default="results/models", help="folder of the workflow's fold-*/ models")
+    predict.add_argument(
+        "--models", default="results/models", help="folder of the workflow's fold-*/ models (default: %(default)s)"
+    )
     predict.add_argument("--out", required=True, help="folder for the synthetic PET, its SD map, the mask and QC")
-    predict.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    predict.add_argument(
+        "--device",
+        default="auto",
+        choices=["auto", "cpu", "cuda"],
+        help="where the models run: auto takes a CUDA GPU when torch sees one, else the CPU (default: %(default)s)",
+    )
     predict.add_argument("--force", action="store_true", help="overwrite outputs written for another input")
     predict.set_defaults(run=_predict)
     return parser
