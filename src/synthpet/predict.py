@@ -323,7 +323,7 @@ def _predict_one(t1w: Path, models: FoldModels, networks: list, outputs: dict[st
         "std": f"SD across {len(models.weights)} fold models (uncertainty of the synthetic PET)",
         "suvr": "the synthetic PET divided by its mean inside the brain mask (SUVR, whole-brain reference)",
     }
-    scale = UNITS[settings.get("pet_scale", "minmax")]
+    scale = UNITS[preprocess.pet_scale_settings(settings)[0]]
     units = {"mean": scale, "std": scale, "suvr": "ratio to the whole-brain mean (unitless)"}
     for key in ("mean", "std", "suvr"):
         save_nifti(from_canonical(native[key], original), original.affine, outputs[key])

@@ -157,7 +157,8 @@ def to_model_grid(
 def pet_scale_settings(settings: dict) -> tuple[str, float]:
     """(preprocess.pet_scale, preprocess.pet_suvr_max); the paper's min-max where they are not set
     (models trained before the setting existed)."""
-    return settings.get("pet_scale", "minmax"), float(settings.get("pet_suvr_max", 2.5))
+    scale, suvr_max = normalize.PAPER_PET_SCALE
+    return settings.get("pet_scale", scale), float(settings.get("pet_suvr_max", suvr_max))
 
 
 def grid_pet(pet_t1: str, grid_mask: str, pet_out: str, scale: str = "minmax", suvr_max: float = 2.5) -> None:

@@ -14,6 +14,7 @@ import pandas as pd
 from synthpet import brain_extraction, registration
 from synthpet.geometry import mask_points
 from synthpet.imageio import save_nifti, to_canonical
+from synthpet.normalize import PAPER_PET_SCALE
 from synthpet.statistics import TABLE4_METRICS, mean_sd, per_participant, pvalue
 
 TRUTH = "noisefree"  # the noise-free PET, on the scale of the scan's measured PET
@@ -31,7 +32,7 @@ COMPARISONS = {
 
 
 def noisefree_on_grid(
-    noisefree_t1: str, pet_t1: str, grid_mask: str, genotype_model: str, genotype: str, scale=("minmax", 2.5)
+    noisefree_t1: str, pet_t1: str, grid_mask: str, genotype_model: str, genotype: str, scale=PAPER_PET_SCALE
 ):
     """The phantom's noise-free PET on the model grid, on the scale of the scan's normalized, corrected PET.
 
@@ -49,7 +50,7 @@ def noisefree_on_grid(
 
 
 def noisefree_scaled(
-    noisefree_t1: str | nib.Nifti1Image, pet_t1: str | nib.Nifti1Image, grid_mask: str, scale=("minmax", 2.5)
+    noisefree_t1: str | nib.Nifti1Image, pet_t1: str | nib.Nifti1Image, grid_mask: str, scale=PAPER_PET_SCALE
 ) -> nib.Nifti1Image:
     """The noise-free PET on the model grid, scaled by the map that scaled the measured PET."""
     from synthpet.normalize import apply_pet_scaling, pet_scaling
@@ -65,9 +66,9 @@ def noisefree_scaled(
     return nib.Nifti1Image(clean, affine)
 
 
-def warp_noisefree(inputs: dict, outputs: dict, voxel_mm: int, genotype: str, scale=("minmax", 2.5)) -> None:
+def warp_noisefree(inputs: dict, outputs: dict, voxel_mm: int, genotype: str, scale=PAPER_PET_SCALE) -> None:
     """The synthetic cohort's noise-free PET of a scan and its anatomical part, each on the scan's
-    normalized scale (the measured PET's min-max map and genotype correction), in MNI space; and the
+    normalized scale (the measured PET's map, ``scale``, and genotype correction), in MNI space; and the
     anatomical part in SUV (``ANATOMICAL_SUV``), on no scan's own scale, for the honest ceiling."""
     from synthpet import mni
     from synthpet.preprocess import pet_to_grid
