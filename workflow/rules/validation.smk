@@ -177,8 +177,8 @@ rule ground_truth_tables:
 
 # the hooks: every ingest (and the provenance) waits for the dataset's files; each scan has its
 # noise-free PET and its anatomical part in MNI space, scored by the per-scan measures; Table 4 shows
-# the anatomical part's skill as the ceiling of a T1w-only predictor: on a scale fitted on the
-# training scans (honest), and on each scan's own scale (an oracle's)
+# the anatomical part's skill as the ceiling of a T1w-only predictor: with the population mean,
+# weighed by a fit on the training scans (honest), and on each scan's own scale (an oracle's)
 DATASET_INPUTS["dataset"] = rules.phantom_dataset.output.participants
 EXTRA_MNI_IMAGES.update(
     {
