@@ -6,12 +6,15 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+import pandas as pd
 import pytest
 
 from synthpet.config import validate_config
@@ -196,13 +199,103 @@ def parsed_rules(workdir: Path, config: dict) -> list:
         return list(workflow._workflow.rules)
 
 
+# On top of the demo config: 6 participants in 3 groups, 2 folds, 2 epochs. Small enough to run
+# through the workflow in a couple of minutes; shared by the SLURM test and the fold-0 rerun.
+SMALL_RUN = """
+phantom:
+  cohort:
+    - {group: HC, sessions: 1, participants: 2}
+    - {group: CLBP, sessions: 1, participants: 2}
+    - {group: KOA, sessions: 1, participants: 2}
+folds: {n_folds: 2}
+genotype: {scope: cohort}
+training: {epochs: 2, learning_rate: 0.001, device: auto}
+"""
+MNI_PET_NAME = (
+    "results/mni/sub-{subject}/ses-{session}/pet/{scan}_trc-PBR28_space-MNI152NLin6Asym_desc-synthetic_pet.nii.gz"
+)
+
+
+def small_run_command(workdir: Path, *args: str) -> list[str]:
+    """The workflow command for the small cohort of ``SMALL_RUN``, run from ``workdir``."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "small.yaml").write_text(SMALL_RUN)
+    return workflow_command(workdir, *args, configfiles=("config/config.yaml", workdir / "small.yaml"))
+
+
 @pytest.fixture(scope="session")
-def demo(tmp_path_factory) -> Path:
+def small_run(tmp_path_factory) -> Path:
+    """The small cohort run once per session: both folds' models, and fold 0's held-out scans through
+    prediction to their MNI-space PET (what the fold-0 rerun checks). Tests copy it (``small_run_copy``)."""
+    work = tmp_path_factory.mktemp("small-run")
+
+    def run(step: str, targets: list[str]) -> None:
+        done = subprocess.run(small_run_command(work, "--cores", "2", "--", *targets), capture_output=True, text=True)
+        assert done.returncode == 0, f"the small run failed at {step}:\n{done.stderr[-5000:]}"
+
+    run("training", [f"results/models/fold-{fold}/summary.json" for fold in (0, 1)])
+    folds = pd.read_csv(work / "results" / "cohort" / "folds.tsv", sep="\t", dtype=str)
+    held_out = folds[folds["fold"] == "0"].itertuples()
+    run("fold 0 in MNI space", [MNI_PET_NAME.format(**row._asdict()) for row in held_out])
+    return work
+
+
+@pytest.fixture
+def small_run_copy(small_run, tmp_path) -> Path:
+    """A copy of the small run (outputs with their times, and Snakemake's records), to change."""
+    copy = tmp_path / "small-run"
+    shutil.copytree(small_run, copy, symlinks=True)
+    return copy
+
+
+# The demo, started in the background once the session's tests are collected: it keeps both cores
+# busy for minutes, while most other tests use one, so they run beside it; the tests that read it run last.
+BACKGROUND_DEMO: dict[str, object] = {}
+
+
+@pytest.hookimpl(trylast=True)  # after -m and -k have deselected
+def pytest_collection_modifyitems(config, items):
+    reading = [item for item in items if "demo" in item.fixturenames]
+    if not reading:
+        return
+    items[:] = [item for item in items if "demo" not in item.fixturenames] + reading
+    if os.environ.get("SYNTHPET_DEMO_WORKDIR") or config.option.collectonly:
+        return
+    work = Path(tempfile.mkdtemp(prefix="synthpet-demo-"))
+    with open(work / "demo-run.log", "w") as log:
+        process = subprocess.Popen(
+            workflow_command(work, "--cores", "2"), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    BACKGROUND_DEMO.update(work=work, process=process)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """A demo still running is stopped as Ctrl-C would stop it; a finished one is removed if every test passed."""
+    process, work = BACKGROUND_DEMO.get("process"), BACKGROUND_DEMO.get("work")
+    if process is None:
+        return
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    if exitstatus == 0:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def demo() -> Path:
     """The README's demo run once per test session, end to end, on 2 cores; its working directory.
     Tests read it and never change it: one that changes a run takes ``demo_copy``."""
     reused = os.environ.get("SYNTHPET_DEMO_WORKDIR")  # a finished demo, while iterating on these tests
-    work = Path(reused) if reused else tmp_path_factory.mktemp("demo")
-    snakemake(work, "--cores", "2")  # nothing to do in a finished demo
+    if reused:
+        snakemake(Path(reused), "--cores", "2")  # nothing to do in a demo of this code
+        return Path(reused)
+    process, work = BACKGROUND_DEMO["process"], BACKGROUND_DEMO["work"]
+    if process.wait(timeout=3600) != 0:
+        raise AssertionError(f"the demo failed ({process.returncode}):\n{(work / 'demo-run.log').read_text()[-5000:]}")
     return work
 
 

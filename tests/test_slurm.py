@@ -15,21 +15,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, SNAKEMAKE, parsed_rules, planned_jobs, workflow_command
+from conftest import REPO, SNAKEMAKE, parsed_rules, planned_jobs, small_run_command
 from slurm_cluster import Cluster, Unavailable, install
 
-# on top of the demo config: 6 participants in 3 groups, 2 folds, 1 epoch
-SMALL = """
-phantom:
-  cohort:
-    - {group: HC, sessions: 1, participants: 2}
-    - {group: CLBP, sessions: 1, participants: 2}
-    - {group: KOA, sessions: 1, participants: 2}
-folds: {n_folds: 2}
-genotype: {scope: cohort}
-training: {epochs: 1, learning_rate: 0.001, device: auto}
-"""
-TARGETS = [f"results/models/fold-{fold}/summary.json" for fold in (0, 1)]
 # the scan whose per-scan chain goes through the cluster, and the fold whose genotype fit and training do
 SCAN, FOLD = "sub-001", 0
 # fast polling for a test; the profile keeps the plugin's defaults for real clusters
@@ -51,10 +39,7 @@ def cluster(tmp_path_factory):
 
 
 def run(workdir: Path, env: dict, *args: str, timeout: int = 1500) -> subprocess.CompletedProcess:
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "small.yaml").write_text(SMALL)
-    command = workflow_command(workdir, *args, configfiles=("config/config.yaml", workdir / "small.yaml"))
-    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+    return subprocess.run(small_run_command(workdir, *args), capture_output=True, text=True, env=env, timeout=timeout)
 
 
 def digest(path: Path) -> str:
@@ -62,14 +47,12 @@ def digest(path: Path) -> str:
 
 
 @pytest.mark.cluster
-def test_training_through_slurm_matches_a_local_run(cluster, tmp_path):
-    """A local run of the small cohort, copied into a second working directory where one scan's
+def test_training_through_slurm_matches_a_local_run(cluster, small_run, tmp_path):
+    """The small cohort's local run, copied into a second working directory where one scan's
     preprocessing (one group job), fold 0's genotype fit and fold 0's training are deleted and then
     made again through SLURM: their bytes (and weights) must be the local run's."""
-    local = run(tmp_path / "local", cluster.env, "--cores", "2", "--", *TARGETS)
-    assert local.returncode == 0, local.stderr[-5000:]
-    shutil.copytree(tmp_path / "local", tmp_path / "slurm", symlinks=True)  # outputs keep their times
-    local_out, slurm_out = tmp_path / "local" / "results", tmp_path / "slurm" / "results"
+    shutil.copytree(small_run, tmp_path / "slurm", symlinks=True)  # outputs keep their times
+    local_out, slurm_out = small_run / "results", tmp_path / "slurm" / "results"
     redone = [
         *sorted((slurm_out / "preproc" / SCAN).rglob("*.nii.gz")),
         *sorted((slurm_out / "folds" / f"fold-{FOLD}").rglob("*")),
@@ -91,7 +74,7 @@ def test_training_through_slurm_matches_a_local_run(cluster, tmp_path):
         "train_fold:gpu=1",
         "--slurm-keep-successful-logs",
         "--",
-        TARGETS[FOLD],
+        f"results/models/fold-{FOLD}/summary.json",
     )
     assert through_slurm.returncode == 0, through_slurm.stderr[-5000:]
     # three cluster jobs, each with its SLURM log: the scan's group, the genotype fit, the training

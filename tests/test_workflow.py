@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import shutil
 import subprocess
@@ -9,7 +11,18 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import REPO, SNAKEMAKE, STATIC_PET_SIDECAR, planned_jobs, snakemake, workflow_command
+import pandas as pd
+import pytest
+import torch
+from conftest import (
+    REPO,
+    SNAKEMAKE,
+    STATIC_PET_SIDECAR,
+    planned_jobs,
+    small_run_command,
+    snakemake,
+    workflow_command,
+)
 
 # the paper's protocol (METHOD.md), as the settings line of a run prints it
 PAPER_PROTOCOL = {
@@ -169,3 +182,55 @@ def test_bad_dataset_is_reported_before_any_job(tiny_bids, tmp_path):
     assert "sub-02: no PET image" in output
     assert "participant sub-03 is not in participants.tsv" in output
     assert not (tmp_path / "run" / "out").exists()
+
+
+# what rule mni_pet writes for a scan (the expected-error maps and the harness's images need every fold)
+MNI_PET = ("true", "smoothed", "synthetic", "syntheticSUVR", "trueSUVR")
+
+
+def digests(paths) -> dict[Path, str]:
+    return {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in paths}
+
+
+@pytest.mark.slow
+def test_a_second_run_of_fold_0_gives_identical_weights_and_predictions(small_run_copy):
+    """Same config and seed on the CPU: fold 0 from its genotype regression on, its model and its
+    scans' predictions and MNI images, run again bit for bit; no other fold's file is touched.
+
+    On the small cohort (2 epochs): the demo's 60 would cost a third of its training for the same check;
+    the trainer's determinism over many epochs is test_training's (a killed and resumed run)."""
+    work = small_run_copy
+    out = work / "results"
+    folds = pd.read_csv(out / "cohort" / "folds.tsv", sep="\t", dtype=str)
+    own = list(folds.loc[folds["fold"] == "0", "scan"])
+    mni = out / "mni"
+    # what fold 0 owns: its corrected PETs, its model, and its held-out scans' predictions and MNI PET
+    owned = [
+        *sorted((out / "folds" / "fold-0").rglob("*.nii.gz")),
+        *[p for scan in own for p in sorted((out / "predictions").rglob(f"{scan}_*.nii.gz"))],
+        *[p for scan in own for desc in MNI_PET for p in sorted(mni.rglob(f"{scan}_*_desc-{desc}_pet.nii.gz"))],
+    ]
+    others = [*sorted((out / "folds" / "fold-1").rglob("*.nii.gz")), *sorted((out / "models" / "fold-1").iterdir())]
+    # every scan's PET corrected by fold 0's genotype model; each own scan's 2 predictions and MNI PETs
+    assert len(owned) == len(folds) + (2 + len(MNI_PET)) * len(own) and others
+    before, untouched = digests(owned), {path: path.stat().st_mtime_ns for path in others}
+    stamps = {path: path.stat().st_mtime_ns for path in owned}
+    # torch.save writes a random serialization id into every file: weights are compared as tensors
+    weights = torch.load(out / "models" / "fold-0" / "model.pt", weights_only=True)
+    # a finished fold keeps no checkpoint, so a forced rerun trains from scratch rather than resuming
+    assert not (out / "models" / "fold-0" / "checkpoint.pt").exists()
+    targets = [str(path.relative_to(work)) for path in owned if path.is_relative_to(mni)]
+    command = small_run_command(work, "--cores", "2", "--forcerun", "genotype_correction", "--", *targets)
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=1200)
+    assert rerun.returncode == 0, rerun.stderr[-5000:]
+    ran = planned_jobs(rerun)
+    assert ran["genotype_correction"] == 1 and ran["train_fold"] == 1 and ran["predict_scan"] == len(own), ran
+    summary = json.loads((out / "models" / "fold-0" / "summary.json").read_text())
+    assert summary["facts"]["resumed_from_epoch"] == 0  # it really retrained, every epoch
+    rewritten = [path for path in owned if path.stat().st_mtime_ns != stamps[path]]
+    assert rewritten == owned  # every watched file was written again ...
+    changed = [str(p.relative_to(out)) for p, digest in digests(owned).items() if digest != before[p]]
+    assert not changed, changed  # ... with the same bytes
+    again = torch.load(out / "models" / "fold-0" / "model.pt", weights_only=True)
+    assert all(torch.equal(weights[key], again[key]) for key in weights)
+    assert {path: path.stat().st_mtime_ns for path in others} == untouched
