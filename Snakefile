@@ -40,8 +40,8 @@ include: "workflow/rules/derivatives.smk"
 
 onstart:
     from snakemake.logging import logger
-    from synthpet.derivatives import write_dataset_descriptions
-    from synthpet.provenance import workflow_state
+    from synthpet.io.derivatives import write_dataset_descriptions
+    from synthpet.io.provenance import workflow_state
 
     # each derivatives folder says what made it, before any job writes into it
     write_dataset_descriptions(OUT, RAW_DIR, workflow_state(workflow.basedir))

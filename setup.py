@@ -14,7 +14,7 @@ from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "src"))
-from synthpet.resources import WORKFLOW_FILES, git_state  # noqa: E402  (it imports no third-party package)
+from synthpet.io.resources import WORKFLOW_FILES, git_state  # noqa: E402  (it imports no third-party package)
 
 
 class BuildWithWorkflow(build_py):

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthpet.config import validate_config
+from synthpet.io.config import validate_config
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))

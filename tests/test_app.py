@@ -16,8 +16,8 @@ import pytest
 from conftest import REPO, parsed_rules, planned_jobs, validator_errors
 
 from synthpet import __version__
-from synthpet.derivatives import ROOTS
-from synthpet.resources import WORKFLOW_FILES
+from synthpet.io.derivatives import ROOTS
+from synthpet.io.resources import WORKFLOW_FILES
 
 SYNTHPET = str(Path(sys.executable).with_name("synthpet"))
 

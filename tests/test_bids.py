@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from conftest import STATIC_PET_SIDECAR, dynamic_sidecar, write_nifti
 
-from synthpet.bids import discover, sidecar_chain
 from synthpet.errors import InputError
+from synthpet.io.bids import discover, sidecar_chain
 
 
 def problems_of(root, input_config) -> str:
@@ -127,7 +127,7 @@ def test_filters_take_a_list_of_values(tiny_bids, input_config):
     tiny_bids.t1w("01", extra="_acq-fast")
     tiny_bids.t1w("02", extra="_acq-slow")
     tiny_bids.write_participants()
-    from synthpet.config import validate_config
+    from synthpet.io.config import validate_config
 
     filters = validate_config({"input": {"t1w_filters": {"acquisition": ["fast", "slow"]}}})["input"]["t1w_filters"]
     cohort = discover(tiny_bids.root, input_config | {"t1w_filters": filters})
@@ -178,7 +178,7 @@ def test_body_weight_from_the_bids_tables(tiny_bids, input_config, tmp_path):
     """BIDS keeps weight in participants.tsv or sessions.tsv: a dynamic PET whose sidecar lacks
     BodyWeight takes it from there (a session's over the participant's), and gives the same SUV as a
     sidecar with that weight; a sidecar that disagrees, or a weight that is not in kg, is refused."""
-    from synthpet.ingest import ingest_pet
+    from synthpet.preprocess.ingest import ingest_pet
 
     without = {k: v for k, v in dynamic_sidecar().items() if k != "BodyWeight"}
     for session in ("1", "2"):

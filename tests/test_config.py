@@ -2,8 +2,8 @@ import pytest
 import yaml
 from conftest import REPO
 
-from synthpet.config import load_config, validate_config
 from synthpet.errors import ConfigError
+from synthpet.io.config import load_config, validate_config
 from synthpet.validation.phantom import cohort_layout
 
 
@@ -133,7 +133,7 @@ def test_phantom_refuses_a_file_as_its_output_folder(tmp_path, capsys):
 
 
 def test_every_setting_is_described():
-    from synthpet.config import load_schema
+    from synthpet.io.config import load_schema
 
     undescribed = []
 

@@ -21,7 +21,7 @@ import pytest
 from conftest import REPO, planned_jobs, snakemake, validator_errors, workflow_command
 from scipy import ndimage
 
-from synthpet.derivatives import ROOTS
+from synthpet.io.derivatives import ROOTS
 from synthpet.validation.phantom import rigid
 
 pytestmark = pytest.mark.e2e
@@ -223,7 +223,7 @@ def test_the_headline_table_opens_the_results(demo):
 def test_table4_separates_the_pattern_from_the_scale_for_every_predictor(demo):
     """One scan's r and scale-fitted MSE recomputed by hand from its MNI images, inside the region it
     is scored in; Table 4 carries both for the model, the baselines and the two ceilings."""
-    from synthpet.measures import scored_region
+    from synthpet.evaluate.measures import scored_region
 
     out = demo / "results"
     measured = pd.read_csv(out / "evaluation" / "scan_metrics.tsv", sep="\t")
@@ -265,8 +265,8 @@ def test_figures_and_mni_space(demo):
     assert mni_t1.shape == (91, 109, 91)
     # the inverse warp brings MNI-space images back onto a scan's T1w: the template's brain lands on the
     # scan's own brain mask (found independently, by brain extraction)
-    from synthpet import mni
-    from synthpet.brain_extraction import dice
+    from synthpet.evaluate import mni
+    from synthpet.preprocess.brain_extraction import dice
 
     anat = out / "mni" / "sub-001" / "ses-01" / "anat"
     native = out / "preproc" / "sub-001" / "ses-01" / "anat" / "sub-001_ses-01_desc-brain_mask.nii.gz"
@@ -313,8 +313,8 @@ def test_a_participants_sessions_agree_on_the_model_grid(demo, tmp_path):
     # the model grid is oriented by each scan's transform to the template: a participant's sessions,
     # scanned in other head poses (and stored in other axis orders), give about the same grid image;
     # a grid on the scanner's axes (the old one) agrees less
-    from synthpet import preprocess
-    from synthpet.config import load_config
+    from synthpet.io.config import load_config
+    from synthpet.preprocess import steps
 
     agreement = {"affine": [], "scanner": []}
     grid_settings = load_config(REPO / "config" / "config.yaml")["preprocess"]
@@ -326,7 +326,7 @@ def test_a_participants_sessions_agree_on_the_model_grid(demo, tmp_path):
             anat = out / "preproc" / f"sub-{subject}" / f"ses-{session}" / "anat"
             stem = f"sub-{subject}_ses-{session}"
             for frame in agreement:
-                grid, _ = preprocess.grid_t1w(
+                grid, _ = steps.grid_t1w(
                     anat / f"{stem}_desc-brain_T1w.nii.gz",
                     anat / f"{stem}_desc-brain_mask.nii.gz",
                     anat / f"{stem}_from-T1w_to-MNI152NLin6Asym_mode-image_xfm.txt",

@@ -2,8 +2,8 @@
 
 import os
 
-from synthpet.derivatives import dataset_relative, sidecar
-from synthpet.paths import bids_path, source_entities
+from synthpet.io.derivatives import dataset_relative, sidecar
+from synthpet.io.paths import bids_path, source_entities
 
 RAW = {"t1w": "sub-01/anat/sub-01_T1w.nii.gz", "pet": "sub-01/pet/sub-01_trc-PBR28_pet.nii.gz"}
 

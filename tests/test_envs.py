@@ -13,7 +13,7 @@ import yaml
 from conftest import REPO
 from packaging.specifiers import SpecifierSet
 
-from synthpet.resources import export_root_for_conda, workflow_root
+from synthpet.io.resources import export_root_for_conda, workflow_root
 
 
 def conda_directives() -> set[str]:

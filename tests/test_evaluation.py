@@ -10,9 +10,9 @@ import pytest
 from conftest import write_nifti
 from scipy import stats
 
-from synthpet import atlas, metrics, statistics
 from synthpet.errors import ConfigError
-from synthpet.genotype import GenotypeModel
+from synthpet.evaluate import atlas, metrics, statistics
+from synthpet.learn.genotype import GenotypeModel
 from synthpet.validation.truth import noisefree_on_grid
 
 
@@ -274,7 +274,7 @@ def test_regional_baseline_and_skill_are_calibrated():
 def test_harvard_oxford_has_the_papers_21_regions_lateralized():
     regions = atlas.harvard_oxford(2)
     assert set(atlas.PAPER_SUBCORTICAL) <= set(regions.names) and len(atlas.PAPER_SUBCORTICAL) == 21
-    from synthpet.mni import template
+    from synthpet.evaluate.mni import template
 
     t1, brain = template(2)
     x = (t1.affine @ np.vstack([np.indices(t1.shape).reshape(3, -1), np.ones((1, brain.size))]))[0].reshape(t1.shape)
@@ -295,7 +295,7 @@ def test_atlas_round_trips_and_a_user_atlas_is_checked(tmp_path):
     loaded = atlas.Atlas.load(tmp_path / "atlas.npz")
     assert loaded.names == small.names and np.array_equal(loaded.masks, small.masks)
 
-    from synthpet.mni import template
+    from synthpet.evaluate.mni import template
 
     t1, brain = template(2)
     labels = np.zeros(brain.shape, np.int16)
@@ -315,8 +315,8 @@ def test_atlas_round_trips_and_a_user_atlas_is_checked(tmp_path):
 
 @pytest.mark.parametrize("scale", [("minmax", 2.5), ("mean", 2.0)])
 def test_noisefree_truth_takes_the_measured_pets_scale_and_genotype_correction(tmp_path, scale):
-    from synthpet.normalize import scale_pet
-    from synthpet.preprocess import pet_to_grid
+    from synthpet.preprocess.normalize import scale_pet
+    from synthpet.preprocess.steps import pet_to_grid
 
     rng = np.random.default_rng(1)
     t1_affine = np.diag([2.0, 2.0, 2.0, 1.0])
@@ -349,9 +349,9 @@ def test_mni_outputs_share_the_atlas_space():
     """The MNI template is nimare's MNI152NLin6Asym (FSL's MNI152), the space Harvard-Oxford is defined in:
     the atlas grid is a crop of the template's own grid (every atlas voxel centre is a template voxel
     centre, so labels are taken without interpolation), and its labels lie inside the template's brain."""
-    from synthpet.brain_extraction import head_template as brain_extraction_template
-    from synthpet.mni import SPACE, template
-    from synthpet.templates import harvard_oxford_dir, harvard_oxford_maxprob
+    from synthpet.evaluate.mni import SPACE, template
+    from synthpet.io.templates import harvard_oxford_dir, harvard_oxford_maxprob
+    from synthpet.preprocess.brain_extraction import head_template as brain_extraction_template
 
     assert SPACE == "MNI152NLin6Asym"
     t1, brain = template(1)
@@ -367,8 +367,8 @@ def test_mni_outputs_share_the_atlas_space():
 def test_each_scan_is_scored_inside_its_own_brain():
     """Voxels outside a scan's own brain mask (NaN) are left out of its metrics and regional means: a
     baseline that is nonzero there is not penalized where the scan's true and synthetic PET are both zero."""
-    from synthpet.atlas import Atlas
-    from synthpet.statistics import population_mean_baseline
+    from synthpet.evaluate.atlas import Atlas
+    from synthpet.evaluate.statistics import population_mean_baseline
 
     truth = np.array([0.2, 0.4, 0.6, 0.8])
     assert metrics.compare(np.array([0.3, 0.4, 0.6, np.nan]), np.array([0.2, 0.4, np.nan, 0.8]), 0.05)[
@@ -385,7 +385,7 @@ def test_each_scan_is_scored_inside_its_own_brain():
 def test_regional_means_match_a_region_by_region_mean():
     """Overlapping regions (the derived cortex holds the cortical labels), NaNs left out, a region with
     no voxel and one whose voxels are all NaN: each region's mean is that of its own finite voxels."""
-    from synthpet.atlas import Atlas
+    from synthpet.evaluate.atlas import Atlas
 
     rng = np.random.default_rng(0)
     masks = rng.random((5, 6, 7, 4)) < 0.3
@@ -406,7 +406,7 @@ def test_regional_means_match_a_region_by_region_mean():
 def test_population_mean_baseline_uses_only_the_other_folds_and_scores_like_the_model():
     """Each scan's baseline is the mean PET of the scans outside its fold (a hand computation), scored
     with the model's metrics; the skill score is 0 for a model that is the baseline and 1 for a perfect one."""
-    from synthpet.statistics import population_mean_baseline, table4_metrics
+    from synthpet.evaluate.statistics import population_mean_baseline, table4_metrics
 
     rng = np.random.default_rng(0)
     pet = rng.uniform(0.1, 1.0, size=50) + rng.normal(0, 0.05, size=(6, 50))  # a shared pattern, scan noise
@@ -438,7 +438,7 @@ def test_t1w_regression_baseline_learns_what_the_t1w_explains_and_never_sees_hel
     """PET that is a nonlinear function of the T1w plus a shared pattern: the regression (fitted on the
     other folds) predicts held-out scans far better than the population mean; changing a fold's own
     targets leaves its predictions unchanged (scored against a fixed probe image)."""
-    from synthpet.statistics import population_mean_baseline, t1w_regression_baseline
+    from synthpet.evaluate.statistics import population_mean_baseline, t1w_regression_baseline
 
     rng = np.random.default_rng(1)
     scans_n, voxels = 8, 3000
@@ -499,7 +499,7 @@ def test_the_honest_ceiling_knows_only_what_the_anatomy_tells(individual):
     """The ceiling fitted on the training scans: with one anatomy for every scan it can do no better
     than the population mean (skill about 0), while the anatomical part on each scan's own scale (the
     oracle) scores far better; with individual anatomy the honest ceiling beats the mean."""
-    from synthpet.statistics import HONEST_CEILING, fitted_scale_ceiling, population_mean_baseline, skill
+    from synthpet.evaluate.statistics import HONEST_CEILING, fitted_scale_ceiling, population_mean_baseline, skill
 
     table, anatomy, targets = _anatomy_cohort(individual)
     ceiling = fitted_scale_ceiling(table, anatomy, targets, 0.05)
@@ -525,7 +525,7 @@ def test_the_honest_ceiling_knows_only_what_the_anatomy_tells(individual):
 def _scored_like_the_workflow(table, anatomy, targets, model) -> pd.DataFrame:
     """The per-scan measures that evaluation_tables gathers: the model's metrics against each target,
     the population mean's and the honest ceiling's (CNR left at 0)."""
-    from synthpet.statistics import fitted_scale_ceiling, population_mean_baseline
+    from synthpet.evaluate.statistics import fitted_scale_ceiling, population_mean_baseline
 
     rows = pd.DataFrame(
         [
@@ -547,7 +547,7 @@ def test_table4_reads_every_predictor_on_the_pattern_as_well_as_the_raw_error():
     """A model that draws each scan's true pattern on a wrong scale: Table 4's raw skill over the
     mean is low, its skill on the pattern alone (MSE after the per-scan fit) is 1, and every
     predictor, ceilings included, has its r and scale-fitted MSE."""
-    from synthpet.statistics import HONEST_CEILING, table4_metrics
+    from synthpet.evaluate.statistics import HONEST_CEILING, table4_metrics
 
     table, anatomy, targets = _anatomy_cohort(individual=True)
     table["subject"] = table["scan"]
@@ -566,7 +566,7 @@ def test_table4_reads_every_predictor_on_the_pattern_as_well_as_the_raw_error():
 def test_the_headline_table_agrees_with_table4_and_names_each_predictor():
     """The headline reads the same per-scan measures as Table 4: the model's skill over the mean (and
     on the pattern) is Table 4's, with the same interval; each predictor has a row per scope."""
-    from synthpet.statistics import HONEST_CEILING, headline_table, table4_metrics
+    from synthpet.evaluate.statistics import HONEST_CEILING, headline_table, table4_metrics
 
     table, anatomy, targets = _anatomy_cohort(individual=True)
     table["subject"] = [f"p{i // 2}" for i in range(len(table))]  # two scans per participant

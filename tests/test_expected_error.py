@@ -4,7 +4,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from synthpet.expected_error import agreement, expected_errors
+from synthpet.evaluate.expected_error import agreement, expected_errors
 
 
 def image(tmp_path, name, data):

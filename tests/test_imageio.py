@@ -6,7 +6,7 @@ import pytest
 from conftest import write_nifti
 
 from synthpet.errors import InputError
-from synthpet.imageio import atomic_path, load_volume, save_nifti, to_canonical
+from synthpet.io.imageio import atomic_path, load_volume, save_nifti, to_canonical
 
 
 def test_truncated_gzip_names_the_file(tmp_path):
@@ -87,7 +87,7 @@ def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(tmp_path):
 
 
 def test_from_canonical_undoes_to_canonical(tmp_path):
-    from synthpet.imageio import from_canonical
+    from synthpet.io.imageio import from_canonical
 
     data = np.random.default_rng(2).random((5, 6, 7)).astype(np.float32)
     affine = np.array([[0, 0, -1.5, 10], [-2.0, 0, 0, -5], [0, 3.0, 0, 7], [0, 0, 0, 1]])  # PIR-like

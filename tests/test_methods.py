@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from synthpet.config import validate_config
-from synthpet.methods import methods_html, methods_text
+from synthpet.io.config import validate_config
+from synthpet.report.methods import methods_html, methods_text
 
 FOLDS = pd.DataFrame(
     {"scan": ["sub-01", "sub-02_ses-1", "sub-02_ses-2"], "subject": ["01", "02", "02"], "group": ["HC", "KOA", "KOA"]}

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from synthpet.model import AttentionBlock, ModelConfig, UNet3D, count_parameters
+from synthpet.learn.model import AttentionBlock, ModelConfig, UNet3D, count_parameters
 
 SMALL = ModelConfig(channels=8, norm_groups=4, head_norm_groups=4)
 

@@ -7,10 +7,10 @@ import pytest
 from conftest import SMALL_PHANTOM, validator_errors
 from nibabel.processing import resample_from_to
 
-from synthpet import bids
-from synthpet.config import validate_config
 from synthpet.errors import ConfigError
-from synthpet.ingest import ingest_pet
+from synthpet.io import bids
+from synthpet.io.config import validate_config
+from synthpet.preprocess.ingest import ingest_pet
 from synthpet.validation import phantom
 
 
@@ -117,7 +117,7 @@ def test_planted_genotype_effect(small_phantom):
 
 def test_scans_lie_in_the_scanner_as_real_heads_do(small_phantom):
     """Head poses, axis orders and oblique grids vary, so nothing downstream can assume the template's axes."""
-    from synthpet.model_grid import nearest_rotation
+    from synthpet.preprocess.model_grid import nearest_rotation
 
     root, config = small_phantom
     orders, obliques, tilts = set(), [], []
@@ -196,7 +196,7 @@ def test_each_participant_has_uptake_that_the_anatomy_does_not_show(small_phanto
 def test_a_users_pattern_image_replaces_the_regional_pattern(tmp_path):
     """An MNI-space map with the left hemisphere 1.5x the right: the scan's anatomical part (in the
     scan's own tilted T1w space, hemispheres found through the stored head pose) follows it."""
-    from synthpet.config import validate_config
+    from synthpet.io.config import validate_config
 
     maps = phantom.mni_tissue_maps(2)
     centres = nib.affines.apply_affine(maps.affine, np.indices(maps.mask.shape).reshape(3, -1).T)
@@ -235,7 +235,7 @@ def test_a_bad_pattern_image_names_the_setting(tmp_path, data, message):
     nib.save(nib.Nifti1Image(data.astype(np.float32), affine), path)
     config = {**SMALL_PHANTOM, "phantom": {**SMALL_PHANTOM["phantom"], "pattern_image": str(path)}}
     if message == "positive in only":
-        from synthpet.config import validate_config
+        from synthpet.io.config import validate_config
 
         settings = validate_config(config)["phantom"]
         with pytest.raises(ConfigError, match="phantom.pattern_image.*positive in only 0%"):

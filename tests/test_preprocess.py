@@ -11,9 +11,10 @@ import pytest
 from conftest import write_nifti
 from scipy import ndimage
 
-from synthpet import brain_extraction, genotype, model_grid, preprocess, registration
 from synthpet.errors import InputError, SynthpetError
-from synthpet.folds import check_genotypes, make_folds
+from synthpet.learn import genotype
+from synthpet.learn.folds import check_genotypes, make_folds
+from synthpet.preprocess import brain_extraction, model_grid, registration, steps
 
 SETTINGS = {
     "grid_shape": [24, 24, 24],
@@ -147,7 +148,7 @@ def test_pet_that_misses_the_brain_stops_coregistration(tmp_path):
     with pytest.raises(
         SynthpetError, match=rf"sub-01: coregistration failed, it puts \d+ % of the brain outside.*{qc}"
     ):
-        preprocess.coregistration(
+        steps.coregistration(
             t1_path, pet_path, mask_path, tmp_path / "m.txt", tmp_path / "p.nii.gz", "ants", SETTINGS, 0, "sub-01", qc
         )
     assert qc.exists() and not (tmp_path / "m.txt").exists() and not (tmp_path / "p.nii.gz").exists()
@@ -183,7 +184,7 @@ def grid_inputs(tmp_path):
 def test_model_grid_outputs(tmp_path):
     t1, mask, pet, brain, affine = grid_inputs(tmp_path)
     outs = [tmp_path / f"{n}_grid.nii.gz" for n in ("t1", "pet", "mask")]
-    preprocess.to_model_grid(t1, mask, None, pet, *outs, SETTINGS, "sub-01")
+    steps.to_model_grid(t1, mask, None, pet, *outs, SETTINGS, "sub-01")
     t1_grid, pet_grid, mask_grid = (nib.load(p) for p in outs)
     for img in (t1_grid, pet_grid, mask_grid):
         assert img.shape == (24, 24, 24)
@@ -211,7 +212,7 @@ def test_normalization_gives_monais_numbers(case, clip):
     another percentile rule or a missing clip would each differ."""
     from monai.transforms import ScaleIntensity, ScaleIntensityRangePercentiles
 
-    from synthpet.normalize import scale_mri, scale_pet
+    from synthpet.preprocess.normalize import scale_mri, scale_pet
 
     rng = np.random.default_rng(3)
     shape = (20, 22, 18) if case != "few voxels" else (3, 3, 2)
@@ -235,7 +236,7 @@ def test_normalization_gives_monais_numbers(case, clip):
 def test_the_mean_pet_scale_is_the_suvr_over_its_maximum_and_does_not_hang_on_one_voxel():
     """pet_scale mean: SUV / (brain mean x pet_suvr_max), clipped to [0, 1] (a hand computation). One
     hot voxel (a vessel) rescales every voxel of the min-max target, and barely moves the mean one."""
-    from synthpet.normalize import scale_pet
+    from synthpet.preprocess.normalize import scale_pet
 
     rng = np.random.default_rng(5)
     suv = rng.uniform(0.5, 1.5, (12, 12, 12)).astype(np.float32)
@@ -261,7 +262,7 @@ def test_grid_too_small_for_the_brain(tmp_path):
     t1, mask, pet, _, _ = grid_inputs(tmp_path)
     small = SETTINGS | {"grid_shape": [16, 16, 16], "grid_voxel_mm": 2.0}
     with pytest.raises(SynthpetError, match=r"sub-01: the model grid \(16x16x16 voxels of 2 mm\) holds only"):
-        preprocess.to_model_grid(t1, mask, None, pet, *(tmp_path / f"{n}.nii.gz" for n in "abc"), small, "sub-01")
+        steps.to_model_grid(t1, mask, None, pet, *(tmp_path / f"{n}.nii.gz" for n in "abc"), small, "sub-01")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -486,7 +487,7 @@ def test_rigid_and_affine_grids_follow_the_transform_to_the_template():
 def test_grid_images_do_not_depend_on_the_header(small_phantom, tmp_path):
     """The same T1w with its header turned by 15 and 30 degrees, in other axis orders and oblique, gives
     the same image on the rigid model grid (real brain extraction); on the scanner's axes it does not."""
-    from synthpet.ingest import ingest_t1w
+    from synthpet.preprocess.ingest import ingest_t1w
 
     root, config = small_phantom
     source = nib.load(sorted(root.rglob("*_T1w.nii.gz"))[0])
@@ -507,9 +508,9 @@ def test_grid_images_do_not_depend_on_the_header(small_phantom, tmp_path):
         nib.save(moved, case / "given.nii.gz")
         ingest_t1w(case / "given.nii.gz", case / "t1.nii.gz")
         files = [str(case / f) for f in ("t1.nii.gz", "mask.nii.gz", "brain.nii.gz", "xfm.txt")]
-        preprocess.brain_mask(*files, "ants", settings, 0, name, str(case / "qc.png"))
+        steps.brain_mask(*files, "ants", settings, 0, name, str(case / "qc.png"))
         for frame in ("rigid", "scanner"):
-            grid, _ = preprocess.grid_t1w(
+            grid, _ = steps.grid_t1w(
                 files[2],
                 files[1],
                 files[3],
@@ -533,12 +534,12 @@ def test_grid_images_do_not_depend_on_the_header(small_phantom, tmp_path):
 
 
 def test_the_lean_ants_import_leaves_out_only_what_synthpet_never_calls():
-    """synthpet.antspy imports antspyx without statsmodels, scikit-learn and pyplot (2 s of a job's
+    """synthpet.preprocess.antspy imports antspyx without statsmodels, scikit-learn and pyplot (2 s of a job's
     start); what the registrations call is there (the registration tests above run through it), a
     left-out helper says so when called, and a left-out subpackage still imports when asked for."""
     code = """
 import sys
-from synthpet.antspy import ants
+from synthpet.preprocess.antspy import ants
 print(sorted(m for m in ("statsmodels", "sklearn", "matplotlib.pyplot") if m in sys.modules))
 print(all(callable(getattr(ants, f)) for f in ("registration", "apply_transforms", "affine_initializer",
       "resample_image", "image_read", "image_write", "read_transform", "create_ants_transform")))
@@ -553,5 +554,5 @@ print(callable(ants.plotting.plot))
     lines = done.stdout.splitlines()
     assert lines[0] == "[]", done.stdout
     assert lines[1] == "True"
-    assert "ants.regress_poly was left out by synthpet.antspy" in lines[2]
+    assert "ants.regress_poly was left out by synthpet.preprocess.antspy" in lines[2]
     assert lines[3] == "True"

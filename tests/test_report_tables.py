@@ -6,7 +6,7 @@ from io import StringIO
 import numpy as np
 import pandas as pd
 
-from synthpet.report_tables import file_html, flatten, table_html
+from synthpet.report.report_tables import file_html, flatten, table_html
 
 
 def test_html_table_holds_every_cell(tmp_path):

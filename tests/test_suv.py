@@ -5,7 +5,7 @@ import pytest
 from conftest import dynamic_sidecar
 
 from synthpet.errors import InputError
-from synthpet.suv import (
+from synthpet.io.suv import (
     activity_to_bq,
     compute_suv,
     half_life_s,

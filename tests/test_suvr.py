@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from synthpet.atlas import Atlas
 from synthpet.errors import ConfigError, InputError
+from synthpet.evaluate.atlas import Atlas
+from synthpet.evaluate.suvr import reference_mask, to_suvr
 from synthpet.plan import plan_run
-from synthpet.suvr import reference_mask, to_suvr
 from synthpet.validation.phantom import DATASETS
 
 

@@ -13,9 +13,9 @@ import pytest
 import torch
 from conftest import REPO, write_nifti
 
-from synthpet.inference import predict_scan
-from synthpet.model import ModelConfig
-from synthpet.training import FoldData, TrainConfig, masked_loss, train_fold, write_fold_artefacts
+from synthpet.learn.inference import predict_scan
+from synthpet.learn.model import ModelConfig
+from synthpet.learn.training import FoldData, TrainConfig, masked_loss, train_fold, write_fold_artefacts
 
 TINY = ModelConfig(channels=8, norm_groups=4, head_norm_groups=4)
 
@@ -64,7 +64,7 @@ RESUME_SCRIPT = textwrap.dedent(
     import torch
     sys.path.insert(0, {tests!r})
     from test_training import TINY, tiny_data
-    from synthpet.training import TrainConfig, train_fold
+    from synthpet.learn.training import TrainConfig, train_fold
     torch.set_num_threads(1)
     config = TrainConfig(epochs=5, batch_size=2, learning_rate=3e-3, seed=3, device="cpu", model=TINY)
     model, _, facts = train_fold(tiny_data(6), tiny_data(2, seed=9), config, 1, Path(sys.argv[1]), log=print)
@@ -147,7 +147,7 @@ def test_prediction_on_the_grid_and_in_native_space(tmp_path):
 
 def test_concurrent_fold_jobs_spread_over_the_visible_gpus(monkeypatch):
     """No GPU here: the choice of device is checked with torch's CUDA queries answered for 3 GPUs."""
-    from synthpet.training import resolve_device
+    from synthpet.learn.training import resolve_device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
@@ -163,7 +163,7 @@ def test_concurrent_fold_jobs_spread_over_the_visible_gpus(monkeypatch):
 @pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last_3d])
 def test_depthwise_convolution_gradients_match_torch(memory_format):
     """The fast CPU backward of DepthwiseConv3d gives torch's own gradients (input, weight and bias)."""
-    from synthpet.model import DepthwiseConv3d
+    from synthpet.learn.model import DepthwiseConv3d
 
     torch.manual_seed(0)
     layer = DepthwiseConv3d(3).double().to(memory_format=memory_format)
@@ -227,7 +227,7 @@ def test_speed_levers_train_the_same_model(tmp_path, levers, tolerance):
 
 
 def test_auto_memory_format_is_channels_last_on_the_cpu():
-    from synthpet.training import speed_levers
+    from synthpet.learn.training import speed_levers
 
     assert speed_levers(TrainConfig(), torch.device("cpu")).memory_format == "channels_last"
     assert speed_levers(TrainConfig(), torch.device("cuda")).memory_format == "contiguous"
@@ -236,7 +236,7 @@ def test_auto_memory_format_is_channels_last_on_the_cpu():
 
 def test_cosine_schedule_anneals_from_the_learning_rate_to_near_zero():
     """Each epoch's rate is a function of the epoch alone (so a resumed run continues the same curve)."""
-    from synthpet.training import epoch_learning_rate
+    from synthpet.learn.training import epoch_learning_rate
 
     cosine = TrainConfig(epochs=4, learning_rate=0.004, lr_schedule="cosine")
     rates = [epoch_learning_rate(cosine, epoch) for epoch in range(4)]

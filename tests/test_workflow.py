@@ -101,8 +101,8 @@ def test_paper_config_on_a_users_dataset_runs_the_papers_protocol(tiny_bids, tmp
     )
     assert checked.returncode == 0, checked.stderr
     assert settings_in_effect(checked.stdout) == settings
-    from synthpet.config import load_config
-    from synthpet.model import ModelConfig, UNet3D, count_parameters
+    from synthpet.io.config import load_config
+    from synthpet.learn.model import ModelConfig, UNet3D, count_parameters
 
     model = load_config(REPO / "config" / "paper.yaml", overrides={"input": {"bids_dir": str(tiny_bids.root)}})["model"]
     assert count_parameters(UNet3D(ModelConfig.from_dict(model))) == 507_553

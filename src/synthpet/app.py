@@ -18,11 +18,11 @@ from pathlib import Path
 
 import yaml
 
-from synthpet.config import merge_config, read_config_file
 from synthpet.errors import SynthpetError
-from synthpet.imageio import write_text
+from synthpet.io.config import merge_config, read_config_file
+from synthpet.io.imageio import write_text
+from synthpet.io.resources import workflow_root
 from synthpet.plan import plan_run
-from synthpet.resources import workflow_root
 
 LEVELS = ("participant", "group")
 # the config keys that the command line sets, as the user typed them

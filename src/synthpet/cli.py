@@ -8,11 +8,11 @@ from pathlib import Path
 
 from synthpet import app
 from synthpet.errors import SynthpetError
-from synthpet.resources import version_line
+from synthpet.io.resources import version_line
 
 
 def _phantom(args: argparse.Namespace) -> None:
-    from synthpet.config import load_config
+    from synthpet.io.config import load_config
     from synthpet.validation import phantom
 
     config = load_config(*([args.config] if args.config else []))
@@ -29,7 +29,7 @@ def _phantom(args: argparse.Namespace) -> None:
 
 
 def _check(args: argparse.Namespace) -> None:
-    from synthpet.config import effective_config
+    from synthpet.io.config import effective_config
     from synthpet.plan import plan_run, settings_line
     from synthpet.validation.phantom import DATASETS
 

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from synthpet import atlas, bids
-from synthpet.bids import Cohort
-from synthpet.config import validate_config
 from synthpet.errors import ConfigError
-from synthpet.folds import check_genotypes, make_folds
-from synthpet.suvr import check_reference
+from synthpet.evaluate import atlas
+from synthpet.evaluate.suvr import check_reference
+from synthpet.io import bids
+from synthpet.io.bids import Cohort
+from synthpet.io.config import validate_config
+from synthpet.learn.folds import check_genotypes, make_folds
 
 # the settings that define the paper's protocol, shown when a run starts so the user sees what runs
 PROTOCOL_KEYS = (

@@ -22,8 +22,8 @@ import nibabel as nib
 import numpy as np
 
 from synthpet.errors import InputError, SynthpetError
-from synthpet.paths import json_sidecar
-from synthpet.suvr import to_suvr
+from synthpet.evaluate.suvr import to_suvr
+from synthpet.io.paths import json_sidecar
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
 IMAGES = ("mean", "std", "mask")  # the outputs that are images, each with a JSON sidecar
@@ -60,8 +60,8 @@ def _suffix(path: Path) -> str:
 
 def not_a_t1w(path: Path) -> str | None:
     """Why ``path`` is not a T1w image, from its name, its JSON sidecar and its header; None if it may be one."""
-    from synthpet.bids import COARSE_T1W_MM
-    from synthpet.imageio import geometry_problems, load_header
+    from synthpet.io.bids import COARSE_T1W_MM
+    from synthpet.io.imageio import geometry_problems, load_header
 
     suffix = _suffix(path)
     if suffix.lower() in OTHER_SUFFIXES:
@@ -215,7 +215,7 @@ def predict_new(
     # read when ITK first starts its threads, so set before antspyx is imported
     os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = "1"
     from synthpet import __version__
-    from synthpet.training import resolve_device
+    from synthpet.learn.training import resolve_device
 
     inputs = find_inputs(t1ws)
     models = load_fold_models(model_dir)
@@ -241,8 +241,8 @@ def predict_new(
             f"the models in {models.folder} were trained on {what}; on real scans their output shows what "
             "the method does, not a subject's [11C]PBR28 uptake"
         )
-    from synthpet.model import ModelConfig
-    from synthpet.training import load_model
+    from synthpet.learn.model import ModelConfig
+    from synthpet.learn.training import load_model
 
     networks = [
         load_model(w, ModelConfig.from_dict(m), target)
@@ -273,19 +273,19 @@ def _outputs(out: Path, stem: str) -> dict[str, Path]:
 
 
 def _predict_one(t1w: Path, models: FoldModels, networks: list, outputs: dict[str, Path], target, facts: dict) -> None:
-    from synthpet import preprocess
-    from synthpet.imageio import from_canonical, load_header, save_nifti, write_json
-    from synthpet.inference import predict_volume
-    from synthpet.ingest import ingest_t1w
-    from synthpet.model_grid import from_grid
-    from synthpet.qc import overlay_figure
+    from synthpet.io.imageio import from_canonical, load_header, save_nifti, write_json
+    from synthpet.learn.inference import predict_volume
+    from synthpet.preprocess import steps
+    from synthpet.preprocess.ingest import ingest_t1w
+    from synthpet.preprocess.model_grid import from_grid
+    from synthpet.preprocess.qc import overlay_figure
 
     settings, stem = models.preprocess, output_stem(t1w)
     original = load_header(t1w)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         ingest_t1w(t1w, work / "t1.nii.gz")
-        preprocess.brain_mask(
+        steps.brain_mask(
             work / "t1.nii.gz",
             work / "mask.nii.gz",
             work / "brain.nii.gz",
@@ -296,7 +296,7 @@ def _predict_one(t1w: Path, models: FoldModels, networks: list, outputs: dict[st
             stem,
             str(outputs["qc"].with_name(f"{stem}_desc-brainmask_qc.png")),
         )
-        grid, grid_mask = preprocess.grid_t1w(
+        grid, grid_mask = steps.grid_t1w(
             work / "brain.nii.gz",
             work / "mask.nii.gz",
             work / "xfm.txt",
@@ -323,7 +323,7 @@ def _predict_one(t1w: Path, models: FoldModels, networks: list, outputs: dict[st
         "std": f"SD across {len(models.weights)} fold models (uncertainty of the synthetic PET)",
         "suvr": "the synthetic PET divided by its mean inside the brain mask (SUVR, whole-brain reference)",
     }
-    scale = UNITS[preprocess.pet_scale_settings(settings)[0]]
+    scale = UNITS[steps.pet_scale_settings(settings)[0]]
     units = {"mean": scale, "std": scale, "suvr": "ratio to the whole-brain mean (unitless)"}
     for key in ("mean", "std", "suvr"):
         save_nifti(from_canonical(native[key], original), original.affine, outputs[key])

@@ -67,7 +67,7 @@ def snakemake_start(repeats: int) -> float:
 
 
 def plan_seconds(configfile: str, repeats: int) -> float:
-    from synthpet.config import load_config, load_schema
+    from synthpet.io.config import load_config, load_schema
     from synthpet.plan import plan_run
     from synthpet.validation.phantom import DATASETS
 
@@ -77,14 +77,14 @@ def plan_seconds(configfile: str, repeats: int) -> float:
 
 
 def discovery_seconds(scans: int, repeats: int) -> float:
-    """synthpet.bids.discover on a generated dataset of ``scans`` participants (T1w and static PET)."""
+    """synthpet.io.bids.discover on a generated dataset of ``scans`` participants (T1w and static PET)."""
     import json
 
     import nibabel as nib
     import numpy as np
 
-    from synthpet.bids import discover
-    from synthpet.config import validate_config
+    from synthpet.io.bids import discover
+    from synthpet.io.config import validate_config
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

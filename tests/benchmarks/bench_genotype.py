@@ -50,8 +50,8 @@ import numpy as np
 import pandas as pd
 from nibabel.processing import resample_from_to
 
-from synthpet import genotype
-from synthpet.paths import bids_path
+from synthpet.io.paths import bids_path
+from synthpet.learn import genotype
 
 
 def load(results: Path):
@@ -100,7 +100,7 @@ def difference(pet, masks, genotypes, where) -> float:
 
 def true_effect_maps(results: Path, folds: pd.DataFrame, config: dict) -> np.ndarray:
     """(scans, voxels): each scan's true HAB-minus-MAB map on its model grid, on its normalized scale."""
-    from synthpet.preprocess import pet_scale_settings
+    from synthpet.preprocess.steps import pet_scale_settings
     from synthpet.validation import phantom
     from synthpet.validation.truth import noisefree_scaled
 
@@ -198,7 +198,7 @@ def main() -> None:
     for method, values in seconds.items():
         print(f"fit time, {method}: median {statistics.median(values):.2f} s over {len(values)} fits")
     if args.truth:
-        from synthpet.config import load_config
+        from synthpet.io.config import load_config
 
         against_truth(folds, pet, masks, true_effect_maps(args.results, folds, load_config(*args.config)), grid_shape)
 

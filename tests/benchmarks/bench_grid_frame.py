@@ -26,9 +26,9 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from synthpet import model_grid, preprocess
-from synthpet.config import load_config
-from synthpet.registration import load_matrix
+from synthpet.io.config import load_config
+from synthpet.preprocess import model_grid, steps
+from synthpet.preprocess.registration import load_matrix
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -48,7 +48,7 @@ def main() -> None:
                 anat = args.results / "preproc" / f"sub-{row.subject}" / f"ses-{row.session}" / "anat"
                 xfm = anat / f"{row.scan}_from-T1w_to-MNI152NLin6Asym_mode-image_xfm.txt"
                 mask = anat / f"{row.scan}_desc-brain_mask.nii.gz"
-                grid, grid_mask = preprocess.grid_t1w(
+                grid, grid_mask = steps.grid_t1w(
                     anat / f"{row.scan}_desc-brain_T1w.nii.gz",
                     mask,
                     xfm,

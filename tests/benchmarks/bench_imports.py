@@ -1,4 +1,4 @@
-"""Benchmark: what a job pays to import antspyx, whole (`import ants`) and lean (`synthpet.antspy`).
+"""Benchmark: what a job pays to import antspyx, whole (`import ants`) and lean (`synthpet.preprocess.antspy`).
 
     python tests/benchmarks/bench_imports.py [--repeats 7]
 
@@ -17,7 +17,7 @@ import time
 CASES = {
     "python start (baseline)": "pass",
     "import ants": "import ants",
-    "from synthpet.antspy import ants": "from synthpet.antspy import ants",
+    "from synthpet.preprocess.antspy import ants": "from synthpet.preprocess.antspy import ants",
 }
 
 

@@ -26,13 +26,13 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from synthpet.bids import discover
-from synthpet.brain_extraction import TEMPLATE_SPACE as SPACE
-from synthpet.brain_extraction import dice, extract_ants
-from synthpet.config import validate_config
-from synthpet.imageio import save_nifti, to_canonical
-from synthpet.ingest import ingest_t1w
-from synthpet.registration import save_matrix
+from synthpet.io.bids import discover
+from synthpet.io.config import validate_config
+from synthpet.io.imageio import save_nifti, to_canonical
+from synthpet.preprocess.brain_extraction import TEMPLATE_SPACE as SPACE
+from synthpet.preprocess.brain_extraction import dice, extract_ants
+from synthpet.preprocess.ingest import ingest_t1w
+from synthpet.preprocess.registration import save_matrix
 from synthpet.validation.phantom import truth_path
 
 
@@ -58,7 +58,7 @@ def register_once(brain: Path, mask: Path, voxel_mm: int, work: Path, threads: i
 def timed_registration(brain: Path, mask: Path, voxel_mm: int, work: Path) -> tuple[float, float]:
     import ants  # noqa: F401 (import outside the timing)
 
-    from synthpet import mni
+    from synthpet.evaluate import mni
 
     start = time.perf_counter()
     mni.register(

@@ -25,13 +25,13 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from synthpet import brain_extraction, registration
-from synthpet.bids import discover
-from synthpet.config import validate_config
-from synthpet.geometry import mask_points
-from synthpet.imageio import save_nifti
-from synthpet.ingest import ingest_pet, ingest_t1w
-from synthpet.preprocess import to_model_grid
+from synthpet.io.bids import discover
+from synthpet.io.config import validate_config
+from synthpet.io.imageio import save_nifti
+from synthpet.preprocess import brain_extraction, registration
+from synthpet.preprocess.geometry import mask_points
+from synthpet.preprocess.ingest import ingest_pet, ingest_t1w
+from synthpet.preprocess.steps import to_model_grid
 from synthpet.validation.phantom import truth_path
 
 

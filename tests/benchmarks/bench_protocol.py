@@ -22,9 +22,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from synthpet.config import load_config
-from synthpet.model import ModelConfig
-from synthpet.training import FoldData, TrainConfig, load_volumes, train_fold
+from synthpet.io.config import load_config
+from synthpet.learn.model import ModelConfig
+from synthpet.learn.training import FoldData, TrainConfig, load_volumes, train_fold
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,7 @@ Per case (model and grid size), on random volumes of that shape, all in one proc
   - baseline: the authors' loop, a different loop from the trainer: the model with torch's own
     depthwise convolutions, contiguous memory, eager fp32, batch 2, a plain Adam step; run before
     and after the levers, so drift of the machine shows as two different baseline figures;
-  - each lever: synthpet.training.train_fold with those settings (the code the workflow runs).
+  - each lever: synthpet.learn.training.train_fold with those settings (the code the workflow runs).
 With --concurrent K, K trainer processes then train at once on the same device (several folds on
 one large GPU, as `--resources gpu=K` allows on a workstation) and their summed volumes/s is printed.
 Printed per run: training volumes/s (median over epochs after the first, which holds compilation),
@@ -26,8 +26,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from synthpet.model import DepthwiseConv3d, ModelConfig, UNet3D
-from synthpet.training import FoldData, TrainConfig, masked_loss, resolve_device, train_fold
+from synthpet.learn.model import DepthwiseConv3d, ModelConfig, UNet3D
+from synthpet.learn.training import FoldData, TrainConfig, masked_loss, resolve_device, train_fold
 
 MODELS = {
     "demo": ModelConfig(channels=8, head_norm_groups=4),  # config/config.yaml

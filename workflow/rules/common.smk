@@ -7,12 +7,13 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from synthpet import derivatives, mni, paths
-from synthpet.config import load_schema
 from synthpet.errors import SynthpetError
-from synthpet.measures import COMPARISONS, IMAGES
+from synthpet.evaluate import mni
+from synthpet.evaluate.measures import COMPARISONS, IMAGES
+from synthpet.io import derivatives, paths
+from synthpet.io.config import load_schema
+from synthpet.io.resources import export_root_for_conda
 from synthpet.plan import plan_run, settings_line
-from synthpet.resources import export_root_for_conda
 from synthpet.validation.phantom import DATASETS as SYNTHETIC_DATASETS
 
 export_root_for_conda()

@@ -1,6 +1,6 @@
 """Snakemake job: the atlas regions on the MNI output grid, computed once for every scan's measures."""
 
-from synthpet import atlas
+from synthpet.evaluate import atlas
 from synthpet.logs import job_log
 
 with job_log(snakemake.log[0]) as log:

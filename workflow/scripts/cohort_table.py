@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from synthpet.imageio import write_text
+from synthpet.io.imageio import write_text
 from synthpet.logs import job_log
 
 with job_log(snakemake.log[0]):

@@ -3,7 +3,7 @@
 import os
 
 from synthpet.logs import job_log
-from synthpet.preprocess import coregistration
+from synthpet.preprocess.steps import coregistration
 
 os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(snakemake.threads)
 with job_log(snakemake.log[0]):

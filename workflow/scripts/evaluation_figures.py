@@ -1,6 +1,6 @@
 """Snakemake job: the paper's figures 2 to 7 from the evaluation tables."""
 
-from synthpet.figures import draw_figures
+from synthpet.evaluate.figures import draw_figures
 from synthpet.logs import job_log
 
 with job_log(snakemake.log[0]):

@@ -1,7 +1,7 @@
 """Snakemake job: the paper's tables 2 to 5, regional correlations and group comparisons, over all scans."""
 
+from synthpet.evaluate.statistics import write_tables
 from synthpet.logs import job_log
-from synthpet.statistics import write_tables
 
 with job_log(snakemake.log[0]):
     p = snakemake.params

@@ -5,10 +5,10 @@ synthetic PET misses and where it was expected to)."""
 import nibabel as nib
 import numpy as np
 
-from synthpet.expected_error import write_expected_errors
-from synthpet.figures import example_slices
+from synthpet.evaluate.expected_error import write_expected_errors
+from synthpet.evaluate.figures import example_slices
+from synthpet.evaluate.measures import IMAGES
 from synthpet.logs import job_log
-from synthpet.measures import IMAGES
 
 with job_log(snakemake.log[0]):
     i, o, p = snakemake.input, snakemake.output, snakemake.params

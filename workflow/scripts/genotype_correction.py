@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from synthpet.genotype import correct_fold
+from synthpet.learn.genotype import correct_fold
 from synthpet.logs import job_log
 
 with job_log(snakemake.log[0]) as log:

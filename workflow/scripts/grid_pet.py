@@ -2,7 +2,7 @@
 (preprocess.pet_scale)."""
 
 from synthpet.logs import job_log
-from synthpet.preprocess import grid_pet, pet_scale_settings
+from synthpet.preprocess.steps import grid_pet, pet_scale_settings
 
 with job_log(snakemake.log[0]):
     grid_pet(

@@ -2,8 +2,8 @@
 
 import pandas as pd
 
+from synthpet.evaluate.statistics import write_tsv
 from synthpet.logs import job_log
-from synthpet.statistics import write_tsv
 from synthpet.validation.truth import ground_truth_table, planted_effects
 
 with job_log(snakemake.log[0]):

@@ -1,7 +1,7 @@
 """Snakemake job: check a raw PET and write its SUV image in canonical form."""
 
-from synthpet.ingest import ingest_pet
 from synthpet.logs import job_log
+from synthpet.preprocess.ingest import ingest_pet
 
 with job_log(snakemake.log[0]):
     i, p = snakemake.input, snakemake.params

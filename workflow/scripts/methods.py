@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from synthpet.imageio import read_json, write_text
+from synthpet.io.imageio import read_json, write_text
 from synthpet.logs import job_log
-from synthpet.methods import methods_html, methods_text
+from synthpet.report.methods import methods_html, methods_text
 
 with job_log(snakemake.log[0]):
     i, o = snakemake.input, snakemake.output

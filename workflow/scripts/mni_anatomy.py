@@ -2,8 +2,8 @@
 
 import os
 
+from synthpet.evaluate.measures import warp_anatomy
 from synthpet.logs import job_log
-from synthpet.measures import warp_anatomy
 
 os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(snakemake.threads)
 with job_log(snakemake.log[0]):

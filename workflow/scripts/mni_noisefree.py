@@ -4,7 +4,7 @@ normalized scale, in MNI space."""
 import os
 
 from synthpet.logs import job_log
-from synthpet.preprocess import pet_scale_settings
+from synthpet.preprocess.steps import pet_scale_settings
 from synthpet.validation.truth import warp_noisefree
 
 os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(snakemake.threads)

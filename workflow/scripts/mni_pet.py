@@ -3,9 +3,9 @@ smoothed, and both as SUVR (evaluation.suvr_reference)."""
 
 import os
 
+from synthpet.evaluate.measures import warp_pet
+from synthpet.evaluate.suvr import write_scan_suvr
 from synthpet.logs import job_log
-from synthpet.measures import warp_pet
-from synthpet.suvr import write_scan_suvr
 
 os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(snakemake.threads)
 with job_log(snakemake.log[0]) as log:

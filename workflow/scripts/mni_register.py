@@ -5,9 +5,9 @@ import os
 import nibabel as nib
 import numpy as np
 
-from synthpet import mni
+from synthpet.evaluate import mni
 from synthpet.logs import job_log
-from synthpet.qc import overlay_figure
+from synthpet.preprocess.qc import overlay_figure
 
 os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(snakemake.threads)
 with job_log(snakemake.log[0]):

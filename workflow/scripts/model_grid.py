@@ -1,7 +1,7 @@
 """Snakemake job: one scan's normalized T1w and brain mask on its model grid."""
 
 from synthpet.logs import job_log
-from synthpet.preprocess import grid_t1w
+from synthpet.preprocess.steps import grid_t1w
 
 with job_log(snakemake.log[0]):
     i, o, p = snakemake.input, snakemake.output, snakemake.params

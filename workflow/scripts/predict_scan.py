@@ -1,6 +1,6 @@
 """Snakemake job: one scan's synthetic PET from the fold model that never saw it."""
 
-from synthpet.inference import predict_scan
+from synthpet.learn.inference import predict_scan
 from synthpet.logs import job_log
 
 with job_log(snakemake.log[0]) as log:

@@ -1,6 +1,6 @@
 """Snakemake job: coregistration error and brain-mask Dice of every scan against the phantom's truth."""
 
-from synthpet.imageio import write_text
+from synthpet.io.imageio import write_text
 from synthpet.logs import job_log
 from synthpet.validation.truth import accuracy_against_truth
 

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from synthpet.imageio import write_json
+from synthpet.io.imageio import write_json
+from synthpet.io.provenance import record
 from synthpet.logs import job_log
-from synthpet.provenance import record
 
 with job_log(snakemake.log[0]):
     # the workflow's own folder (not a param: moving the checkout must not make results stale)

@@ -1,8 +1,8 @@
 """Snakemake job: every table of the report (evaluation TSVs, provenance) as an HTML page."""
 
-from synthpet.imageio import write_text
+from synthpet.io.imageio import write_text
 from synthpet.logs import job_log
-from synthpet.report_tables import file_html
+from synthpet.report.report_tables import file_html
 
 with job_log(snakemake.log[0]):
     for key, source in snakemake.input.items():

@@ -1,10 +1,10 @@
 """Snakemake job: one scan's metrics (synthetic vs true PET, raw and smoothed) and regional means."""
 
-from synthpet.atlas import Atlas
-from synthpet.imageio import write_json
+from synthpet.evaluate.atlas import Atlas
+from synthpet.evaluate.measures import scan_measures
+from synthpet.evaluate.statistics import write_tsv
+from synthpet.io.imageio import write_json
 from synthpet.logs import job_log
-from synthpet.measures import scan_measures
-from synthpet.statistics import write_tsv
 
 with job_log(snakemake.log[0]):
     i, p = snakemake.input, snakemake.params

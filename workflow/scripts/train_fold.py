@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from synthpet.learn.model import ModelConfig
+from synthpet.learn.training import TrainConfig, load_volumes, train_fold, write_fold_artefacts
 from synthpet.logs import PROGRESS, job_log
-from synthpet.model import ModelConfig
-from synthpet.training import TrainConfig, load_volumes, train_fold, write_fold_artefacts
 
 with job_log(snakemake.log[0]) as log:
     p, i, o = snakemake.params, snakemake.input, snakemake.output

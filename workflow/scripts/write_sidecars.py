@@ -1,6 +1,6 @@
 """Snakemake job: the BIDS JSON sidecar of each derivative image of every scan."""
 
-from synthpet.derivatives import write_sidecars
+from synthpet.io.derivatives import write_sidecars
 from synthpet.logs import job_log
 
 with job_log(snakemake.log[0]):

@@ -26,12 +26,12 @@ import pandas as pd
 from scipy import ndimage
 
 from synthpet import __version__
-from synthpet.bids import Cohort, Scan
 from synthpet.errors import ConfigError
-from synthpet.imageio import save_nifti, write_json, write_text
-from synthpet.paths import bids_path, json_sidecar, scan_id
+from synthpet.io.bids import Cohort, Scan
+from synthpet.io.imageio import save_nifti, write_json, write_text
+from synthpet.io.paths import bids_path, json_sidecar, scan_id
+from synthpet.io.templates import harvard_oxford_labels, harvard_oxford_maxprob, mni_tissue_maps
 from synthpet.plan import selected_scans
-from synthpet.templates import harvard_oxford_labels, harvard_oxford_maxprob, mni_tissue_maps
 
 TRACER = "PBR28"
 GROUNDTRUTH = "sourcedata/groundtruth"
@@ -188,7 +188,7 @@ class Reference:
     mask: np.ndarray
 
     def save(self, path: str | Path) -> None:
-        from synthpet.imageio import atomic_path
+        from synthpet.io.imageio import atomic_path
 
         with atomic_path(path) as tmp, open(tmp, "wb") as handle:
             np.savez(handle, affine=self.affine, t1=self.t1, uptake=self.uptake, labels=self.labels, mask=self.mask)

@@ -11,11 +11,11 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from synthpet import brain_extraction, registration
-from synthpet.geometry import mask_points
-from synthpet.imageio import save_nifti, to_canonical
-from synthpet.normalize import PAPER_PET_SCALE
-from synthpet.statistics import TABLE4_METRICS, mean_sd, per_participant, pvalue
+from synthpet.evaluate.statistics import TABLE4_METRICS, mean_sd, per_participant, pvalue
+from synthpet.io.imageio import save_nifti, to_canonical
+from synthpet.preprocess import brain_extraction, registration
+from synthpet.preprocess.geometry import mask_points
+from synthpet.preprocess.normalize import PAPER_PET_SCALE
 
 TRUTH = "noisefree"  # the noise-free PET, on the scale of the scan's measured PET
 ANATOMICAL = "anatomical"  # its part that the anatomy explains: a T1w-only predictor's ceiling
@@ -40,7 +40,7 @@ def noisefree_on_grid(
     same map (from the measured PET's values) and the fold's genotype correction are applied to the
     noise-free PET.
     """
-    from synthpet.genotype import GenotypeModel
+    from synthpet.learn.genotype import GenotypeModel
 
     clean = noisefree_scaled(noisefree_t1, pet_t1, grid_mask, scale)
     brain = np.asarray(nib.load(grid_mask).dataobj) > 0
@@ -53,8 +53,8 @@ def noisefree_scaled(
     noisefree_t1: str | nib.Nifti1Image, pet_t1: str | nib.Nifti1Image, grid_mask: str, scale=PAPER_PET_SCALE
 ) -> nib.Nifti1Image:
     """The noise-free PET on the model grid, scaled by the map that scaled the measured PET."""
-    from synthpet.normalize import apply_pet_scaling, pet_scaling
-    from synthpet.preprocess import pet_to_grid
+    from synthpet.preprocess.normalize import apply_pet_scaling, pet_scaling
+    from synthpet.preprocess.steps import pet_to_grid
 
     mask_img = nib.load(grid_mask)
     brain = np.asarray(mask_img.dataobj) > 0
@@ -70,8 +70,8 @@ def warp_noisefree(inputs: dict, outputs: dict, voxel_mm: int, genotype: str, sc
     """The synthetic cohort's noise-free PET of a scan and its anatomical part, each on the scan's
     normalized scale (the measured PET's map, ``scale``, and genotype correction), in MNI space; and the
     anatomical part in SUV (``ANATOMICAL_SUV``), on no scan's own scale, for the honest ceiling."""
-    from synthpet import mni
-    from synthpet.preprocess import pet_to_grid
+    from synthpet.evaluate import mni
+    from synthpet.preprocess.steps import pet_to_grid
 
     for key in PHANTOM_IMAGES:
         clean = noisefree_on_grid(

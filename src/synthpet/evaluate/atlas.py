@@ -72,7 +72,7 @@ class Atlas:
             return np.where(counts > 0, sums / counts, np.nan)
 
     def save(self, path: str | Path) -> None:
-        from synthpet.imageio import atomic_path
+        from synthpet.io.imageio import atomic_path
 
         with atomic_path(path) as tmp, open(tmp, "wb") as handle:
             np.savez_compressed(
@@ -95,7 +95,7 @@ def region_names(setting: str | dict) -> list[str]:
     """The region names an atlas setting gives, read from its label table only (cheap enough to check
     settings against before any job); [] when a user's label table cannot be read yet."""
     if setting == "harvard-oxford":
-        from synthpet import templates
+        from synthpet.io import templates
 
         composite = [
             f"{side}_{kind}" for side in ("Left", "Right") for kind in ("Cerebral_Cortex", "Cerebral_White_Matter")
@@ -108,8 +108,8 @@ def region_names(setting: str | dict) -> list[str]:
 
 
 def harvard_oxford(voxel_mm: int) -> Atlas:
-    from synthpet import templates
-    from synthpet.mni import template
+    from synthpet.evaluate.mni import template
+    from synthpet.io import templates
 
     t1, brain = template(voxel_mm)
     labels = templates.harvard_oxford_maxprob(t1.affine, t1.shape, threshold=25)
@@ -144,7 +144,7 @@ def from_files(image: str | Path, labels: str | Path, voxel_mm: int) -> Atlas:
     """A user atlas: a label image in MNI space (resampled by nearest neighbour) and its label table."""
     from nibabel.processing import resample_from_to
 
-    from synthpet.mni import template
+    from synthpet.evaluate.mni import template
 
     for path in (image, labels):
         if not Path(path).exists():

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from synthpet.bids import merged_metadata, with_table_weight
 from synthpet.errors import InputError
-from synthpet.imageio import load_volume, save_nifti, to_canonical
-from synthpet.suv import compute_suv, recipe_from_sidecar, suv_range_problem
+from synthpet.io.bids import merged_metadata, with_table_weight
+from synthpet.io.imageio import load_volume, save_nifti, to_canonical
+from synthpet.io.suv import compute_suv, recipe_from_sidecar, suv_range_problem
 
 
 def ingest_t1w(t1w: str | Path, out: str | Path) -> None:

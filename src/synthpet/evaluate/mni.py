@@ -22,7 +22,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from synthpet.brain_extraction import TEMPLATE_SPACE
+from synthpet.preprocess.brain_extraction import TEMPLATE_SPACE
 
 SPACE = TEMPLATE_SPACE  # BIDS space label of every MNI output
 
@@ -30,7 +30,7 @@ SPACE = TEMPLATE_SPACE  # BIDS space label of every MNI output
 @lru_cache(maxsize=2)
 def template(voxel_mm: int) -> tuple[nib.Nifti1Image, np.ndarray]:
     """(skull-stripped T1 template, brain mask with its enclosed holes filled) of MNI152NLin6Asym at ``voxel_mm``."""
-    from synthpet.brain_extraction import fill_enclosed, head_template
+    from synthpet.preprocess.brain_extraction import fill_enclosed, head_template
 
     if voxel_mm not in (1, 2):
         raise ValueError(f"the bundled MNI152NLin6Asym template exists at 1 and 2 mm, not {voxel_mm}")
@@ -44,7 +44,7 @@ def template(voxel_mm: int) -> tuple[nib.Nifti1Image, np.ndarray]:
 # the files that carry images between nibabel and ANTs are uncompressed: gzip cost more than the rest
 def _to_ants(img: nib.Nifti1Image):
     """A nibabel image as an ANTs image (through a file: this antspyx has no in-memory conversion)."""
-    from synthpet.antspy import ants
+    from synthpet.preprocess.antspy import ants
 
     with tempfile.TemporaryDirectory() as tmp:
         path = f"{tmp}/image.nii"
@@ -53,7 +53,7 @@ def _to_ants(img: nib.Nifti1Image):
 
 
 def _to_nibabel(image) -> nib.Nifti1Image:
-    from synthpet.antspy import ants
+    from synthpet.preprocess.antspy import ants
 
     with tempfile.TemporaryDirectory() as tmp:
         path = f"{tmp}/image.nii"
@@ -87,9 +87,9 @@ def register(
     ``to_mni152``: the scan's T1w -> MNI152 affine from brain extraction, where the registration
     starts (a head tilted by 20 degrees defeats ANTs' centre-of-mass start).
     """
-    from synthpet.antspy import ants
-    from synthpet.imageio import atomic_path, save_nifti
-    from synthpet.registration import ants_registration, load_matrix, working_copy, write_ants_transform
+    from synthpet.io.imageio import atomic_path, save_nifti
+    from synthpet.preprocess.antspy import ants
+    from synthpet.preprocess.registration import ants_registration, load_matrix, working_copy, write_ants_transform
 
     fixed = _ants_template(voxel_mm)
     moving = ants.image_read(str(brain_t1w)).astype("float32")
@@ -121,7 +121,7 @@ def to_mni(
     interpolator: str = "linear",
 ) -> nib.Nifti1Image:
     """An image in the scan's T1w world (any grid) resampled once onto the template grid."""
-    from synthpet.antspy import ants
+    from synthpet.preprocess.antspy import ants
 
     moving = _to_ants(image) if isinstance(image, nib.Nifti1Image) else ants.image_read(str(image))
     warped = ants.apply_transforms(
@@ -141,7 +141,7 @@ def from_mni(
     interpolator: str = "linear",
 ) -> nib.Nifti1Image:
     """An MNI-space image (e.g. an atlas or a group map) resampled once onto a scan's T1w grid."""
-    from synthpet.antspy import ants
+    from synthpet.preprocess.antspy import ants
 
     moving = _to_ants(image) if isinstance(image, nib.Nifti1Image) else ants.image_read(str(image))
     warped = ants.apply_transforms(

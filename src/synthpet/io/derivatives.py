@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 
 from synthpet import __version__
-from synthpet.imageio import write_json, write_text
-from synthpet.paths import json_sidecar
+from synthpet.io.imageio import write_json, write_text
+from synthpet.io.paths import json_sidecar
 
 ROOTS = ("preproc", "mni", "predictions")
 BIDS_VERSION = "1.10.0"

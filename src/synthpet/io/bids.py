@@ -20,9 +20,9 @@ from pathlib import Path
 import pandas as pd
 
 from synthpet.errors import InputError
-from synthpet.imageio import geometry_problems, load_header, read_json, read_text
-from synthpet.paths import LABEL, scan_id, source_entities
-from synthpet.suv import recipe_from_sidecar, window_weights
+from synthpet.io.imageio import geometry_problems, load_header, read_json, read_text
+from synthpet.io.paths import LABEL, scan_id, source_entities
+from synthpet.io.suv import recipe_from_sidecar, window_weights
 
 GENOTYPES = ("HAB", "MAB", "LAB")
 _NIFTI = (".nii", ".nii.gz")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from synthpet.registration import resolve_backend
+from synthpet.preprocess.registration import resolve_backend
 
 
 def _ordinal(value: float) -> str:

@@ -18,7 +18,7 @@ def _pyplot():
 
 
 def _save(figure, path: str | Path) -> Path:
-    from synthpet.imageio import atomic_path
+    from synthpet.io.imageio import atomic_path
 
     with atomic_path(path) as tmp:
         figure.savefig(tmp, dpi=90, format="png", bbox_inches="tight")
@@ -225,9 +225,9 @@ def draw_figures(inputs: dict, outputs: dict, voxel_mm: int, folds, example: str
     """The paper's Figures 2 to 7 from the evaluation's tables, the example scan and the loss curves."""
     import nibabel as nib
 
-    from synthpet.atlas import table_regions
-    from synthpet.measures import IMAGES
-    from synthpet.mni import template
+    from synthpet.evaluate.atlas import table_regions
+    from synthpet.evaluate.measures import IMAGES
+    from synthpet.evaluate.mni import template
 
     _, brain = template(voxel_mm)
     volumes = {key: np.asarray(nib.load(inputs[f"example_{key}"]).dataobj, np.float32) for key in IMAGES}

@@ -14,11 +14,11 @@ import nibabel as nib
 import numpy as np
 from scipy import ndimage
 
-from synthpet import brain_extraction, model_grid, normalize, registration
 from synthpet.errors import SynthpetError
-from synthpet.geometry import mask_points
-from synthpet.imageio import save_nifti
-from synthpet.qc import overlay_figure
+from synthpet.io.imageio import save_nifti
+from synthpet.preprocess import brain_extraction, model_grid, normalize, registration
+from synthpet.preprocess.geometry import mask_points
+from synthpet.preprocess.qc import overlay_figure
 
 LOG = logging.getLogger("synthpet")
 

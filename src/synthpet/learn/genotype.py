@@ -162,7 +162,7 @@ def correct_fold(
     """
     import nibabel as nib
 
-    from synthpet.imageio import save_nifti, write_json
+    from synthpet.io.imageio import save_nifti, write_json
 
     images = [nib.load(p) for p in pet_paths]
     pet = np.stack([np.asarray(img.dataobj, np.float32).ravel() for img in images])

@@ -14,7 +14,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from synthpet import metrics
+from synthpet.evaluate import metrics
 
 
 def pvalue(result: pd.DataFrame) -> float:
@@ -509,7 +509,7 @@ def group_comparison(regions: pd.DataFrame, names) -> pd.DataFrame:
 
 
 def write_tsv(table: pd.DataFrame, path: str | Path) -> None:
-    from synthpet.imageio import atomic_path
+    from synthpet.io.imageio import atomic_path
 
     with atomic_path(path) as tmp:
         table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
@@ -531,8 +531,8 @@ def write_tables(inputs: dict, outputs: dict, voxel_mm: int, min_target: float, 
     """
     import json
 
-    from synthpet.atlas import table_regions
-    from synthpet.mni import template
+    from synthpet.evaluate.atlas import table_regions
+    from synthpet.evaluate.mni import template
 
     cohort = _scans_table(inputs)
     names = [Path(p).name.removesuffix("_metrics.json") for p in inputs["metrics"]]

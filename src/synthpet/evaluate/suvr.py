@@ -48,8 +48,8 @@ def write_scan_suvr(images: dict[str, str], mask: str, atlas_path: str, names, o
     """Each of ``images`` (MNI space) as an SUVR to the reference region; returns its size in voxels."""
     import nibabel as nib
 
-    from synthpet.atlas import Atlas
-    from synthpet.imageio import save_nifti
+    from synthpet.evaluate.atlas import Atlas
+    from synthpet.io.imageio import save_nifti
 
     brain = np.asarray(nib.load(mask).dataobj) > 0
     reference = reference_mask(brain, Atlas.load(atlas_path) if names else None, list(names))

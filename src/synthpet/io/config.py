@@ -15,7 +15,7 @@ import jsonschema
 import yaml
 
 from synthpet.errors import ConfigError
-from synthpet.resources import workflow_root
+from synthpet.io.resources import workflow_root
 
 SCHEMA_PATH = workflow_root() / "workflow" / "schemas" / "config.schema.yaml"
 # the demo: what a run without --configfile uses (and only then; see effective_config)

@@ -7,7 +7,7 @@
 - ``fsl`` backend: BET with the configured fractional threshold, then FLIRT (12 dof) of the brain to
   FSL's MNI152 brain (the same MNI152NLin6Asym space) for the transform.
 
-The transform (T1w world -> template world, RAS mm) orients the model grid (``synthpet.model_grid``).
+The transform (T1w world -> template world, RAS mm) orients the model grid (``synthpet.preprocess.model_grid``).
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ def pose_search(fixed, moving, out: str) -> str:
     Centre-of-mass alignment alone, ANTs' default, leaves a head tilted by 30 degrees tilted by 26
     after the affine stage; with the search 1 degree is left (measured on a phantom scan, 1.6 s).
     """
-    from synthpet.antspy import ants
-    from synthpet.registration import working_copy
+    from synthpet.preprocess.antspy import ants
+    from synthpet.preprocess.registration import working_copy
 
     return ants.affine_initializer(
         working_copy(fixed, 4), working_copy(moving, 4), search_factor=20, radian_fraction=0.1, txfn=out
@@ -55,8 +55,8 @@ def extract_ants(
     t1: str | Path, transform: str = "SyN", work_voxel_mm: float = 2.0, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Brain mask (bool, on the T1w grid) by registering the head template to the T1w, and T1w -> template."""
-    from synthpet.antspy import ants
-    from synthpet.registration import ants_registration, ants_transform_to_world, working_copy
+    from synthpet.preprocess.antspy import ants
+    from synthpet.preprocess.registration import ants_registration, ants_transform_to_world, working_copy
 
     template, template_mask = head_template(2 if work_voxel_mm >= 2 else 1)
     image = ants.image_read(str(t1)).astype("float32")
@@ -95,7 +95,7 @@ def fsl_brain_template() -> Path:
 
 
 def extract_fsl(t1: str | Path, frac: float = 0.5, robust: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    from synthpet.registration import flirt_interface, flirt_world
+    from synthpet.preprocess.registration import flirt_interface, flirt_world
 
     with tempfile.TemporaryDirectory() as tmp:
         result = bet_interface(t1, Path(tmp) / "brain.nii.gz", frac, robust).run(cwd=tmp)
@@ -108,7 +108,7 @@ def extract_fsl(t1: str | Path, frac: float = 0.5, robust: bool = True) -> tuple
 
 def extract(t1: str | Path, backend: str, settings: dict, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Brain mask of a T1w (bool, on its grid), enclosed CSF spaces included, and its T1w -> template transform."""
-    from synthpet.registration import resolve_backend
+    from synthpet.preprocess.registration import resolve_backend
 
     if resolve_backend(backend) == "fsl":
         mask, to_template = extract_fsl(t1, frac=settings["bet_frac"], robust=settings["bet_robust"])

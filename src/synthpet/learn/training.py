@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from synthpet.model import ModelConfig, UNet3D, count_parameters
+from synthpet.learn.model import ModelConfig, UNet3D, count_parameters
 
 
 @dataclass(frozen=True)
@@ -173,7 +173,7 @@ def evaluate(model: nn.Module, data: FoldData, config: TrainConfig, levers: Spee
 
 
 def _save_atomic(obj, path: Path) -> None:
-    from synthpet.imageio import atomic_path
+    from synthpet.io.imageio import atomic_path
 
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
@@ -300,7 +300,7 @@ def write_fold_artefacts(
     import pandas as pd
 
     from synthpet import __version__
-    from synthpet.imageio import atomic_path, write_json, write_text
+    from synthpet.io.imageio import atomic_path, write_json, write_text
 
     _save_atomic({k: v.detach().cpu() for k, v in model.state_dict().items()}, Path(out["weights"]))
     table = pd.DataFrame(history)

@@ -7,7 +7,7 @@ Here those subpackages are left out while ``ants`` loads; registration, transfor
 image I/O, all that synthpet uses, are untouched. A left-out function raises and says so. An
 ``ants`` that is already imported is used as it is.
 
-    from synthpet.antspy import ants
+    from synthpet.preprocess.antspy import ants
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ QUANTILE_NAMES = (
 
 def _left_out(name: str):
     def call(*args, **kwargs):
-        raise RuntimeError(f"ants.{name} was left out by synthpet.antspy; use 'import ants' in a fresh process")
+        raise RuntimeError(
+            f"ants.{name} was left out by synthpet.preprocess.antspy; use 'import ants' in a fresh process"
+        )
 
     return call
 
@@ -41,8 +43,8 @@ def _left_out(name: str):
 def _import_lean():
     if "ants" in sys.modules:
         return sys.modules["ants"]
-    stubs = {name: types.ModuleType(name, "left out by synthpet.antspy") for name in LEFT_OUT}
-    stubs[QUANTILE] = types.ModuleType(QUANTILE, "left out by synthpet.antspy")
+    stubs = {name: types.ModuleType(name, "left out by synthpet.preprocess.antspy") for name in LEFT_OUT}
+    stubs[QUANTILE] = types.ModuleType(QUANTILE, "left out by synthpet.preprocess.antspy")
     for name in QUANTILE_NAMES:
         setattr(stubs[QUANTILE], name, _left_out(name))
     sys.modules.update(stubs)

@@ -14,8 +14,9 @@ from pathlib import Path
 from synthpet import __version__
 from synthpet.errors import SynthpetError
 
-PACKAGED = Path(__file__).resolve().parent / "_workflow"
-CHECKOUT = Path(__file__).resolve().parents[2]
+PACKAGE = Path(__file__).resolve().parents[1]  # synthpet/
+PACKAGED = PACKAGE / "_workflow"
+CHECKOUT = PACKAGE.parents[1]  # src/synthpet -> the checkout
 # the files a run needs, relative to the workflow root (setup.py copies these)
 WORKFLOW_FILES = ("Snakefile", "workflow", "config", "envs", "profiles")
 BUILD_COMMIT = "COMMIT"

@@ -8,7 +8,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from synthpet.resources import workflow_state
+from synthpet.io.resources import workflow_state
 
 PACKAGES = (
     "synthpet",

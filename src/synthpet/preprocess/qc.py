@@ -23,7 +23,7 @@ def overlay_figure(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from synthpet.imageio import atomic_path
+    from synthpet.io.imageio import atomic_path
 
     centre = (
         np.argwhere(mask).mean(axis=0).round().astype(int)

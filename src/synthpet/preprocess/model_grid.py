@@ -29,7 +29,7 @@ import nibabel as nib
 import numpy as np
 from nibabel.processing import resample_from_to
 
-from synthpet.geometry import mask_points, share_inside
+from synthpet.preprocess.geometry import mask_points, share_inside
 
 FRAMES = ("rigid", "affine", "scanner")
 
@@ -37,7 +37,7 @@ FRAMES = ("rigid", "affine", "scanner")
 @lru_cache(maxsize=1)
 def template_brain_centre() -> np.ndarray:
     """Centroid (world mm) of the MNI152NLin6Asym brain mask: where the grid's centre goes."""
-    from synthpet.brain_extraction import head_template
+    from synthpet.preprocess.brain_extraction import head_template
 
     return mask_points(nib.load(head_template(1)[1])).mean(axis=1)
 

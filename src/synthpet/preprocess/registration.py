@@ -18,7 +18,7 @@ import nibabel as nib
 import numpy as np
 from nibabel.processing import resample_from_to
 
-from synthpet.geometry import share_inside
+from synthpet.preprocess.geometry import share_inside
 
 _LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
@@ -39,7 +39,7 @@ def resolve_backend(backend: str) -> str:
 
 def ants_transform_to_world(path: str | Path) -> np.ndarray:
     """An ANTs/ITK affine file as a RAS world matrix mapping fixed-image points to moving-image points."""
-    from synthpet.antspy import ants
+    from synthpet.preprocess.antspy import ants
 
     transform = ants.read_transform(str(path))
     parameters = np.asarray(transform.parameters, dtype=float)
@@ -54,7 +54,7 @@ def ants_transform_to_world(path: str | Path) -> np.ndarray:
 def write_ants_transform(world: np.ndarray, path: str | Path) -> str:
     """A RAS world matrix (fixed-image points -> moving-image points) as an ITK affine file: the
     inverse of ``ants_transform_to_world``, e.g. to start a registration from a known transform."""
-    from synthpet.antspy import ants
+    from synthpet.preprocess.antspy import ants
 
     lps = _LPS @ np.asarray(world, dtype=float) @ _LPS
     transform = ants.create_ants_transform(
@@ -66,7 +66,7 @@ def write_ants_transform(world: np.ndarray, path: str | Path) -> str:
 
 def working_copy(image, voxel_mm: float):
     """An ANTs image resampled (trilinear) to ``voxel_mm`` for registration; unchanged when 0."""
-    from synthpet.antspy import ants
+    from synthpet.preprocess.antspy import ants
 
     return ants.resample_image(image, (voxel_mm,) * 3, use_voxels=False, interp_type=0) if voxel_mm else image
 
@@ -79,7 +79,7 @@ def ants_seed(seed: int) -> int:
 @contextlib.contextmanager
 def ants_registration(fixed, moving, transform: str, seed: int, **options) -> Iterator[dict]:
     """``ants.registration`` seeded the project's way; its transform files live until the block ends."""
-    from synthpet.antspy import ants
+    from synthpet.preprocess.antspy import ants
 
     with tempfile.TemporaryDirectory() as tmp:
         yield ants.registration(
@@ -98,7 +98,7 @@ def coregister_ants(t1: str | Path, pet: str | Path, work_voxel_mm: float = 2.0,
     The T1w is resampled to ``work_voxel_mm`` first: PET resolution is about 5 mm, and a 1 mm fixed
     image costs ten times more for no gain in accuracy (measured: 0.2 mm mean error at 2 mm).
     """
-    from synthpet.antspy import ants
+    from synthpet.preprocess.antspy import ants
 
     fixed = working_copy(ants.image_read(str(t1)).astype("float32"), work_voxel_mm)
     moving = ants.image_read(str(pet)).astype("float32")
@@ -173,7 +173,7 @@ def displacement_mm(estimate: np.ndarray, truth: np.ndarray, points_world: np.nd
 
 
 def save_matrix(matrix: np.ndarray, path: str | Path, source: str = "T1w", target: str = "PET") -> None:
-    from synthpet.imageio import write_text
+    from synthpet.io.imageio import write_text
 
     header = (
         f"{source} -> {target} world transform (RAS mm): the anatomy at {source} point x lies at {target} point M @ x\n"

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from synthpet.imageio import save_nifti
+from synthpet.io.imageio import save_nifti
 
 
 def _absolute_error(pet: str, synthetic: str, region: np.ndarray) -> np.ndarray:
@@ -62,8 +62,8 @@ def write_expected_errors(
 ) -> None:
     """The expected-error map of every scan (``outputs``, in the order of ``scans``) and the table of
     how well each foretells the scan's own error."""
-    from synthpet.measures import scored_region
-    from synthpet.statistics import write_tsv
+    from synthpet.evaluate.measures import scored_region
+    from synthpet.evaluate.statistics import write_tsv
 
     regions = [scored_region(voxel_mm, mask) for mask in inputs["mask"]]
     maps = expected_errors(inputs["pet"], inputs["synthetic"], regions, folds)

@@ -10,10 +10,10 @@ import nibabel as nib
 import numpy as np
 import torch
 
-from synthpet.imageio import save_nifti
-from synthpet.model import ModelConfig
-from synthpet.model_grid import from_grid
-from synthpet.training import load_model, resolve_device
+from synthpet.io.imageio import save_nifti
+from synthpet.learn.model import ModelConfig
+from synthpet.learn.training import load_model, resolve_device
+from synthpet.preprocess.model_grid import from_grid
 
 
 def predict_volume(model: torch.nn.Module, t1_grid: np.ndarray, mask: np.ndarray, device: torch.device) -> np.ndarray:

@@ -11,8 +11,8 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from synthpet import metrics
-from synthpet.imageio import save_nifti
+from synthpet.evaluate import metrics
+from synthpet.io.imageio import save_nifti
 
 IMAGES = ("t1w", "pet", "pet_smoothed", "synthetic")  # what every scan has in MNI space
 # target -> the images scored against it (a validation adds its own references, see validation.truth)
@@ -22,7 +22,7 @@ COMPARISONS = {"pet": ("synthetic",), "pet_smoothed": ("synthetic",)}
 def warp_anatomy(inputs: dict, outputs: dict, voxel_mm: int) -> None:
     """A scan's normalized grid T1w to MNI space, and its own brain (its grid mask), which bounds
     where the scan is scored."""
-    from synthpet import mni
+    from synthpet.evaluate import mni
 
     brain = mni.to_mni(inputs["mask"], inputs["warp"], inputs["affine"], voxel_mm)
     save_nifti(np.asarray(brain.dataobj) > 0.5, brain.affine, outputs["mask"], dtype=np.uint8)
@@ -33,7 +33,7 @@ def warp_anatomy(inputs: dict, outputs: dict, voxel_mm: int) -> None:
 def warp_pet(inputs: dict, outputs: dict, voxel_mm: int, fwhm_mm: float) -> None:
     """A scan's measured and synthetic grid PET to MNI space, each by one resampling, and the
     measured PET smoothed."""
-    from synthpet import mni
+    from synthpet.evaluate import mni
 
     for key in ("pet", "synthetic"):
         img = mni.to_mni(inputs[key], inputs["warp"], inputs["affine"], voxel_mm)
@@ -49,7 +49,7 @@ def scored_region(voxel_mm: int, scan_mask: str) -> np.ndarray:
     Outside its own brain mask a scan's true and synthetic PET are both zero: counting those voxels
     would flatter the model against any baseline that is not zero there.
     """
-    from synthpet.mni import template
+    from synthpet.evaluate.mni import template
 
     _, brain = template(voxel_mm)
     return brain & (np.asarray(nib.load(scan_mask).dataobj) > 0)
