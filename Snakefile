@@ -23,7 +23,8 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/preprocess.smk"
-include: "workflow/rules/train.smk"
+include: "workflow/rules/learn.smk"
+include: "workflow/rules/mni.smk"
 include: "workflow/rules/evaluate.smk"
 
 

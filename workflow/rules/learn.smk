@@ -1,5 +1,54 @@
-# Training: one job per fold on that fold's training scans (genotype-corrected with the fold's own
-# model), then every scan predicted by the one fold model that never saw it.
+# Learning (synthpet.learn): the folds; per fold, the genotype regression fitted on the fold's
+# training scans and applied to every scan; one training job per fold on its training scans; then
+# every scan predicted by the one fold model that never saw it.
+
+
+rule folds:
+    output:
+        folds=f"{OUT}/cohort/folds.tsv",
+    log:
+        f"{OUT}/logs/folds.log",
+    conda:
+        "../../envs/synthpet.yaml"
+    resources:
+        mem_mb=200,
+        runtime=2,
+    params:
+        folds=FOLD_TABLE.to_dict(orient="list"),
+    script:
+        "../scripts/folds.py"
+
+
+rule genotype_correction:
+    input:
+        folds=rules.folds.output.folds,
+        pet=expand(rules.grid_pet.output.pet, zip, **SCAN_WILDCARDS),
+        mask=expand(rules.model_grid.output.mask, zip, **SCAN_WILDCARDS),
+    output:
+        model=f"{OUT}/folds/fold-{{fold}}/genotype_model.npz",
+        summary=f"{OUT}/folds/fold-{{fold}}/genotype_effect.json",
+        pet=[
+            f"{OUT}/folds/fold-{{fold}}/pet/{scan}_space-grid_desc-genocorr_pet.nii.gz"
+            for scan in SCANS
+        ],
+    log:
+        f"{OUT}/logs/genotype_correction/fold-{{fold}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/genotype_correction/fold-{{fold}}.tsv"
+    priority: TRAINING_PATH
+    conda:
+        "../../envs/synthpet.yaml"
+    resources:
+        mem_mb=lambda wildcards, input, attempt: (1000 + 30 * input.size_mb) * attempt,
+        runtime=lambda wildcards, attempt: 10 * attempt,
+    params:
+        scans=list(SCANS),
+        genotypes=[scan.genotype for scan in SCANS.values()],
+        scope=config["genotype"]["scope"],
+        method=config["genotype"]["method"],
+    script:
+        "../scripts/genotype_correction.py"
+
 
 TRAIN = config["training"]
 GPU = 1 if TRAIN["device"] == "cuda" else 0
