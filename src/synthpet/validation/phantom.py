@@ -30,8 +30,9 @@ from synthpet.errors import ConfigError
 from synthpet.io.bids import Cohort, Scan
 from synthpet.io.imageio import save_nifti, write_json, write_text
 from synthpet.io.paths import bids_path, json_sidecar, scan_id
-from synthpet.io.templates import harvard_oxford_labels, harvard_oxford_maxprob, mni_tissue_maps
+from synthpet.io.templates import harvard_oxford_labels, harvard_oxford_maxprob
 from synthpet.plan import selected_scans
+from synthpet.validation.tissue import mni_tissue_maps
 
 TRACER = "PBR28"
 GROUNDTRUTH = "sourcedata/groundtruth"
