@@ -460,6 +460,29 @@ def test_t1w_regression_baseline_learns_what_the_t1w_explains_and_never_sees_hel
     assert not np.allclose(again.loc[~fold0, "mse_t1wreg_vs_probe"], regression.loc[~fold0, "mse_t1wreg_vs_probe"])
 
 
+def test_the_t1w_regression_runs_on_the_threads_it_is_given(monkeypatch):
+    """OpenMP's default is every core; beside other busy processes its threads spin and wait (173 s
+    instead of 1.3 s for the test above, beside the demo): the regressor must fit on the job's threads."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from threadpoolctl import threadpool_info
+
+    from synthpet.evaluate.statistics import t1w_regression_baseline
+
+    seen = []
+    fit = HistGradientBoostingRegressor.fit
+
+    def recording_fit(self, *args, **kwargs):
+        seen.append({pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "openmp"})
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(HistGradientBoostingRegressor, "fit", recording_fit)
+    rng = np.random.default_rng(0)
+    t1 = rng.uniform(0, 1, (4, 200, 3))
+    scans = pd.DataFrame({"scan": [f"s{i}" for i in range(4)], "fold": ["0", "0", "1", "1"]})
+    t1w_regression_baseline(scans, t1, {"pet": t1[..., 0] ** 2}, 0.05, threads=1)
+    assert seen and all(threads == {1} for threads in seen), seen
+
+
 def test_pattern_metrics_separate_the_pattern_from_the_scale():
     """r, the MSE after a per-scan scale and offset fit, and the scale's share of the MSE, against
     hand computations: a rescaled truth has a perfect pattern and an error that is all scale."""
