@@ -16,6 +16,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
+from threadpoolctl import threadpool_limits
 
 from synthpet.io.config import validate_config
 
@@ -267,6 +268,13 @@ def pytest_collection_modifyitems(config, items):
             workflow_command(work, "--cores", "2"), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
     BACKGROUND_DEMO.update(work=work, process=process)
+    # the demo holds both cores: the tests beside it use one thread each. OpenMP and torch threads that
+    # find their cores busy spin and wait on each other: a 1.3 s scikit-learn fit took 173 s beside the
+    # demo, and torch training tests 5-15x their time alone
+    os.environ["OMP_NUM_THREADS"] = "1"  # for the processes tests start
+    threadpool_limits(limits=1)  # BLAS and OpenMP already loaded in this one
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
 
 
 def pytest_sessionfinish(session, exitstatus):
