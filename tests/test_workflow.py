@@ -18,6 +18,7 @@ from conftest import (
     REPO,
     SNAKEMAKE,
     STATIC_PET_SIDECAR,
+    parsed_rules,
     planned_jobs,
     small_run_command,
     snakemake,
@@ -234,3 +235,14 @@ def test_a_second_run_of_fold_0_gives_identical_weights_and_predictions(small_ru
     again = torch.load(out / "models" / "fold-0" / "model.pt", weights_only=True)
     assert all(torch.equal(weights[key], again[key]) for key in weights)
     assert {path: path.stat().st_mtime_ns for path in others} == untouched
+
+
+def test_every_job_writes_a_log_and_a_benchmark(tmp_path):
+    """README: every job writes a log to logs/<rule>/ and its time and memory to benchmarks/<rule>/.
+    Checked on the rules as Snakemake parses them (grid_pet and 18 others had no benchmark)."""
+    rules = [rule for rule in parsed_rules(tmp_path, {}) if rule.script]
+    assert len(rules) > 25
+    missing = {rule.name: [what for what in ("log", "benchmark") if not getattr(rule, what)] for rule in rules}
+    assert not {name: what for name, what in missing.items() if what}
+    for rule in rules:
+        assert f"/benchmarks/{rule.name}" in str(rule.benchmark) and f"/logs/{rule.name}" in str(rule.log[0])

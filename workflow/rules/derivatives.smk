@@ -45,6 +45,8 @@ rule participant_sidecars:
         [paths.json_sidecar(job["image"]) for job in PARTICIPANT_SIDECARS],
     log:
         f"{OUT}/logs/participant_sidecars.log",
+    benchmark:
+        f"{OUT}/benchmarks/participant_sidecars.tsv"
     conda:
         "../../envs/synthpet.yaml"
     resources:
@@ -65,6 +67,8 @@ use rule participant_sidecars as group_sidecars with:
         [paths.json_sidecar(job["image"]) for job in GROUP_SIDECARS],
     log:
         f"{OUT}/logs/group_sidecars.log",
+    benchmark:
+        f"{OUT}/benchmarks/group_sidecars.tsv"
     params:
         images=GROUP_SIDECARS,
         suvr_reference=EVAL["suvr_reference"],

@@ -25,6 +25,8 @@ rule expected_error:
         ],
     log:
         f"{OUT}/logs/expected_error.log",
+    benchmark:
+        f"{OUT}/benchmarks/expected_error.tsv"
     conda:
         "../../envs/synthpet.yaml"
     resources:
@@ -47,6 +49,8 @@ rule scan_measures:
         regions=f"{OUT}/evaluation/scans/{paths.scan_id('{subject}', SESSION)}_regions.tsv",
     log:
         scan_log("scan_measures"),
+    benchmark:
+        scan_benchmark("scan_measures")
     conda:
         "../../envs/synthpet.yaml"
     resources:
@@ -91,6 +95,8 @@ rule evaluation_tables:
         groups=evaluation_table("group_comparison", "group_comparison"),
     log:
         f"{OUT}/logs/evaluation_tables.log",
+    benchmark:
+        f"{OUT}/benchmarks/evaluation_tables.tsv"
     conda:
         "../../envs/synthpet.yaml"
     resources:
@@ -121,6 +127,8 @@ rule evaluation_figures:
         losses=evaluation_figure("fig7_loss_curves", "fig7"),
     log:
         f"{OUT}/logs/evaluation_figures.log",
+    benchmark:
+        f"{OUT}/benchmarks/evaluation_figures.tsv"
     conda:
         "../../envs/synthpet.yaml"
     resources:

@@ -49,6 +49,8 @@ rule cohort_table:
         excluded=f"{OUT}/cohort/excluded.tsv",
     log:
         f"{OUT}/logs/cohort_table.log",
+    benchmark:
+        f"{OUT}/benchmarks/cohort_table.tsv"
     conda:
         "../../envs/synthpet.yaml"
     resources:

@@ -8,6 +8,8 @@ rule folds:
         folds=f"{OUT}/cohort/folds.tsv",
     log:
         f"{OUT}/logs/folds.log",
+    benchmark:
+        f"{OUT}/benchmarks/folds.tsv"
     conda:
         "../../envs/synthpet.yaml"
     resources:
@@ -115,6 +117,8 @@ rule predict_scan:
         ),
     log:
         scan_log("predict_scan", "pet"),
+    benchmark:
+        scan_benchmark("predict_scan", "pet")
     conda:
         "../../envs/synthpet.yaml"
     resources:

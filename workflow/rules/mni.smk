@@ -67,6 +67,8 @@ rule mni_anatomy:
         mask=mni_path("anat", "mask", space=mni.SPACE, desc="brain"),
     log:
         scan_log("mni_anatomy", "anat"),
+    benchmark:
+        scan_benchmark("mni_anatomy", "anat")
     conda:
         "../../envs/synthpet.yaml"
     threads: ANTS_THREADS
@@ -84,6 +86,8 @@ rule atlas:
         f"{OUT}/evaluation/atlas_res-{MNI_VOXEL}mm.npz",
     log:
         f"{OUT}/logs/atlas.log",
+    benchmark:
+        f"{OUT}/benchmarks/atlas.tsv"
     conda:
         "../../envs/synthpet.yaml"
     resources:
@@ -117,6 +121,8 @@ rule mni_pet:
         suvr_pet=mni_path("pet", "pet", space=mni.SPACE, desc="trueSUVR"),
     log:
         scan_log("mni_pet", "pet"),
+    benchmark:
+        scan_benchmark("mni_pet", "pet")
     conda:
         "../../envs/synthpet.yaml"
     threads: ANTS_THREADS

@@ -119,6 +119,8 @@ rule grid_pet:
         pet=preproc_path("pet", "pet", space="grid", desc="norm"),
     log:
         scan_log("grid_pet", "pet"),
+    benchmark:
+        scan_benchmark("grid_pet", "pet")
     priority: TRAINING_PATH
     conda:
         "../../envs/synthpet.yaml"

@@ -9,6 +9,8 @@ rule provenance:
         report_table(f"{OUT}/provenance.json", "provenance", "provenance"),
     log:
         f"{OUT}/logs/provenance.log",
+    benchmark:
+        f"{OUT}/benchmarks/provenance.tsv"
     conda:
         "../../envs/synthpet.yaml"
     resources:
@@ -43,6 +45,8 @@ rule report_tables:
         },
     log:
         f"{OUT}/logs/report_tables.log",
+    benchmark:
+        f"{OUT}/benchmarks/report_tables.tsv"
     conda:
         "../../envs/synthpet.yaml"
     resources:
@@ -66,6 +70,8 @@ rule methods:
         ),
     log:
         f"{OUT}/logs/methods.log",
+    benchmark:
+        f"{OUT}/benchmarks/methods.tsv"
     conda:
         "../../envs/synthpet.yaml"
     resources:

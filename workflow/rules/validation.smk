@@ -79,6 +79,8 @@ rule phantom_dataset:
         effects=f"{PHANTOM_DIR}/{phantom.GROUNDTRUTH}/effects.json",
     log:
         f"{OUT}/logs/phantom_dataset.log",
+    benchmark:
+        f"{OUT}/benchmarks/phantom_dataset.tsv"
     conda:
         "../../envs/synthpet.yaml"
     resources:
@@ -109,6 +111,8 @@ rule preprocessing_accuracy:
         ),
     log:
         f"{OUT}/logs/preprocessing_accuracy.log",
+    benchmark:
+        f"{OUT}/benchmarks/preprocessing_accuracy.tsv"
     conda:
         "../../envs/synthpet.yaml"
     resources:
@@ -139,6 +143,8 @@ rule mni_noisefree:
         anatomical_suv=mni_path("pet", "pet", space=mni.SPACE, desc="anatomicalSUV"),
     log:
         scan_log("mni_noisefree", "pet"),
+    benchmark:
+        scan_benchmark("mni_noisefree", "pet")
     conda:
         "../../envs/synthpet.yaml"
     threads: ANTS_THREADS
@@ -162,6 +168,8 @@ rule ground_truth_tables:
         effects=evaluation_table("groundtruth_effects", "groundtruth_effects"),
     log:
         f"{OUT}/logs/ground_truth_tables.log",
+    benchmark:
+        f"{OUT}/benchmarks/ground_truth_tables.tsv"
     conda:
         "../../envs/synthpet.yaml"
     resources:
