@@ -15,7 +15,7 @@ from conftest import REPO, write_nifti
 
 from synthpet.learn.inference import predict_scan
 from synthpet.learn.model import ModelConfig
-from synthpet.learn.training import FoldData, TrainConfig, masked_loss, train_fold, write_fold_artefacts
+from synthpet.learn.training import FoldData, TrainConfig, masked_loss, speed_levers, train_fold, write_fold_artefacts
 
 TINY = ModelConfig(channels=8, norm_groups=4, head_norm_groups=4)
 
@@ -209,8 +209,9 @@ SMALL = ModelConfig(channels=8, channel_mults=(1, 1), attention_levels=(False, T
         ),
     ],
 )
-def test_speed_levers_train_the_same_model(tmp_path, levers, tolerance):
-    """Each lever gives the loss curve of the plain contiguous fp32 loop, within its arithmetic's tolerance."""
+def test_speed_levers_train_the_same_model(tmp_path, levers, tolerance, two_threads):
+    """Each lever gives the loss curve of the plain contiguous fp32 loop, within its arithmetic's tolerance
+    (on two threads, whatever the session set: one thread is the next test's)."""
     baseline, facts = _loss_curve(tmp_path, "plain", memory_format="contiguous")
     assert facts["speed_levers"]["memory_format"] == "contiguous"
     torch._dynamo.reset()
@@ -226,9 +227,37 @@ def test_speed_levers_train_the_same_model(tmp_path, levers, tolerance):
     assert curve[-1, 0] < curve[0, 0]  # and it still learns
 
 
-def test_auto_memory_format_is_channels_last_on_the_cpu():
-    from synthpet.learn.training import speed_levers
+@pytest.fixture
+def two_threads():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
 
+
+@pytest.fixture
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_compiled_training_on_one_cpu_thread_keeps_the_default_layout(tmp_path, one_thread):
+    """torch 2.13's compiled backward (AOT autograd) on one CPU thread gives channels-last 3D convolutions
+    wrong bias gradients: the compiled loss curve left the plain one by 0.9 % in three epochs. On one
+    thread, compiled training resolves to the default layout and follows the plain loop again."""
+    compiled = {"compile": "default", "compile_backend": "aot_eager"}
+    assert speed_levers(TrainConfig(**compiled), torch.device("cpu")).memory_format == "contiguous"
+    assert speed_levers(TrainConfig(), torch.device("cpu")).memory_format == "channels_last"  # eager: fine
+    baseline, _ = _loss_curve(tmp_path, "plain", memory_format="contiguous")
+    torch._dynamo.reset()
+    curve, facts = _loss_curve(tmp_path, "compiled", **compiled)
+    assert facts["speed_levers"]["memory_format"] == "contiguous"
+    np.testing.assert_allclose(curve, baseline, rtol=1e-4)
+
+
+def test_auto_memory_format_is_channels_last_on_the_cpu():
     assert speed_levers(TrainConfig(), torch.device("cpu")).memory_format == "channels_last"
     assert speed_levers(TrainConfig(), torch.device("cuda")).memory_format == "contiguous"
     assert speed_levers(TrainConfig(memory_format="contiguous"), torch.device("cpu")).memory_format == "contiguous"
