@@ -193,6 +193,49 @@ def test_each_participant_has_uptake_that_the_anatomy_does_not_show(small_phanto
     assert 0.85 < np.median(ratio) < 1.15 and ratio.std() > 0.03
 
 
+def test_lesions_are_anatomy_the_t1w_shows_with_raised_tspo(small_phantom, tmp_path):
+    """The positive control: the same scan made with and without lesions (their draws are a stream of
+    their own, so nothing else changes). Where the lesions are, the T1w is darker and the noise-free PET
+    and its anatomical part are higher; elsewhere the T1w is unchanged; the lesions' volume is what the
+    truth records, in white matter."""
+    root, config = small_phantom
+    settings, seed = config["phantom"], config["seed"]
+    reference = phantom.build_reference(settings["t1_voxel_mm"])
+    participant = phantom.cohort_layout(settings, seed)[0]
+    session = participant.sessions[0]
+    images = {}
+    for name, count in (("with", 4), ("without", 0)):
+        lesions = dict(settings["lesions"], count=count, radius_mm=[6, 8], tspo_gain=2.0)
+        truth = phantom.make_scan(
+            reference, participant, session, dict(settings, lesions=lesions), seed, (60.0, 90.0), tmp_path / name
+        )
+        images[name] = {
+            what: nib.load(path).get_fdata()
+            for what, path in (
+                ("t1w", phantom.t1w_path(tmp_path / name, participant.subject, session)),
+                *(
+                    (kind, phantom.truth_path(tmp_path / name, participant.subject, session, kind))
+                    for kind in ("noisefree", "anatomical")
+                ),
+            )
+        }
+        images[name]["truth"] = truth
+    recorded, unlesioned = images["with"]["truth"], images["without"]["truth"]
+    assert len(recorded["lesion_centres_reference_mm"]) == 4 and not unlesioned["lesion_centres_reference_mm"]
+    darker = images["with"]["t1w"] < images["without"]["t1w"] - 50
+    changed = images["with"]["t1w"] != images["without"]["t1w"]
+    voxel_ml = settings["t1_voxel_mm"] ** 3 / 1000.0
+    expected_ml = sum(4 / 3 * np.pi * (r / 10) ** 3 for r in recorded["lesion_radii_mm"])
+    # the head's own size varies by +-7 % per axis, and the edges are partial volumes
+    assert 0.5 * expected_ml < darker.sum() * voxel_ml < 1.5 * expected_ml, (darker.sum() * voxel_ml, expected_ml)
+    assert changed.sum() < 2 * darker.sum()  # nothing changes outside the lesions and their edges
+    for kind in ("noisefree", "anatomical"):
+        gain = images["with"][kind][darker] / images["without"][kind][darker]
+        assert np.median(gain) > 1.3, (kind, np.median(gain))  # 2x density, blurred by the PET's resolution
+    # lesions sit in white matter: before them, their voxels were white-matter bright
+    assert np.median(images["without"]["t1w"][darker]) > 0.9 * phantom.T1_INTENSITY["wm"]
+
+
 def test_a_users_pattern_image_replaces_the_regional_pattern(tmp_path):
     """An MNI-space map with the left hemisphere 1.5x the right: the scan's anatomical part (in the
     scan's own tilted T1w space, hemispheres found through the stored head pose) follows it."""

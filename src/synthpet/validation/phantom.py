@@ -333,6 +333,37 @@ def individual_pattern(reference: Reference, participant: PhantomParticipant, ph
     return pattern, centres
 
 
+def lesion_field(reference: Reference, participant: PhantomParticipant, phantom: dict, seed: int):
+    """A participant's white-matter lesions on the reference grid (``phantom.lesions``): 1 inside each
+    lesion, 0 outside, with a one-voxel soft edge. Centred where the surroundings (4 mm) are white
+    matter. The same in every session.
+
+    Returns (field, centres in reference world mm, radii in mm).
+    """
+    settings = phantom["lesions"]
+    shape = reference.t1.shape
+    field = np.zeros(shape, np.float32)
+    if settings["count"] == 0:
+        return field, np.zeros((0, 3)), np.zeros(0)
+    rng = np.random.default_rng([seed, 1000 + participant.index, 0, 4])  # a stream of its own
+    resolution = float(abs(reference.affine[0, 0]))
+    white = (reference.t1 > 0.95 * T1_INTENSITY["wm"]) & (reference.mask > 0)
+    deep = ndimage.gaussian_filter(white.astype(np.float32), 4.0 / resolution) > 0.9
+    candidates = np.argwhere(deep & white)
+    chosen = candidates[rng.choice(len(candidates), size=settings["count"], replace=False)]
+    radii = rng.uniform(*settings["radius_mm"], size=settings["count"])
+    for centre, radius in zip(chosen, radii, strict=True):
+        reach = int(np.ceil(radius / resolution)) + 1
+        low, high = np.maximum(centre - reach, 0), np.minimum(centre + reach + 1, shape)
+        box = tuple(slice(a, b) for a, b in zip(low, high, strict=True))
+        offsets = np.indices(high - low).reshape(3, -1).T + low - centre
+        distance = np.linalg.norm(offsets * resolution, axis=1).reshape(high - low)
+        inside = np.clip((radius - distance) / resolution + 0.5, 0.0, 1.0).astype(np.float32)
+        field[box] = np.maximum(field[box], inside)
+    centres = (reference.affine[:3, :3] @ chosen.T + reference.affine[:3, 3:4]).T
+    return field, centres, radii
+
+
 def cohort_truth(phantom: dict, seed: int) -> dict:
     """The planted effects, for ``effects.json`` beside the dataset."""
     names = harvard_oxford_labels()["name"].tolist()
@@ -348,10 +379,13 @@ def cohort_truth(phantom: dict, seed: int) -> dict:
         "regional_pattern": {name: float(pattern[i + 1]) for i, name in enumerate(names)},
         "pet_fwhm_mm": phantom["pet_fwhm_mm"],
         "individual": phantom["individual"],
+        "lesions": phantom["lesions"],
         "note": "SUV = baseline x participant factor x session factor x tissue uptake x (nondisplaceable fraction "
-        "+ specific binding x (regional pattern x participant regional jitter x group factor (in its regions) "
-        "x individual pattern (smooth field x hotspots) - nondisplaceable fraction)), then blurred. The "
-        "anatomical part (desc-anatomical) leaves out the jitter, the group factor and the individual pattern",
+        "+ specific binding x (regional pattern x lesions (tspo_gain inside, 1 outside) x participant regional "
+        "jitter x group factor (in its regions) x individual pattern (smooth field x hotspots) - nondisplaceable "
+        "fraction)), then blurred. The T1w is darker in the lesions (t1_contrast of white matter). The "
+        "anatomical part (desc-anatomical) keeps the lesions and leaves out the jitter, the group factor and the "
+        "individual pattern",
     }
 
 
@@ -494,18 +528,26 @@ def make_scan(
     # the genotype scales the TSPO-bound part only, so MAB scans have less regional contrast than HAB
     # scans and the effect survives per-scan min-max normalization, as it does in real [11C]PBR28 data
     individual, hotspot_centres = individual_pattern(reference, participant, phantom, seed)
-    density = multiplier.astype(np.float32)[reference.labels] * individual
+    lesions, lesion_centres, lesion_radii = lesion_field(reference, participant, phantom, seed)
+    # a lesion raises TSPO density (it is anatomy: the T1w shows it, so the anatomical part has it too)
+    lesion_density = 1.0 + np.float32(phantom["lesions"]["tspo_gain"] - 1.0) * lesions
+    density = multiplier.astype(np.float32)[reference.labels] * individual * lesion_density
     if own_image:
         density *= pattern
+    pattern = pattern * lesion_density
     scalar = np.float32(BASELINE_SUV * effects["participant_factor"] * session_factor)
     suv_reference = reference.uptake * bound_uptake(density, effects["specific_binding"], phantom) * scalar
-    # the anatomical part: what the T1w can explain, the cohort's regional pattern in this anatomy (the
-    # genotype, which the workflow regresses out, and the scan's scale kept)
+    # the anatomical part: what the T1w can explain, the cohort's regional pattern in this anatomy, its
+    # lesions included (the genotype, which the workflow regresses out, and the scan's scale kept)
     anatomical_density = bound_uptake(pattern, effects["specific_binding"], phantom)
     anatomical_reference = reference.uptake * anatomical_density * scalar
-    del density, pattern, anatomical_density, individual
+    del density, pattern, anatomical_density, individual, lesion_density
+    # lesions darken the T1w: white matter there takes t1_contrast of its intensity
+    lesion_t1 = np.float32(phantom["lesions"]["t1_contrast"] * T1_INTENSITY["wm"])
+    t1_reference = reference.t1 + lesions * (lesion_t1 - reference.t1)
+    del lesions
 
-    t1_clean = _sample(reference.t1, reference.affine, sample_at, shape)
+    t1_clean = _sample(t1_reference, reference.affine, sample_at, shape)
     suv_t1 = _sample(suv_reference, reference.affine, sample_at, shape)
     anatomical_t1 = _sample(anatomical_reference, reference.affine, sample_at, shape)
     mask = _sample(reference.mask.astype(np.float32), reference.affine, sample_at, shape) >= 0.5
@@ -601,6 +643,9 @@ def make_scan(
         "group_factor": effects["group_factor"],
         "group_regions": effects["group_regions"],
         "hotspot_centres_reference_mm": hotspot_centres.round(3).tolist(),
+        "lesion_centres_reference_mm": lesion_centres.round(3).tolist(),
+        "lesion_radii_mm": lesion_radii.round(3).tolist(),
+        "lesion_tspo_gain": phantom["lesions"]["tspo_gain"],
         "injected_mbq": dose_mbq,
         "body_weight_kg": weight_kg,
         "suv_window_min": list(suv_window_min),
