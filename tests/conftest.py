@@ -241,12 +241,16 @@ def small_run(tmp_path_factory) -> Path:
     return work
 
 
+def copy_of_run(work: Path, copy: Path) -> Path:
+    """A copy of a finished run's working directory (outputs with their times, and Snakemake's records)."""
+    shutil.copytree(work, copy, symlinks=True)
+    return copy
+
+
 @pytest.fixture
 def small_run_copy(small_run, tmp_path) -> Path:
-    """A copy of the small run (outputs with their times, and Snakemake's records), to change."""
-    copy = tmp_path / "small-run"
-    shutil.copytree(small_run, copy, symlinks=True)
-    return copy
+    """A copy of the small run, to change."""
+    return copy_of_run(small_run, tmp_path / "small-run")
 
 
 # The demo, started in the background once the session's tests are collected: it keeps both cores
@@ -309,7 +313,5 @@ def demo() -> Path:
 
 @pytest.fixture
 def demo_copy(demo, tmp_path) -> Path:
-    """A copy of the finished demo (outputs with their times, and Snakemake's records), to change."""
-    copy = tmp_path / "demo"
-    shutil.copytree(demo, copy, symlinks=True)
-    return copy
+    """A copy of the finished demo, to change."""
+    return copy_of_run(demo, tmp_path / "demo")

@@ -227,20 +227,22 @@ def test_speed_levers_train_the_same_model(tmp_path, levers, tolerance, two_thre
     assert curve[-1, 0] < curve[0, 0]  # and it still learns
 
 
-@pytest.fixture
-def two_threads():
+def torch_threads(count: int):
+    """torch on ``count`` CPU threads for one test, whatever the session set (conftest: one beside the demo)."""
     before = torch.get_num_threads()
-    torch.set_num_threads(2)
+    torch.set_num_threads(count)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def two_threads():
+    yield from torch_threads(2)
 
 
 @pytest.fixture
 def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    yield from torch_threads(1)
 
 
 def test_compiled_training_on_one_cpu_thread_keeps_the_default_layout(tmp_path, one_thread):
