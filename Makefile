@@ -1,7 +1,7 @@
 # Two entry points for a fresh machine (see README.md):
 #   make demo   set up .venv, then run the demo workflow end to end
 #   make test   set up .venv, then run the test suite (what CI runs)
-#   make test-fast   every unit test and the dry runs (a few minutes): no demo, cluster, container
+#   make test-fast   every unit test and the dry runs, on every core (minutes): no demo, cluster, container
 # On a CUDA machine, install your own torch build first or set TORCH=torch==<version>.
 
 PYTHON ?= python3
@@ -30,7 +30,7 @@ test: setup
 	$(BIN)/python -m pytest
 
 test-fast: setup
-	$(BIN)/python -m pytest -m "not (e2e or slow or cluster or container)"
+	$(BIN)/python -m pytest -n auto -m "not (e2e or slow or cluster or container)"
 
 lint: setup
 	$(BIN)/ruff check src tests workflow/scripts

@@ -258,13 +258,26 @@ def small_run_copy(small_run, tmp_path) -> Path:
 BACKGROUND_DEMO: dict[str, object] = {}
 
 
+def one_thread_per_test() -> None:
+    """When the cores are shared (the background demo, or pytest-xdist's workers), each test uses one
+    thread: OpenMP and torch threads that find their cores busy spin and wait on each other (a 1.3 s
+    scikit-learn fit took 173 s beside the demo, and torch training tests 5-15x their time alone)."""
+    os.environ["OMP_NUM_THREADS"] = "1"  # for the processes tests start
+    threadpool_limits(limits=1)  # BLAS and OpenMP already loaded in this one
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
 @pytest.hookimpl(trylast=True)  # after -m and -k have deselected
 def pytest_collection_modifyitems(config, items):
+    in_a_worker = bool(os.environ.get("PYTEST_XDIST_WORKER"))  # make test-fast: one of several
+    if in_a_worker:
+        one_thread_per_test()
     reading = [item for item in items if "demo" in item.fixturenames]
     if not reading:
         return
     items[:] = [item for item in items if "demo" not in item.fixturenames] + reading
-    if os.environ.get("SYNTHPET_DEMO_WORKDIR") or config.option.collectonly:
+    if os.environ.get("SYNTHPET_DEMO_WORKDIR") or config.option.collectonly or in_a_worker:
         return
     work = Path(tempfile.mkdtemp(prefix="synthpet-demo-"))
     with open(work / "demo-run.log", "w") as log:
@@ -272,13 +285,7 @@ def pytest_collection_modifyitems(config, items):
             workflow_command(work, "--cores", "2"), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
     BACKGROUND_DEMO.update(work=work, process=process)
-    # the demo holds both cores: the tests beside it use one thread each. OpenMP and torch threads that
-    # find their cores busy spin and wait on each other: a 1.3 s scikit-learn fit took 173 s beside the
-    # demo, and torch training tests 5-15x their time alone
-    os.environ["OMP_NUM_THREADS"] = "1"  # for the processes tests start
-    threadpool_limits(limits=1)  # BLAS and OpenMP already loaded in this one
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(1)
+    one_thread_per_test()  # the demo holds both cores
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -298,13 +305,14 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 @pytest.fixture(scope="session")
-def demo() -> Path:
+def demo(tmp_path_factory) -> Path:
     """The README's demo run once per test session, end to end, on 2 cores; its working directory.
     Tests read it and never change it: one that changes a run takes ``demo_copy``."""
     reused = os.environ.get("SYNTHPET_DEMO_WORKDIR")  # a finished demo, while iterating on these tests
-    if reused:
-        snakemake(Path(reused), "--cores", "2")  # nothing to do in a demo of this code
-        return Path(reused)
+    if reused or not BACKGROUND_DEMO:  # a finished demo; or a pytest-xdist worker, which runs its own
+        work = Path(reused) if reused else tmp_path_factory.mktemp("demo")
+        snakemake(work, "--cores", "2")  # nothing to do in a finished demo of this code
+        return work
     process, work = BACKGROUND_DEMO["process"], BACKGROUND_DEMO["work"]
     if process.wait(timeout=3600) != 0:
         raise AssertionError(f"the demo failed ({process.returncode}):\n{(work / 'demo-run.log').read_text()[-5000:]}")

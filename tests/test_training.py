@@ -209,9 +209,12 @@ SMALL = ModelConfig(channels=8, channel_mults=(1, 1), attention_levels=(False, T
         ),
     ],
 )
-def test_speed_levers_train_the_same_model(tmp_path, levers, tolerance, two_threads):
-    """Each lever gives the loss curve of the plain contiguous fp32 loop, within its arithmetic's tolerance
-    (on two threads, whatever the session set: one thread is the next test's)."""
+def test_speed_levers_train_the_same_model(tmp_path, levers, tolerance, request):
+    """Each lever gives the loss curve of the plain contiguous fp32 loop, within its arithmetic's tolerance.
+    Compiled levers run on two threads, whatever the session set: on one, compiled training keeps the
+    default layout (the next test)."""
+    if "compile" in levers:
+        request.getfixturevalue("two_threads")
     baseline, facts = _loss_curve(tmp_path, "plain", memory_format="contiguous")
     assert facts["speed_levers"]["memory_format"] == "contiguous"
     torch._dynamo.reset()
