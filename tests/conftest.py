@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -49,6 +50,11 @@ def snakemake(workdir: Path, *args: str, configfile: str = "config/config.yaml",
             f"snakemake failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
         )
     return result
+
+
+def digests(paths) -> dict[Path, str]:
+    """Each file's SHA-256, to compare a run's outputs byte for byte with another's."""
+    return {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in paths}
 
 
 def planned_jobs(result) -> dict[str, int]:

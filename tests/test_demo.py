@@ -4,7 +4,6 @@ failure names its stage; the tests that change a run (staleness, a kill) work on
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -18,7 +17,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, planned_jobs, snakemake, validator_errors, workflow_command
+from conftest import REPO, digests, planned_jobs, snakemake, validator_errors, workflow_command
 from scipy import ndimage
 
 from synthpet.io.derivatives import ROOTS
@@ -29,10 +28,6 @@ pytestmark = pytest.mark.e2e
 
 def total_activity(img) -> float:
     return float(img.get_fdata().sum() * abs(np.linalg.det(img.affine[:3, :3])))
-
-
-def digests(paths) -> dict[Path, str]:
-    return {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in paths}
 
 
 def test_the_cohort_is_ingested_and_preprocessed_scan_by_scan(demo):

@@ -209,17 +209,12 @@ def test_lesions_are_anatomy_the_t1w_shows_with_raised_tspo(small_phantom, tmp_p
         truth = phantom.make_scan(
             reference, participant, session, dict(settings, lesions=lesions), seed, (60.0, 90.0), tmp_path / name
         )
+        where = (tmp_path / name, participant.subject, session)
         images[name] = {
-            what: nib.load(path).get_fdata()
-            for what, path in (
-                ("t1w", phantom.t1w_path(tmp_path / name, participant.subject, session)),
-                *(
-                    (kind, phantom.truth_path(tmp_path / name, participant.subject, session, kind))
-                    for kind in ("noisefree", "anatomical")
-                ),
-            )
+            "truth": truth,
+            "t1w": nib.load(phantom.t1w_path(*where)).get_fdata(),
+            **{kind: nib.load(phantom.truth_path(*where, kind)).get_fdata() for kind in ("noisefree", "anatomical")},
         }
-        images[name]["truth"] = truth
     recorded, unlesioned = images["with"]["truth"], images["without"]["truth"]
     assert len(recorded["lesion_centres_reference_mm"]) == 4 and not unlesioned["lesion_centres_reference_mm"]
     darker = images["with"]["t1w"] < images["without"]["t1w"] - 50

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
@@ -18,6 +17,7 @@ from conftest import (
     REPO,
     SNAKEMAKE,
     STATIC_PET_SIDECAR,
+    digests,
     parsed_rules,
     planned_jobs,
     small_run_command,
@@ -187,10 +187,6 @@ def test_bad_dataset_is_reported_before_any_job(tiny_bids, tmp_path):
 
 # what rule mni_pet writes for a scan (the expected-error maps and the harness's images need every fold)
 MNI_PET = ("true", "smoothed", "synthetic", "syntheticSUVR", "trueSUVR")
-
-
-def digests(paths) -> dict[Path, str]:
-    return {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in paths}
 
 
 @pytest.mark.slow

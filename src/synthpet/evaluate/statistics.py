@@ -203,39 +203,33 @@ def t1w_regression_baseline(
     from sklearn.ensemble import HistGradientBoostingRegressor
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=threads, user_api="openmp"):
-        return _t1w_regression(scans, t1w, targets, min_target, seed, HistGradientBoostingRegressor)
-
-
-def _t1w_regression(scans, t1w, targets, min_target, seed, regressor) -> pd.DataFrame:
-
     folds = scans["fold"].to_numpy()
     rows = [{} for _ in range(len(scans))]
     rng = np.random.default_rng(seed)
     pet = targets["pet"]
     described = np.isfinite(t1w).all(axis=2)
-    for fold in np.unique(folds):
-        held_out, training = np.flatnonzero(folds == fold), np.flatnonzero(folds != fold)
-        if len(training) < 2:
-            continue
-        mean, left_out = training_means(pet[training])
-        present = np.isfinite(pet[training])
-        usable = described[training] & present & np.isfinite(left_out)
-        scan, voxel = np.nonzero(usable)
-        chosen = rng.choice(len(scan), size=min(len(scan), T1W_REGRESSION_SAMPLES), replace=False)
-        scan, voxel = scan[chosen], voxel[chosen]
-        features = np.column_stack([t1w[training[scan], voxel], left_out[scan, voxel]])
-        values = pet[training[scan], voxel]
-        regression = regressor(max_iter=200, random_state=seed)
-        regression.fit(features, values)
-        for i in held_out:
-            inputs = np.concatenate([t1w[i], mean[:, None]], axis=1)
-            prediction = np.full(len(inputs), np.nan)
-            valid = np.isfinite(inputs).all(axis=1)
-            prediction[valid] = regression.predict(inputs[valid])
-            for target, volumes in targets.items():
-                for name, value in metrics.compare(prediction, volumes[i], min_target).items():
-                    rows[i][f"{name}_t1wreg_vs_{target}"] = value
+    with threadpool_limits(limits=threads, user_api="openmp"):
+        for fold in np.unique(folds):
+            held_out, training = np.flatnonzero(folds == fold), np.flatnonzero(folds != fold)
+            if len(training) < 2:
+                continue
+            mean, left_out = training_means(pet[training])
+            present = np.isfinite(pet[training])
+            usable = described[training] & present & np.isfinite(left_out)
+            scan, voxel = np.nonzero(usable)
+            chosen = rng.choice(len(scan), size=min(len(scan), T1W_REGRESSION_SAMPLES), replace=False)
+            scan, voxel = scan[chosen], voxel[chosen]
+            features = np.column_stack([t1w[training[scan], voxel], left_out[scan, voxel]])
+            values = pet[training[scan], voxel]
+            regression = HistGradientBoostingRegressor(max_iter=200, random_state=seed).fit(features, values)
+            for i in held_out:
+                inputs = np.concatenate([t1w[i], mean[:, None]], axis=1)
+                prediction = np.full(len(inputs), np.nan)
+                valid = np.isfinite(inputs).all(axis=1)
+                prediction[valid] = regression.predict(inputs[valid])
+                for target, volumes in targets.items():
+                    for name, value in metrics.compare(prediction, volumes[i], min_target).items():
+                        rows[i][f"{name}_t1wreg_vs_{target}"] = value
     return pd.DataFrame(rows, index=scans.index)
 
 
