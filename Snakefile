@@ -62,9 +62,7 @@ rule participant:
         expand(rules.grid_pet.output.pet, zip, **SCAN_WILDCARDS),
         expand(rules.coregister_pet.output.qc, zip, **SCAN_WILDCARDS),
         expand(rules.mni_register.output.qc, zip, **SCAN_WILDCARDS),
-        # one output stands for the sidecar job (it writes them all): Snakemake checks each target it
-        # is given against every input of the job producing it, and these jobs have thousands
-        rules.participant_sidecars.output[0],
+        rules.participant_sidecars.output.manifest,
 
 
 # analysis_level 'group' (the default): the whole workflow
@@ -83,7 +81,7 @@ rule all:
                 rules.provenance.output,
                 rules.report_tables.output,
                 rules.methods.output,
-                rules.group_sidecars.output[0],
+                rules.group_sidecars.output.manifest,
             ]
             if GROUP_LEVEL
             else []

@@ -1,8 +1,11 @@
 """BIDS-derivatives metadata read off the file names, and input paths as the dataset names them."""
 
+import hashlib
 import os
 
-from synthpet.io.derivatives import dataset_relative, sidecar
+import pytest
+
+from synthpet.io.derivatives import dataset_relative, sidecar, write_sidecars
 from synthpet.io.paths import bids_path, source_entities
 
 RAW = {"t1w": "sub-01/anat/sub-01_T1w.nii.gz", "pet": "sub-01/pet/sub-01_trc-PBR28_pet.nii.gz"}
@@ -59,3 +62,26 @@ def test_sidecars_say_space_reference_units_and_fold(tmp_path):
         suvr_reference=["Left_Thalamus", "Right_Thalamus"],
     )
     assert suvr["ReferenceRegion"] == "Left_Thalamus + Right_Thalamus" and suvr["Units"] == "ratio"
+
+
+def test_sidecars_are_written_with_a_manifest_and_never_beside_a_missing_image(tmp_path):
+    """The sidecar job declares only its manifest, so it must check what Snakemake no longer does:
+    one image missing, and nothing is written; all there, and the manifest names each sidecar with
+    its checksum."""
+    folder = tmp_path / "out" / "preproc" / "sub-01" / "anat"
+    folder.mkdir(parents=True)
+    images = [folder / "sub-01_desc-brain_mask.nii.gz", folder / "sub-01_desc-ingested_T1w.nii.gz"]
+    mask = images[0]
+    jobs = [{"image": str(image), "raw": RAW, "grid_mask": str(mask), "fold": None} for image in images]
+    manifest = tmp_path / "out" / "logs" / "participant_sidecars.tsv"
+    images[0].write_bytes(b"x")
+    with pytest.raises(FileNotFoundError, match="sub-01_desc-ingested_T1w.nii.gz"):
+        write_sidecars(jobs, manifest)
+    assert not list(folder.glob("*.json")) and not manifest.exists()
+
+    images[1].write_bytes(b"x")
+    write_sidecars(jobs, manifest)
+    rows = [line.split("\t") for line in manifest.read_text().splitlines()[1:]]
+    assert [path for path, _ in rows] == [str(image).replace(".nii.gz", ".json") for image in images]
+    for path, digest in rows:
+        assert hashlib.sha256(open(path, "rb").read()).hexdigest() == digest

@@ -7,9 +7,10 @@ scans, 5 folds) from an empty working directory; with --done-workdir (a folder w
 completed, e.g. the repository after `make demo`), a no-op run there. Medians of the repeats.
 
 The full-scale dry run's cost is split: Snakemake's start (its import and the run of a Snakefile
-with one rule), synthpet.plan.plan_run on the same config (settings, the planned cohort, folds), and
-the rest, Snakemake's parsing of the rules and its DAG. Discovery of a BIDS dataset of the same size
-(204 scans of 8^3 images, pybids) is timed on its own, in this process.
+with one rule), Snakemake's DAG of as many jobs and input files with empty rules (the floor that
+no change to synthpet's code can go under), synthpet.plan.plan_run on the same config (settings,
+the planned cohort, folds), and the rest, Snakemake's parsing of the rules and its DAG. Discovery
+of a BIDS dataset of the same size (204 scans of 8^3 images, pybids) is timed on its own, in this process.
 """
 
 from __future__ import annotations
@@ -64,6 +65,62 @@ def snakemake_start(repeats: int) -> float:
         (Path(tmp) / "x.py").write_text("")  # a dry run reads the script's source
         command = [SNAKEMAKE, "-s", f"{tmp}/Snakefile", "-d", tmp, "-n", "--quiet"]
         return timed(lambda: subprocess.run(command, capture_output=True, check=True), repeats)
+
+
+# the full-scale DAG's shape, measured from its dry run: 13 rules per scan, and jobs that gather
+# every scan (5 trainings of 3 files per scan, 5 genotype fits of 2, and 8 files per scan read by
+# the tables, the expected-error maps, the sidecars and the final target together)
+FLOOR_SNAKEFILE = """
+SCANS = [f"{i:03d}" for i in range(204)]
+STEPS = 13
+
+def step(k, name):
+    return f"out/s{k}/sub-{{scan}}/{name}.nii.gz"
+
+rule all:
+    input:
+        expand("out/fold-{fold}/model.pt", fold=range(5)),
+        expand("out/gather-{g}.tsv", g=range(4)),
+
+for k in range(STEPS):
+    rule:
+        name: f"step{k}"
+        # each per-scan job reads 3 files of the jobs before it, as ours do on average
+        input: [step(max(k - 1, 0), "a"), step(max(k - 1, 0), "b"), step(max(k - 2, 0), "a")] if k else []
+        output: a=step(k, "a"), b=step(k, "b")
+        log: f"logs/s{k}/{{scan}}.log"
+        script: "x.py"
+
+rule genotype:
+    input: expand(step(4, "a"), scan=SCANS), expand(step(4, "b"), scan=SCANS)
+    output: "out/genotype-{fold}.npz"
+    script: "x.py"
+
+rule train:
+    input:
+        rules.genotype.output,
+        [expand(step(5, name), scan=SCANS) for name in "ab"],
+        expand(step(6, "a"), scan=SCANS),
+    output: "out/fold-{fold}/model.pt"
+    script: "x.py"
+
+rule gather:
+    input: [expand(step(STEPS - 1 - j, name), scan=SCANS) for j in range(4) for name in "ab"]
+    output: "out/gather-{g}.tsv"
+    script: "x.py"
+"""
+
+
+def floor_seconds(repeats: int) -> tuple[float, str]:
+    """A dry run of empty rules in the full-scale DAG's shape (FLOOR_SNAKEFILE): what Snakemake's DAG
+    of this many jobs and files costs by itself, with no synthpet code in it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "Snakefile").write_text(FLOOR_SNAKEFILE)
+        (Path(tmp) / "x.py").write_text("")
+        command = [SNAKEMAKE, "-s", f"{tmp}/Snakefile", "-d", tmp, "-n", "--cores", "2"]
+        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        jobs = output.split("total", 1)[1].split()[0]
+        return timed(lambda: subprocess.run(command, capture_output=True, check=True), repeats), jobs
 
 
 def plan_seconds(configfile: str, repeats: int) -> float:
@@ -129,6 +186,8 @@ def main() -> None:
             flush=True,
         )
     print(f"  Snakemake's start (a one-rule Snakefile): {snakemake_start(args.repeats):.1f} s")
+    floor, jobs = floor_seconds(args.repeats)
+    print(f"  the same DAG shape of empty rules ({jobs} jobs, about 24,000 input files): {floor:.1f} s")
     planned = plan_seconds("config/phantom-paper.yaml", args.repeats)
     print(f"  plan_run on config/phantom-paper.yaml (in this process): {planned:.1f} s")
     print(f"  BIDS discovery of 204 scans (pybids, in this process): {discovery_seconds(204, args.repeats):.1f} s")

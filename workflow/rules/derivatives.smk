@@ -39,10 +39,18 @@ GROUP_SIDECARS = sidecar_jobs(GROUP_IMAGES, GROUP_LEVEL)
 # one job for every scan's sidecars: they are written in a second, and a sidecar names both the T1w
 # and the PET a scan came from, which no per-scan rule of one kind (anat or pet) has as wildcards
 rule participant_sidecars:
+    # a sidecar says what its image's name means, never what its voxels hold: the job waits for the
+    # last images of each scan's chains (every other image lies upstream of them, and the job
+    # refuses to write a sidecar beside a missing image) instead of reading thousands of inputs
     input:
-        [job["image"] for job in PARTICIPANT_SIDECARS],
+        expand(rules.grid_pet.output.pet, zip, **SCAN_WILDCARDS),
+        expand(rules.mni_register.output.t1w, zip, **SCAN_WILDCARDS),
+    # the sidecars are written beside their images; the manifest (each sidecar and its checksum),
+    # written last, is the one declared output: thousands of declared outputs slowed every DAG
+    # look-up (synthpet.io.derivatives.write_sidecars). A deleted sidecar comes back when its
+    # image is remade, or with --forcerun participant_sidecars
     output:
-        [paths.json_sidecar(job["image"]) for job in PARTICIPANT_SIDECARS],
+        manifest=f"{OUT}/logs/participant_sidecars.tsv",
     log:
         f"{OUT}/logs/participant_sidecars.log",
     benchmark:
@@ -62,9 +70,12 @@ rule participant_sidecars:
 
 use rule participant_sidecars as group_sidecars with:
     input:
-        [job["image"] for job in GROUP_SIDECARS],
+        # every scan's measures read its MNI images (those a validation adds too), which come after
+        # its predictions and SUVR; the expected-error maps are one job's
+        expand(rules.scan_measures.output.metrics, zip, **SCAN_WILDCARDS),
+        rules.expected_error.output.maps,
     output:
-        [paths.json_sidecar(job["image"]) for job in GROUP_SIDECARS],
+        manifest=f"{OUT}/logs/group_sidecars.tsv",
     log:
         f"{OUT}/logs/group_sidecars.log",
     benchmark:

@@ -5,4 +5,4 @@ from synthpet.logs import job_log
 
 with job_log(snakemake.log[0]):
     p = snakemake.params
-    write_sidecars(p.images, p.suvr_reference, p.pet_scale)
+    write_sidecars(p.images, snakemake.output.manifest, p.suvr_reference, p.pet_scale)

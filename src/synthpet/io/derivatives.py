@@ -8,6 +8,7 @@ derivatives dataset. Sidecars point at their sources and spatial references with
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -176,8 +177,21 @@ def sidecar(
     return meta
 
 
-def write_sidecars(images: list[dict], suvr_reference=(), pet_scale: str = "minmax") -> None:
-    """The sidecar beside each image of ``images`` (dicts of image, raw, grid_mask and fold)."""
+def write_sidecars(images: list[dict], manifest: str | Path, suvr_reference=(), pet_scale: str = "minmax") -> None:
+    """The sidecar beside each image of ``images`` (dicts of image, raw, grid_mask and fold), then
+    ``manifest``: one line per sidecar, its path and its content's SHA-256, written last.
+
+    The manifest is the job's only declared output: declared one by one, the sidecars of the
+    204-scan cohort were 4,500 outputs that Snakemake searched for every file of its DAG. An image
+    that is missing stops the job before it writes anything: the workflow orders this job after the
+    last image of each scan's chain, not after each image.
+    """
+    missing = [str(job["image"]) for job in images if not Path(job["image"]).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{len(missing)} images have no file to describe, for example {missing[0]}")
+    rows = ["sidecar\tsha256"]
     for job in images:
         meta = sidecar(job["image"], job["raw"], job["grid_mask"], job["fold"], suvr_reference, pet_scale)
-        write_json(meta, json_sidecar(job["image"]))
+        path = write_json(meta, json_sidecar(job["image"]))
+        rows.append(f"{path}\t{hashlib.sha256(path.read_bytes()).hexdigest()}")
+    write_text("\n".join(rows) + "\n", manifest)
