@@ -70,9 +70,14 @@ rule participant_sidecars:
 
 use rule participant_sidecars as group_sidecars with:
     input:
-        # every scan's measures read its MNI images (those a validation adds too), which come after
-        # its predictions and SUVR; the expected-error maps are one job's
-        expand(rules.scan_measures.output.metrics, zip, **SCAN_WILDCARDS),
+        # each scan's MNI PET images come after its predictions and MNI anatomy, and those a
+        # validation adds come from a job of their own; the expected-error maps are one job's. Not
+        # the per-scan measures: a statistics setting would rewrite every sidecar for nothing
+        expand(rules.mni_pet.output.pet, zip, **SCAN_WILDCARDS),
+        [
+            expand(pattern, zip, **SCAN_WILDCARDS)
+            for pattern in EXTRA_MNI_IMAGES.values()
+        ],
         rules.expected_error.output.maps,
     output:
         manifest=f"{OUT}/logs/group_sidecars.tsv",
