@@ -100,6 +100,19 @@ def write_nifti(path: Path, shape=(8, 8, 8), affine=None, data=None, seed=0, dty
     return path
 
 
+# a T1w's field of view must hold a brain (synthpet.io.imageio.MIN_BRAIN_FOV_MM): 56^3 voxels of 2 mm,
+# in blocks of 7^3 equal voxels so that the file stays small
+T1W_SHAPE = (56, 56, 56)
+
+
+def write_t1w(path: Path, shape=T1W_SHAPE, seed=0) -> Path:
+    """A T1w-sized image of ``shape`` (2 mm voxels); a 4th axis, if any, repeats the volume."""
+    blocks = np.random.default_rng(seed).uniform(0.5, 1.5, size=tuple(-(-n // 7) for n in shape[:3]))
+    volume = np.kron(blocks, np.ones((7, 7, 7)))[tuple(slice(n) for n in shape[:3])]
+    data = np.repeat(volume[..., None], shape[3], axis=3) if len(shape) == 4 else volume
+    return write_nifti(path, data=data)
+
+
 STATIC_PET_SIDECAR = {"Units": "g/mL", "TracerName": "PBR28", "TracerRadionuclide": "C11"}
 
 
@@ -143,9 +156,9 @@ class TinyBids:
             folder, prefix = folder / f"ses-{session}", f"{prefix}_ses-{session}"
         return folder / datatype, prefix
 
-    def t1w(self, subject: str, session: str | None = None, shape=(8, 8, 8), extra: str = "") -> Path:
+    def t1w(self, subject: str, session: str | None = None, shape=T1W_SHAPE, extra: str = "") -> Path:
         folder, prefix = self._dir(subject, session, "anat")
-        path = write_nifti(folder / f"{prefix}{extra}_T1w.nii.gz", shape=shape)
+        path = write_t1w(folder / f"{prefix}{extra}_T1w.nii.gz", shape=shape)
         (folder / f"{prefix}{extra}_T1w.json").write_text("{}")
         return path
 

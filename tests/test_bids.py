@@ -3,7 +3,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import STATIC_PET_SIDECAR, dynamic_sidecar, write_nifti
+from conftest import STATIC_PET_SIDECAR, T1W_SHAPE, dynamic_sidecar, write_nifti
 
 from synthpet.errors import InputError
 from synthpet.io.bids import discover, sidecar_chain
@@ -72,7 +72,7 @@ def test_each_bad_input_is_named(tiny_bids, input_config, breakage, words):
     if breakage != "not_listed":
         tiny_bids.participant("02" if breakage != "bad_label" else "0_2", group, genotype)
     if breakage != "no_t1w":
-        tiny_bids.t1w("02", shape=(8, 8, 8, 3) if breakage == "t1w_4d" else (8, 8, 8))
+        tiny_bids.t1w("02", shape=(*T1W_SHAPE, 3) if breakage == "t1w_4d" else T1W_SHAPE)
     if breakage == "two_t1w":
         tiny_bids.t1w("02", extra="_acq-fast")
     if breakage == "dynamic_without_fields":

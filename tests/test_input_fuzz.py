@@ -24,7 +24,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 import yaml
-from conftest import STATIC_PET_SIDECAR, TinyBids, dynamic_sidecar, workflow_command, write_nifti
+from conftest import STATIC_PET_SIDECAR, T1W_SHAPE, TinyBids, dynamic_sidecar, workflow_command, write_nifti, write_t1w
 
 from synthpet.cli import main as synthpet_main
 
@@ -131,6 +131,11 @@ def voxel_size(image: Callable[[Path], Path], mm: float) -> Callable[[Path, dict
     return apply
 
 
+def t1w_slab(root: Path, config: dict) -> None:
+    """A partial acquisition: 20 slices of 2 mm, 40 mm from top to bottom."""
+    write_t1w(t1w_path(root), shape=(T1W_SHAPE[0], T1W_SHAPE[1], 20))
+
+
 def remove(*parts: str) -> Callable[[Path, dict], None]:
     return lambda root, config: root.joinpath(*parts).unlink()
 
@@ -140,11 +145,11 @@ def rename_t1w_upper(root: Path, config: dict) -> None:
 
 
 def second_t1w(root: Path, config: dict) -> None:
-    write_nifti(root / "sub-01" / "anat" / "sub-01_acq-fast_T1w.nii.gz")
+    write_t1w(root / "sub-01" / "anat" / "sub-01_acq-fast_T1w.nii.gz")
 
 
 def t1w_4d(root: Path, config: dict) -> None:
-    write_nifti(t1w_path(root), shape=(8, 8, 8, 2))
+    write_t1w(t1w_path(root), shape=(*T1W_SHAPE, 2))
 
 
 def pet_4d_in_suv(root: Path, config: dict) -> None:
@@ -382,6 +387,11 @@ REFUSED_AT_DAG_BUILD = [
         ("sub-01_T1w.nii.gz", "no orientation (qform_code and sform_code are both 0)"),
     ),
     Case("absurd voxel size", voxel_size(t1w_path, 0.01), ("sub-01_T1w.nii.gz", "voxel size", "implausible")),
+    Case(
+        "T1w slab",
+        t1w_slab,
+        ("sub-01_T1w.nii.gz", "field of view is 112 x 112 x 40 mm", "too small to hold a whole brain"),
+    ),
     Case(
         "huge PET voxels", voxel_size(lambda root: pet_path(root, "02"), 40.0), ("sub-02_trc-PBR28_pet", "implausible")
     ),

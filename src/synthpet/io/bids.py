@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from synthpet.errors import InputError
-from synthpet.io.imageio import geometry_problems, load_header, read_json, read_text
+from synthpet.io.imageio import field_of_view_problems, geometry_problems, load_header, read_json, read_text
 from synthpet.io.paths import LABEL, scan_id, source_entities
 from synthpet.io.suv import recipe_from_sidecar, window_weights
 
@@ -376,7 +376,8 @@ def check_t1w(t1w: str) -> tuple[list[str], list[str]]:
         shape = shape[:3]
     if len(shape) != 3:
         return [f"{t1w}: T1w must be a 3D image, but it has shape {header.shape}"], []
-    return geometry_problems(header, t1w, "T1w", COARSE_T1W_MM)
+    problems, warnings = geometry_problems(header, t1w, "T1w", COARSE_T1W_MM)
+    return problems or field_of_view_problems(header, t1w, "T1w"), warnings
 
 
 def _check_scan(

@@ -122,6 +122,28 @@ def load_header(path: str | Path) -> nib.Nifti1Image:
 ABSURD_VOXEL_MM = (0.1, 20.0)
 
 
+# each side of a field of view that can hold a whole brain is longer than this: an adult's brain
+# measures about 140 x 170 x 120 mm (left-right, front-back, up-down), a child's from age 2 not
+# much less; a slab, a cropped or a partial acquisition is shorter
+MIN_BRAIN_FOV_MM = 100.0
+
+
+def field_of_view_problems(img: nib.Nifti1Image, path: str | Path, what: str) -> list[str]:
+    """Refused: a field of view with a side shorter than MIN_BRAIN_FOV_MM, which cannot hold a brain
+    (skull stripping and registration to MNI would fail late, or give a partial brain). The image's
+    geometry must have passed ``geometry_problems``."""
+    voxel = np.sqrt((np.asarray(img.affine, dtype=float)[:3, :3] ** 2).sum(axis=0))
+    sides = np.asarray(img.shape[:3], dtype=float) * voxel
+    if sides.min() >= MIN_BRAIN_FOV_MM:
+        return []
+    shown = " x ".join(f"{side:.0f}" for side in sides)
+    return [
+        f"{path}: the {what}'s field of view is {shown} mm ({'x'.join(map(str, img.shape[:3]))} voxels of "
+        f"{'x'.join(f'{v:.3g}' for v in voxel)} mm), too small to hold a whole brain (each side must be at "
+        f"least {MIN_BRAIN_FOV_MM:.0f} mm); a slab or cropped image cannot be skull-stripped or registered to MNI"
+    ]
+
+
 def geometry_problems(
     img: nib.Nifti1Image, path: str | Path, what: str, coarse_mm: float
 ) -> tuple[list[str], list[str]]:
