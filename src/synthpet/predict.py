@@ -59,9 +59,10 @@ def _suffix(path: Path) -> str:
 
 
 def not_a_t1w(path: Path) -> str | None:
-    """Why ``path`` is not a T1w image, from its name, its JSON sidecar and its header; None if it may be one."""
+    """Why ``path`` is not a T1w image (its name, JSON sidecar, header and voxels); None if it may be one."""
     from synthpet.io.bids import COARSE_T1W_MM
-    from synthpet.io.imageio import geometry_problems, load_header
+    from synthpet.io.contrast import contrast_problems
+    from synthpet.io.imageio import field_of_view_problems, geometry_problems, load_header
 
     suffix = _suffix(path)
     if suffix.lower() in OTHER_SUFFIXES:
@@ -83,7 +84,9 @@ def not_a_t1w(path: Path) -> str | None:
     if len(shape) != 3:
         return f"{path}: a T1w is a 3D image, but this one has shape {header.shape}"
     problems, _ = geometry_problems(header, path, "T1w", COARSE_T1W_MM)
-    return "; ".join(problems) or None
+    problems = problems or field_of_view_problems(header, path, "T1w")
+    # last, as it reads every voxel: a PET or a CT that its name and sidecar do not give away
+    return "; ".join(problems or contrast_problems(header, path)) or None
 
 
 def find_inputs(paths: Sequence[str | Path]) -> list[Path]:
