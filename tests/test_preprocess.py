@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import matplotlib.pyplot as plt
 import nibabel as nib
 import numpy as np
 import pandas as pd
@@ -15,6 +16,7 @@ from synthpet.errors import InputError, SynthpetError
 from synthpet.learn import genotype
 from synthpet.learn.folds import check_genotypes, make_folds
 from synthpet.preprocess import brain_extraction, model_grid, registration, steps
+from synthpet.preprocess.qc import QC_DPI, bright_pet_outside, overlay_figure
 
 SETTINGS = {
     "grid_shape": [24, 24, 24],
@@ -152,6 +154,27 @@ def test_pet_that_misses_the_brain_stops_coregistration(tmp_path):
             t1_path, pet_path, mask_path, tmp_path / "m.txt", tmp_path / "p.nii.gz", "ants", SETTINGS, 0, "sub-01", qc
         )
     assert qc.exists() and not (tmp_path / "m.txt").exists() and not (tmp_path / "p.nii.gz").exists()
+
+
+def test_the_coregistration_qc_shows_a_pet_shifted_by_5_mm(tmp_path):
+    """A brain-sized uptake (the mask blurred to a PET's 6 mm) slid 5 mm off its brain: the figure shows
+    the PET unmasked, so its colour crosses the outline, and its title gives the share of bright PET
+    outside the mask, which the shift raises from 0 to about 5 %. The masked PET that the figure
+    used to show hides any shift."""
+    voxel = 2.0
+    grid = np.mgrid[:90, :100, :80].astype(float)
+    radii = np.array([70.0, 85.0, 60.0])[:, None, None, None] / voxel
+    brain = ((((grid - np.array([45, 50, 40])[:, None, None, None]) / radii) ** 2).sum(axis=0)) <= 1
+    pet = ndimage.gaussian_filter(brain.astype(float), 6 / 2.355 / voxel)
+    shifted = ndimage.shift(pet, (5 / voxel, 0, 0), order=1)
+    assert bright_pet_outside(pet, brain) < 0.01
+    assert bright_pet_outside(shifted, brain) > 0.04
+    assert bright_pet_outside(shifted * brain, brain) == 0
+    figure = overlay_figure(brain * 1000.0, tmp_path / "qc.png", "shifted", mask=brain, pet=shifted)
+    drawn = plt.imread(figure)
+    assert drawn.shape[1] == 12 * QC_DPI  # 12 inches wide at 150 dpi
+    cyan = (drawn[..., 0] < 0.2) & (drawn[..., 1] > 0.8) & (drawn[..., 2] > 0.8)
+    assert cyan.sum() > 500  # the outline is drawn in a colour that no PET or T1w voxel takes
 
 
 def test_transform_moving_brain_out_of_view():

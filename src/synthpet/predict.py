@@ -353,4 +353,11 @@ def _predict_one(t1w: Path, models: FoldModels, networks: list, outputs: dict[st
         source | {"Description": "brain mask of the input T1w", "Type": "Brain", "Backend": settings["backend"]},
         json_sidecar(outputs["mask"]),
     )
-    overlay_figure(t1_data, outputs["qc"], f"{stem}: synthetic PET (mean of folds)", mask=mask, pet=native["mean"])
+    overlay_figure(
+        t1_data,
+        outputs["qc"],
+        f"{stem}: synthetic PET (mean of folds) and brain mask (cyan outline)",
+        mask=mask,
+        pet=native["mean"],
+        pet_label="synthetic PET (model scale)",
+    )

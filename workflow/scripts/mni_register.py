@@ -27,6 +27,6 @@ with job_log(snakemake.log[0]):
     overlay_figure(
         np.asarray(nib.load(o.t1w).dataobj, np.float32),
         o.qc,
-        f"{p.scan}: T1w in MNI space, template brain outline (red)",
+        f"{p.scan}: T1w in MNI space, template brain outline (cyan)",
         mask=brain,
     )
