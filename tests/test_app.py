@@ -12,7 +12,9 @@ import sysconfig
 import time
 from pathlib import Path
 
+import browser
 import pytest
+from browser import images_loaded
 from conftest import REPO, parsed_rules, planned_jobs, validator_errors
 
 from synthpet import __version__
@@ -49,7 +51,7 @@ def test_participant_level_runs_one_participant_from_another_folder(small_phanto
     written = {p.relative_to(out).parts[0] for p in out.rglob("*") if "sub-" in p.name}
     assert {"preproc", "mni", "qc"} <= written and "predictions" not in written  # per-scan stages only
     subjects = {part for p in out.rglob("sub-*") for part in p.relative_to(out).parts if part.startswith("sub-")}
-    assert {s.split("_")[0] for s in subjects} == {"sub-001"}
+    assert {s.split("_")[0].split(".")[0] for s in subjects} == {"sub-001"}
     for root in ("preproc", "mni"):
         assert validator_errors(out / root) == [], root
         description = json.loads((out / root / "dataset_description.json").read_text())
@@ -59,6 +61,12 @@ def test_participant_level_runs_one_participant_from_another_folder(small_phanto
     # a second participant-level call for the same participant has nothing left to do
     again = app(bids, out, "participant", "--participant-label", "001", "--config", demo_settings, cwd=elsewhere)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+    # the participant's page, before any group level: each scan's coregistration and MNI figures
+    scans = len(list((out / "qc" / "coregistration").glob("sub-001_*.png")))
+    try:
+        assert scans and images_loaded(out / "sub-001.html", tmp_path) == (2 * scans, 2 * scans)
+    except browser.Unavailable as reason:
+        pytest.skip(f"the page was written, but not opened: {reason}")
 
 
 def test_group_level_dry_run_plans_the_whole_workflow_without_the_excluded(paper_sized_bids, tmp_path):

@@ -13,10 +13,12 @@ import time
 from io import StringIO
 from pathlib import Path
 
+import browser
 import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
+from browser import images_loaded
 from conftest import REPO, digests, planned_jobs, snakemake, validator_errors, workflow_command
 from scipy import ndimage
 
@@ -292,6 +294,29 @@ def test_provenance_and_the_report(demo):
             shown = pd.read_html(StringIO(page.read_text()))[0]
             assert shown.shape == pd.read_csv(tsv, sep="\t").shape, tsv.name
     assert (out / "report" / "table4_metrics.html").exists() and (out / "report" / "table5_specificity.html").exists()
+
+
+def test_each_participant_has_a_page_with_every_figure(demo, tmp_path):
+    """fMRIPrep's sub-<label>.html: after the group level, each scan's coregistration, MNI and
+    prediction figures, embedded, which load in headless Chromium (a page with a broken one does not)."""
+    out = demo / "results"
+    scans = [p.name.split("_desc-")[0] for p in (out / "qc" / "coregistration").glob("sub-*.png")]
+    subjects = sorted({scan.split("_")[0] for scan in scans})
+    assert sorted(p.stem for p in out.glob("sub-*.html")) == subjects
+    most = max(subjects, key=lambda subject: sum(scan.startswith(f"{subject}_") for scan in scans))
+    figures = 3 * sum(scan.startswith(f"{most}_") for scan in scans)
+    page = out / f"{most}.html"
+    text = page.read_text()
+    assert figures >= 6 and text.count("<figure>") == figures and "Synthetic vs measured PET" in text
+    assert "<h2>Methods</h2>" in text and "brain percentiles" in text
+    broken = tmp_path / "broken" / page.name
+    broken.parent.mkdir()
+    broken.write_text(text.replace("base64,iVBOR", "base64,AAAA", 1))  # one figure's PNG signature
+    try:
+        assert images_loaded(page, tmp_path) == (figures, figures)
+        assert images_loaded(broken, tmp_path) == (figures, figures - 1)
+    except browser.Unavailable as reason:
+        pytest.skip(f"the pages were written, but not opened: {reason}")
 
 
 def test_brain_masks_hold_the_ventricles(demo):

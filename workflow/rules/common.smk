@@ -132,6 +132,27 @@ def scan_name(*kinds):
     return f"{paths.scan_id('{subject}', SESSION)}{entities}"
 
 
+def participant_figures(subject, figures):
+    """Each scan of ``subject``: its id, wildcards and, for every (title, per-scan pattern, caption
+    name) of ``figures``, the title, the scan's PNG and the caption file."""
+    return [
+        {
+            "id": scan.id,
+            "wildcards": scan.wildcards,
+            "figures": [
+                (
+                    title,
+                    one_scan(pattern, scan.wildcards),
+                    f"{workflow.basedir}/workflow/report/{caption}.rst",
+                )
+                for title, pattern, caption in figures
+            ],
+        }
+        for scan in COHORT.scans
+        if scan.subject == subject
+    ]
+
+
 def scan_log(rule, *kinds):
     return f"{OUT}/logs/{rule}/{scan_name(*kinds)}.log"
 

@@ -1,4 +1,7 @@
-# Provenance of the results folder; shown in the report beside the figures and tables.
+# Provenance of the results folder; shown in the report beside the figures and tables. Each
+# participant's own page.
+
+from synthpet.report.participant import notices_about
 
 
 rule provenance:
@@ -79,3 +82,53 @@ rule methods:
         runtime=2,
     script:
         "../scripts/methods.py"
+
+
+# each participant's page (fMRIPrep's sub-<label>.html): the figures of the stages that ran, so the
+# group level adds the prediction's (the page's inputs change, and it is written again)
+PARTICIPANT_FIGURES = [
+    (
+        "PET coregistration and brain mask",
+        rules.coregister_pet.output.qc,
+        "qc_coregistration",
+    ),
+    ("Registration to MNI", rules.mni_register.output.qc, "qc_mni"),
+] + (
+    [("Synthetic vs measured PET, in MNI space", PREDICTION_QC, "qc_prediction")]
+    if GROUP_LEVEL
+    else []
+)
+
+
+localrules:
+    participant_report,
+
+
+rule participant_report:
+    input:
+        lambda wildcards: [
+            png
+            for scan in participant_figures(wildcards.subject, PARTICIPANT_FIGURES)
+            for _, png, _ in scan["figures"]
+        ],
+    output:
+        html=f"{OUT}/sub-{{subject}}.html",
+    log:
+        f"{OUT}/logs/participant_report/sub-{{subject}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/participant_report/sub-{{subject}}.tsv"
+    conda:
+        "../../envs/synthpet.yaml"
+    resources:
+        mem_mb=300,
+        runtime=2,
+    params:
+        scans=lambda wildcards: participant_figures(
+            wildcards.subject, PARTICIPANT_FIGURES
+        ),
+        notices=lambda wildcards: notices_about(
+            wildcards.subject, COHORT.warnings, COHORT.excluded
+        ),
+        config={"preprocess": PREPROC},
+    script:
+        "../scripts/participant_report.py"

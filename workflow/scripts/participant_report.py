@@ -1,0 +1,23 @@
+"""Snakemake job: the participant's HTML page (sub-<label>.html), its QC figures, warnings and methods."""
+
+from importlib.metadata import version
+
+from synthpet.io.imageio import read_text, write_text
+from synthpet.logs import job_log
+from synthpet.report.methods import preprocessing_paragraph
+from synthpet.report.participant import Figure, ScanSection, caption_text, participant_html
+
+with job_log(snakemake.log[0]):
+    p = snakemake.params
+    sections = [
+        ScanSection(
+            scan["id"],
+            [
+                Figure(title, png, caption_text(read_text(caption, "report caption"), scan["wildcards"]))
+                for title, png, caption in scan["figures"]
+            ],
+        )
+        for scan in p.scans
+    ]
+    methods = preprocessing_paragraph(p.config, {"antspyx": version("antspyx")})
+    write_text(participant_html(snakemake.wildcards.subject, sections, p.notices, methods), snakemake.output.html)
