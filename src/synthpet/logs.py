@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 import time
 import traceback
@@ -14,6 +15,28 @@ from pathlib import Path
 from synthpet.errors import SynthpetError
 
 PROGRESS = "synthpet.progress"
+
+
+@contextlib.contextmanager
+def _console_to(handle) -> Iterator:
+    """Send stdout and stderr to ``handle``, Python's and the file descriptors' both: compiled code
+    (ANTs' registrations print " bad det -1 v -1 u 1" from C++) writes to the descriptors, which
+    ``contextlib.redirect_stdout`` leaves on the console. Yields a stream to the console itself."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    console = os.fdopen(os.dup(saved[2]), "w", buffering=1)
+    try:
+        for fd in saved:
+            os.dup2(handle.fileno(), fd)
+        with contextlib.redirect_stdout(handle), contextlib.redirect_stderr(handle):
+            yield console
+    finally:
+        handle.flush()
+        for fd, original in saved.items():
+            os.dup2(original, fd)
+            os.close(original)
+        console.close()
 
 
 @contextlib.contextmanager
@@ -29,8 +52,7 @@ def job_log(path: str | Path | None) -> Iterator[logging.Logger]:
         yield logger
         return
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    console = sys.stderr
-    with open(path, "w") as handle, contextlib.redirect_stdout(handle), contextlib.redirect_stderr(handle):
+    with open(path, "w") as handle, _console_to(handle) as console:
         handler = logging.StreamHandler(handle)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         logger.addHandler(handler)
