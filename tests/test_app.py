@@ -47,6 +47,12 @@ def test_participant_level_runs_one_participant_from_another_folder(small_phanto
     result = app(bids, out, "participant", "--participant-label", "sub-001", "--config", demo_settings, cwd=elsewhere)
     assert result.returncode == 0, result.stderr[-5000:]
     assert list(elsewhere.iterdir()) == [], "the app wrote into the folder it was called from"
+    # a quiet console: a line per job (it printed 199 lines, ANTs' debug output among them), and at
+    # the end where the outputs went and what comes next
+    console = (result.stdout + result.stderr).splitlines()
+    assert len(console) <= 40, "\n".join(console)
+    assert "synthpet: [3/10] brain_mask done" in console and not any("bad det" in line for line in console)
+    assert console[-1].startswith("synthpet: next") and console[-1].endswith(f"{out} group")
     assert (out / ".snakemake").is_dir()
     written = {p.relative_to(out).parts[0] for p in out.rglob("*") if "sub-" in p.name}
     assert {"preproc", "mni", "qc"} <= written and "predictions" not in written  # per-scan stages only
@@ -270,3 +276,33 @@ def test_a_missing_dataset_is_refused_before_anything_is_written(tmp_path):
     assert "synthpet: error:" in result.stderr and "no-such-study" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_the_console_keeps_errors_and_condenses_the_rest():
+    """Snakemake's lines as it prints them: the scheduler's noise goes, a finished job is one line,
+    and anything else (an error, the job table, a warning) passes as it was."""
+    from synthpet.app import ConsoleLines
+
+    transcript = [
+        "Building DAG of jobs...",
+        "Provided cores: 2",
+        "Job stats:",
+        "",
+        "Select jobs to execute...",
+        "Execute 2 jobs...",
+        "[Fri Dec  4 14:50:53 2026]",
+        "Finished jobid: 4 (Rule: ingest_t1w)",
+        "1 of 10 steps (10%) done",
+        "Error in rule brain_mask:",
+        "    message: synthpet: sub-01: brain extraction failed",
+        "2 of 10 steps (20%) done",
+    ]
+    console = ConsoleLines()
+    shown = [line for line in map(console, transcript) if line is not None]
+    assert shown == [
+        "Job stats:",
+        "synthpet: [1/10] ingest_t1w done",
+        "Error in rule brain_mask:",
+        "    message: synthpet: sub-01: brain extraction failed",
+        "2 of 10 steps (20%) done",  # no job named it: passed as it was
+    ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import re
 import signal
 import subprocess
 import sys
@@ -136,12 +137,45 @@ def snakemake_command(args: argparse.Namespace, output_dir: str, config_file: Pa
     return command + passthrough
 
 
-def run_snakemake(command: list[str]) -> int:
+# Snakemake's lines that tell a user nothing to act on: the scheduler's steps, time stamps, and what
+# it prints on every start. Its errors, warnings and table of jobs pass unchanged.
+SCHEDULER_NOISE = re.compile(
+    r"^(Select jobs to execute\.\.\.|Execute \d+ jobs\.\.\.|\[\w{3} \w{3} +\d+ [\d:]+ \d{4}\]$|Using shell: |"
+    r"Provided cores: |Rules claiming more threads will be scaled down\.|Conda environments: ignored|"
+    r"Assuming unrestricted shared filesystem usage\.|Building DAG of jobs\.\.\.|Using workflow specific profile )"
+)
+FINISHED = re.compile(r"^Finished jobid: \d+ \(Rule: (\w+)\)")
+STEPS = re.compile(r"^(\d+) of (\d+) steps \(\d+%\) done")
+
+
+class ConsoleLines:
+    """Snakemake's console, condensed: one line per finished job ("[3/10] brain_mask done") instead of
+    five, the scheduler's noise dropped, everything else as Snakemake printed it."""
+
+    def __init__(self) -> None:
+        self.finished: str | None = None
+
+    def __call__(self, line: str) -> str | None:
+        text = line.rstrip("\n")
+        if not text.strip() or SCHEDULER_NOISE.match(text):
+            return None
+        if finished := FINISHED.match(text):
+            self.finished = finished.group(1)
+            return None
+        if (steps := STEPS.match(text)) and self.finished:
+            rule, self.finished = self.finished, None
+            return f"synthpet: [{steps.group(1)}/{steps.group(2)}] {rule} done"
+        return text
+
+
+def run_snakemake(command: list[str], condensed: bool = True) -> int:
     """Snakemake in a session of its own, so that a Ctrl-C (SIGINT) or a SIGTERM reaches it once,
     through this process, and nothing kills it while it stops its jobs, removes their incomplete
     outputs and releases its lock (``subprocess.run`` killed it 0.25 s after a Ctrl-C, leaving
-    jobs running and the working directory locked)."""
-    process = subprocess.Popen(command, start_new_session=True)
+    jobs running and the working directory locked). Its log (stderr) is ``condensed`` on the way."""
+    process = subprocess.Popen(
+        command, start_new_session=True, stderr=subprocess.PIPE if condensed else None, text=True, bufsize=1
+    )
     stopped: list[int] = []
 
     def forward(signum, frame):
@@ -150,6 +184,12 @@ def run_snakemake(command: list[str]) -> int:
 
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
+        if condensed:
+            console = ConsoleLines()
+            for line in process.stderr:
+                shown = console(line)
+                if shown is not None:
+                    print(shown, file=sys.stderr, flush=True)
         code = process.wait()
     finally:
         for sig, handler in previous.items():
@@ -175,5 +215,40 @@ def run(argv: list[str]) -> int:
             message = message.replace(key, option)
         raise SynthpetError(message) from None
     command = snakemake_command(args, config["output_dir"], write_app_config(config), passthrough)
+    condensed = not {"--verbose", "--quiet", "-q"} & set(passthrough)
+    if condensed:  # the project's own line per job, not Snakemake's block of paths and reasons
+        command += ["--quiet", "rules", "host"]
     print(f"synthpet: {' '.join(command)}", file=sys.stderr, flush=True)
-    return run_snakemake(command)
+    code = run_snakemake(command, condensed)
+    if code == 0 and not args.dry_run and not NOT_A_RUN & {option.split("=")[0] for option in passthrough}:
+        print(where_outputs_went(args), file=sys.stderr)
+    return code
+
+
+# Snakemake options after which nothing ran: no summary of outputs follows them
+NOT_A_RUN = {"--report", "--unlock", "--touch", "-t", "--summary", "-S", "--detailed-summary", "-D", "--lint"}
+NOT_A_RUN |= {"--list-changes", "--lc", "--dag", "--rulegraph", "--filegraph", "--cleanup-metadata", "--cm"}
+
+
+def where_outputs_went(args) -> str:
+    """The last lines of a finished run: where its outputs are, and what comes next."""
+    out = Path(args.output_dir).resolve()
+    lines = [
+        f"synthpet: the {args.analysis_level} level is done; in {out}:",
+        "  preproc/, mni/        BIDS derivatives: each scan's images in T1w and MNI space, with JSON sidecars",
+        "  sub-<label>.html      one page per participant: its QC figures, warnings and methods",
+        "  qc/                   the QC figures; logs/ and benchmarks/ hold each job's log, time and memory",
+    ]
+    if args.analysis_level == "participant":
+        lines.append(
+            f"synthpet: next, when every participant is done: synthpet {args.bids_dir} {args.output_dir} group"
+        )
+    else:
+        lines += [
+            "  predictions/, models/ each scan's out-of-fold synthetic PET; each fold's model",
+            "  evaluation/           the paper's tables (TSV) and figures, the headline table first",
+            "  methods.md            the methods paragraph of this run",
+            f"synthpet: the HTML report of every table and figure: synthpet {args.bids_dir} {args.output_dir} "
+            "group --report",
+        ]
+    return "\n".join(lines)
