@@ -258,6 +258,7 @@ def test_figures_and_mni_space(demo):
         "fig7_loss_curves",
     ):
         assert (evaluation / "figures" / f"{figure}.png").stat().st_size > 10_000, figure
+        assert "<svg" in (evaluation / "figures" / f"{figure}.svg").read_text()[:2000], figure  # its vector twin
     mni_t1 = nib.load(next((out / "mni").glob("sub-*/ses-*/anat/*_space-MNI152NLin6Asym_desc-brain_T1w.nii.gz")))
     assert mni_t1.shape == (91, 109, 91)
     # the inverse warp brings MNI-space images back onto a scan's T1w: the template's brain lands on the

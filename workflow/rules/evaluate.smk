@@ -125,6 +125,18 @@ rule evaluation_figures:
         metrics=evaluation_figure("fig5_metric_distributions", "fig5"),
         correlations=evaluation_figure("fig6_correlations", "fig6"),
         losses=evaluation_figure("fig7_loss_curves", "fig7"),
+        # each figure's vector twin (SVG, text as text) beside its 300 dpi PNG
+        vectors=expand(
+            f"{OUT}/evaluation/figures/{{name}}.svg",
+            name=[
+                "fig2_example_slices",
+                "fig3_groups",
+                "fig4_median_split_bland_altman",
+                "fig5_metric_distributions",
+                "fig6_correlations",
+                "fig7_loss_curves",
+            ],
+        ),
     log:
         f"{OUT}/logs/evaluation_figures.log",
     benchmark:

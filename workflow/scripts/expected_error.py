@@ -18,4 +18,8 @@ with job_log(snakemake.log[0]):
         title = f"{scan}: out-of-fold prediction of the fold-{fold} model (MNI space)"
         volumes = {key: np.asarray(nib.load(i[key][n]).dataobj, np.float32) for key in IMAGES}
         volumes["expected_error"] = np.asarray(nib.load(o.maps[n]).dataobj, np.float32)
-        example_slices(volumes, np.asarray(nib.load(i.mask[n]).dataobj) > 0, title, figure, with_error=True)
+        mask = nib.load(i.mask[n])
+        # a QC figure (a screen's PNG, no vector twin), with the MNI coordinates of its slices
+        example_slices(
+            volumes, np.asarray(mask.dataobj) > 0, title, figure, with_error=True, affine=mask.affine, publication=False
+        )
