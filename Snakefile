@@ -45,7 +45,9 @@ onstart:
     from synthpet.io.provenance import workflow_state
 
     # each derivatives folder says what made it, before any job writes into it
-    write_dataset_descriptions(OUT, RAW_DIR, workflow_state(workflow.basedir))
+    write_dataset_descriptions(
+        OUT, RAW_DIR, workflow_state(workflow.basedir), GROUP_LEVEL
+    )
     # A job-rate limit makes Snakemake's scheduler wake once per window for every job that ended
     # while others waited for cores: with its default (100 jobs per 1 s) the main process of the demo
     # took a third of a core by the end, and training on 2 threads beside it ran 2-3 times slower. A

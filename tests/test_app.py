@@ -67,6 +67,11 @@ def test_participant_level_runs_one_participant_from_another_folder(small_phanto
     # a second participant-level call for the same participant has nothing left to do
     again = app(bids, out, "participant", "--participant-label", "001", "--config", demo_settings, cwd=elsewhere)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+    # the folder explains itself, and holds no empty folder (predictions/ waits for the group level)
+    readme = (out / "README.md").read_text()
+    assert "`sub-<label>.html`" in readme and "`preproc/`" in readme and "`models/`" not in readme
+    empty = [p for p in out.rglob("*") if p.is_dir() and ".snakemake" not in p.parts and not any(p.iterdir())]
+    assert empty == [] and not (out / "predictions").exists(), empty
     # the participant's page, before any group level: each scan's coregistration and MNI figures
     scans = len(list((out / "qc" / "coregistration").glob("sub-001_*.png")))
     try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -319,6 +320,25 @@ def test_each_participant_has_a_page_with_every_figure(demo, tmp_path):
         assert images_loaded(broken, tmp_path) == (figures, figures - 1)
     except browser.Unavailable as reason:
         pytest.skip(f"the pages were written, but not opened: {reason}")
+
+
+def test_the_output_folder_explains_itself(demo):
+    """Its README names what the group level wrote, each entry there; the PET in T1w space comes
+    whole and brain-masked, the same inside the brain."""
+    out = demo / "results"
+    readme = (out / "README.md").read_text()
+    named = re.findall(r"^\| `([^`]+)` \|", readme, flags=re.MULTILINE)
+    assert "models/" in named and "evaluation/" in named
+    for entry in named:
+        for name in entry.split(", "):
+            assert list(out.glob(name.replace("<label>", "*").rstrip("/"))), name
+    for masked in out.glob("preproc/sub-*/ses-*/pet/*_space-T1w_desc-brain_pet.nii.gz"):
+        whole = nib.load(str(masked).replace("_desc-brain_pet", "_pet")).get_fdata()
+        brain = nib.load(masked).get_fdata()
+        inside = brain != 0
+        assert np.allclose(whole[inside], brain[inside]) and np.abs(whole[~inside]).sum() > 0, masked.name
+        meta = json.loads(Path(str(masked).replace("_desc-brain_pet.nii.gz", "_pet.json")).read_text())
+        assert meta["SkullStripped"] is False and meta["Units"] == "g/mL" and "not masked" in meta["Description"]
 
 
 def test_brain_masks_hold_the_ventricles(demo):

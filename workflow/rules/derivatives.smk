@@ -15,6 +15,7 @@ PARTICIPANT_IMAGES = {
     "mask": rules.brain_mask.output.mask,
     "brain": rules.brain_mask.output.brain,
     "pet_t1w": rules.coregister_pet.output.pet,
+    "pet_t1w_whole": rules.coregister_pet.output.pet_whole,
     "grid_t1w": rules.model_grid.output.t1w,
     "grid_pet": rules.grid_pet.output.pet,
     "grid_mask": rules.model_grid.output.mask,

@@ -59,6 +59,8 @@ rule coregister_pet:
     output:
         matrix=preproc_path("pet", "xfm", ext=".txt", **{"from": "T1w", "to": "PET"}),
         pet=preproc_path("pet", "pet", space="T1w", desc="brain"),
+        # not masked: the PET as a user overlays it on the T1w, scalp and all
+        pet_whole=preproc_path("pet", "pet", space="T1w"),
         # drawn by the same job, from the images it holds: a job of its own paid a process and imports
         qc=participant_figure(
             f"{OUT}/qc/coregistration/{scan_name('pet')}_desc-coreg_qc.png",

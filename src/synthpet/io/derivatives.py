@@ -38,6 +38,7 @@ TARGET_SCALED = ("norm", "synthetic", "true")  # the descs whose meaning names t
 PET_MEANING = {
     "suv": ("SUV of the post-injection window, from the input PET", "g/mL"),
     "brain": ("SUV resampled to the T1w and masked to the brain", "g/mL"),
+    None: ("SUV resampled to the T1w, not masked", "g/mL"),
     "norm": ("the training target: {scale}", "arbitrary"),
     "synthetic": (
         "synthetic PET from the T1w by the fold model that did not see this participant ({scale})",
@@ -102,24 +103,90 @@ def dataset_description(root: str, raw_dir: str | Path, out_dir: str | Path, wor
     }
 
 
-def write_dataset_descriptions(out_dir: str | Path, raw_dir: str | Path, workflow: dict) -> None:
-    """dataset_description.json and .bidsignore of every derivatives folder; a file that already says
-    the same is left untouched, so that runs for different participants at once do not race."""
-    for root in ROOTS:
+def _write_if_changed(text: str, path: Path) -> None:
+    """A file that already says the same is left untouched, so that runs at once do not race."""
+    if not (path.exists() and path.read_text() == text):
+        write_text(text, path)
+
+
+def write_dataset_descriptions(out_dir: str | Path, raw_dir: str | Path, workflow: dict, group_level: bool) -> None:
+    """dataset_description.json and .bidsignore of every derivatives folder that the run's level
+    fills (predictions/ only at the group level: no empty folder), and the output folder's README."""
+    for root in ROOTS if group_level else tuple(r for r in ROOTS if r != "predictions"):
         folder = Path(out_dir) / root
         folder.mkdir(parents=True, exist_ok=True)
-        texts = {
-            "dataset_description.json": json.dumps(
-                dataset_description(root, raw_dir, out_dir, workflow), indent=2, sort_keys=False
-            )
-            + "\n",
-            ".bidsignore": BIDSIGNORE,
-        }
-        for name, text in texts.items():
-            path = folder / name
-            if path.exists() and path.read_text() == text:
-                continue
-            write_text(text, path)
+        description = json.dumps(dataset_description(root, raw_dir, out_dir, workflow), indent=2, sort_keys=False)
+        _write_if_changed(description + "\n", folder / "dataset_description.json")
+        _write_if_changed(BIDSIGNORE, folder / ".bidsignore")
+    _write_if_changed(output_readme(group_level), Path(out_dir) / "README.md")
+
+
+# what each entry of the output folder holds, and at which level it is written
+OUTPUT_LAYOUT = (
+    (
+        "sub-<label>.html",
+        "participant",
+        "one page per participant: each scan's QC figures with what a failure looks like, the dataset "
+        "check's warnings, the methods; open these first",
+    ),
+    (
+        "preproc/",
+        "participant",
+        "BIDS derivatives: per scan the ingested T1w and SUV PET, brain mask, PET-to-T1w transform, the "
+        "PET in T1w space (whole, and brain-masked), the normalized model-grid images",
+    ),
+    (
+        "mni/",
+        "participant",
+        "BIDS derivatives: T1w and brain mask in MNI152NLin6Asym space with the transforms; after the group "
+        "level also the measured, smoothed and synthetic PET, SUVR and the expected-error map",
+    ),
+    (
+        "qc/",
+        "participant",
+        "the QC figures (coregistration/, mni/; prediction/ after the group level); failed/ holds the "
+        "figure of a scan that stopped a job",
+    ),
+    ("logs/", "participant", "each job's log (logs/<rule>/), the settings of each call (logs/app/), sidecar manifests"),
+    ("benchmarks/", "participant", "each job's time and memory (benchmarks/<rule>/), as Snakemake measures them"),
+    ("folds/", "group", "the cross-validation folds, each fold's genotype model and genotype-corrected PET"),
+    ("models/", "group", "each fold's weights, losses and summary.json: what synthpet predict needs"),
+    (
+        "predictions/",
+        "group",
+        "BIDS derivatives: every scan's out-of-fold synthetic PET, on the model grid and in T1w space",
+    ),
+    (
+        "evaluation/",
+        "group",
+        "headline.tsv first (model, baselines and ceiling), Tables 2-5 of the paper and the other tables "
+        "(TSV), figures/ (300 dpi PNG and SVG)",
+    ),
+    (
+        "methods.md, provenance.json",
+        "group",
+        "a methods paragraph written from the settings that ran; the config, package versions and workflow commit",
+    ),
+)
+
+
+def output_readme(group_level: bool) -> str:
+    """The output folder's README.md: what each entry holds, for what the run's level writes."""
+    level = "group" if group_level else "participant"
+    rows = [f"| `{name}` | {what} |" for name, at, what in OUTPUT_LAYOUT if group_level or at == "participant"]
+    next_step = (
+        "The HTML report of every table and figure: `synthpet BIDS_DIR OUTPUT_DIR group --report` "
+        "(or `snakemake --report` from a checkout)."
+        if group_level
+        else "Next, when every participant is done: `synthpet BIDS_DIR OUTPUT_DIR group` (folds, training, "
+        "predictions, statistics)."
+    )
+    return (
+        "# synthpet outputs\n\n"
+        f"Written by synthpet, last at the {level} level. Every image has a JSON sidecar (units, sources,\n"
+        "space, fold); `preproc/`, `mni/` and `predictions/` are BIDS derivatives datasets.\n\n"
+        "| entry | what it holds |\n|---|---|\n" + "\n".join(rows) + f"\n\n{next_step}\n"
+    )
 
 
 def dataset_root(image: str | Path) -> Path:
@@ -158,12 +225,12 @@ def sidecar(
         if desc in TARGET_SCALED:
             meta["TargetScale"] = pet_scale
         meta["Units"] = units
-        if desc.endswith("SUVR"):
+        if desc and desc.endswith("SUVR"):
             meta["ReferenceRegion"] = " + ".join(suvr_reference) or "whole brain (the scan's brain mask)"
         if desc in ("synthetic", "syntheticSUVR"):
             sources = [f"bids:raw:{raw['t1w']}"]
     if suffix != "mask":
-        meta["SkullStripped"] = desc not in ("ingested", "suv")
+        meta["SkullStripped"] = desc not in ("ingested", "suv", None)
     if fold is not None and root in ("predictions", "mni") and suffix == "pet" and desc != "suv":
         meta["CrossValidationFold"] = fold
         if desc in ("synthetic", "syntheticSUVR"):

@@ -66,9 +66,11 @@ def coregistration(
     scan: str,
     qc_failed: str,
     qc_out: str | None = None,
+    whole_out: str | None = None,
 ) -> None:
-    """PET-to-T1w transform and the PET in T1w space, inside the brain; with ``qc_out``, the QC figure of
-    the PET and the brain mask over the T1w (drawn here, from the images already in memory)."""
+    """PET-to-T1w transform and the PET in T1w space, inside the brain (and, with ``whole_out``, not
+    masked: what a user overlays on the T1w); with ``qc_out``, the QC figure of the PET and the brain
+    mask over the T1w (drawn here, from the images already in memory)."""
     t1_img, pet_img, mask_img = nib.load(t1), nib.load(suv), nib.load(mask)
     brain = np.asarray(mask_img.dataobj) > 0
     LOG.info(f"{scan}: PET-to-T1w coregistration, backend {registration.resolve_backend(backend)} (asked: {backend})")
@@ -85,6 +87,8 @@ def coregistration(
         )
     registration.save_matrix(matrix, matrix_out)
     save_nifti(pet_t1 * brain, t1_img.affine, pet_out)
+    if whole_out:
+        save_nifti(pet_t1, t1_img.affine, whole_out)
     if qc_out:
         outside = bright_pet_outside(pet_t1, brain)
         LOG.info(f"{scan}: {outside:.1%} of the PET's bright voxels lie outside the brain mask")
