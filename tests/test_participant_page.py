@@ -6,7 +6,8 @@ import re
 
 from synthpet.io.imageio import read_text
 from synthpet.io.resources import workflow_root
-from synthpet.report.participant import Figure, ScanSection, caption_text, notices_about, participant_html
+from synthpet.report.captions import caption_text
+from synthpet.report.participant import Figure, ScanSection, notices_about, participant_html
 
 
 def test_a_caption_names_the_scan_with_or_without_a_session():

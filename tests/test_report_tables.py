@@ -21,7 +21,12 @@ def test_html_table_holds_every_cell(tmp_path):
     assert back["scan"].tolist() == ["sub-01_ses-1", "sub-02_ses-1"]  # names kept, not parsed as numbers
     assert back["mse"].tolist() == ["0.01235", "n/a"]  # 4 significant digits; a missing value says so
     assert back["fold"].tolist() == [0, 1] and back["note"].tolist() == ["a<b", "x"]  # escaped, then shown as is
-    assert "<caption>t.tsv</caption>" in page
+    assert "<h1>T</h1>" in page and "from t.tsv" in page  # no caption: the file's name
+    # the caption in plain view above the table, its first clause the title
+    captioned = file_html(path, "Table 4 of the paper: metrics of the synthetic PET, over all scans.")
+    assert "<h1>Table 4 of the paper</h1>" in captioned
+    assert '<p class="caption">Table 4 of the paper: metrics' in captioned
+    assert captioned.index("<h1>") < captioned.index('class="caption"') < captioned.index("<table>")
 
 
 def test_provenance_json_becomes_key_value_rows(tmp_path):

@@ -55,6 +55,11 @@ rule report_tables:
     resources:
         mem_mb=500,
         runtime=5,
+    params:
+        captions={
+            name: f"{workflow.basedir}/workflow/report/{Path(table['caption']).name}"
+            for name, table in REPORT_TABLES.items()
+        },
     script:
         "../scripts/report_tables.py"
 

@@ -4,8 +4,9 @@ from importlib.metadata import version
 
 from synthpet.io.imageio import read_text, write_text
 from synthpet.logs import job_log
+from synthpet.report.captions import caption_text
 from synthpet.report.methods import preprocessing_paragraph
-from synthpet.report.participant import Figure, ScanSection, caption_text, participant_html
+from synthpet.report.participant import Figure, ScanSection, participant_html
 
 with job_log(snakemake.log[0]):
     p = snakemake.params

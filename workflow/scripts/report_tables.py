@@ -1,9 +1,12 @@
-"""Snakemake job: every table of the report (evaluation TSVs, provenance) as an HTML page."""
+"""Snakemake job: every table of the report (evaluation TSVs, provenance) as an HTML page, with its
+title and caption in plain view."""
 
-from synthpet.io.imageio import write_text
+from synthpet.io.imageio import read_text, write_text
 from synthpet.logs import job_log
+from synthpet.report.captions import caption_text
 from synthpet.report.report_tables import file_html
 
 with job_log(snakemake.log[0]):
     for key, source in snakemake.input.items():
-        write_text(file_html(source), snakemake.output[key])
+        caption = caption_text(read_text(snakemake.params.captions[key], "report caption"), {})
+        write_text(file_html(source, caption), snakemake.output[key])

@@ -13,7 +13,6 @@ import html
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 
 
 @dataclass
@@ -27,14 +26,6 @@ class Figure:
 class ScanSection:
     scan: str  # sub-01_ses-01
     figures: list[Figure] = field(default_factory=list)
-
-
-def caption_text(template: str, wildcards: dict[str, str]) -> str:
-    """A report caption (Snakemake's reStructuredText with Jinja2 wildcards) as plain text for one scan."""
-    import jinja2
-
-    rendered = jinja2.Template(template).render(snakemake=SimpleNamespace(wildcards=SimpleNamespace(**wildcards)))
-    return " ".join(rendered.split())
 
 
 def notices_about(subject: str, warnings: list[str], excluded: dict[str, str]) -> list[str]:

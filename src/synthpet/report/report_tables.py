@@ -20,7 +20,9 @@ th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; white-spac
 th { background: #f0f0f0; position: sticky; top: 0; }
 td.text, th.text { text-align: left; }
 tr:nth-child(even) td { background: #fafafa; }
-caption { text-align: left; font-weight: bold; margin-bottom: 0.5em; }
+h1 { font-size: 18px; margin: 0 0 0.3em; }
+p.caption { max-width: 60em; white-space: normal; margin: 0 0 0.4em; }
+p.source { color: #666; margin: 0 0 0.8em; }
 """
 
 
@@ -30,8 +32,15 @@ def _cell(value) -> str:
     return html.escape(str(value))
 
 
-def table_html(table: pd.DataFrame, title: str) -> str:
-    """One HTML page holding ``table``: a header row, then one row per table row, nothing dropped."""
+def table_title(caption: str, name: str) -> str:
+    """A table's title: its caption's first clause when short ("Table 4 of the paper"), else its name."""
+    first = caption.replace("``", "").split(":")[0].split(". ")[0].strip()
+    return first if 0 < len(first) <= 90 else name.replace("_", " ").capitalize()
+
+
+def table_html(table: pd.DataFrame, title: str, caption: str = "", source: str = "") -> str:
+    """One HTML page holding ``table``: its title and caption in plain view, then a header row and one
+    row per table row, nothing dropped."""
     kinds = ["num" if pd.api.types.is_numeric_dtype(table[c]) else "text" for c in table.columns]
     head = "".join(f'<th class="{k}">{html.escape(str(c))}</th>' for k, c in zip(kinds, table.columns, strict=True))
     rows = "\n".join(
@@ -40,7 +49,10 @@ def table_html(table: pd.DataFrame, title: str) -> str:
     )
     return (
         f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-        f"<style>{STYLE}</style></head><body>\n<table><caption>{html.escape(title)}</caption>\n"
+        f"<style>{STYLE}</style></head><body>\n<h1>{html.escape(title)}</h1>\n"
+        + (f'<p class="caption">{html.escape(caption)}</p>\n' if caption else "")
+        + (f'<p class="source">{html.escape(source)}</p>\n' if source else "")
+        + "<table>\n"
         f"<thead><tr>{head}</tr></thead>\n<tbody>\n{rows}\n</tbody></table>\n</body></html>\n"
     )
 
@@ -54,11 +66,12 @@ def flatten(record, prefix: str = "") -> list[tuple[str, str]]:
     return [(prefix.rstrip("."), json.dumps(record) if not isinstance(record, str) else record)]
 
 
-def file_html(path: str | Path) -> str:
-    """A TSV table, or a JSON record as key-value rows, as an HTML page named after the file."""
+def file_html(path: str | Path, caption: str = "") -> str:
+    """A TSV table, or a JSON record as key-value rows, as an HTML page titled from its ``caption``
+    (plain text), which it shows above the table, with the file's name."""
     path = Path(path)
     if path.suffix == ".json":
         table = pd.DataFrame(flatten(json.loads(path.read_text())), columns=["key", "value"])
     else:
         table = pd.read_csv(path, sep="\t", keep_default_na=False, na_values=["n/a", "NaN", "nan", ""])
-    return table_html(table, path.name)
+    return table_html(table, table_title(caption, path.stem), caption, f"from {path.name}")
