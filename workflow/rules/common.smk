@@ -145,17 +145,15 @@ def scan_name(*kinds):
 
 def participant_figures(subject, figures):
     """Each scan of ``subject``: its id, wildcards and, for every (title, per-scan pattern, caption
-    name) of ``figures``, the title, the scan's PNG and the caption file."""
+    name) of ``figures``, the title, the scan's PNG and the caption's name (its file in
+    workflow/report/, found by the job: a path here would rerun every page when the workflow moves).
+    """
     return [
         {
             "id": scan.id,
             "wildcards": scan.wildcards,
             "figures": [
-                (
-                    title,
-                    one_scan(pattern, scan.wildcards),
-                    f"{workflow.basedir}/workflow/report/{caption}.rst",
-                )
+                (title, one_scan(pattern, scan.wildcards), caption)
                 for title, pattern, caption in figures
             ],
         }

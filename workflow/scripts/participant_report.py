@@ -1,6 +1,7 @@
 """Snakemake job: the participant's HTML page (sub-<label>.html), its QC figures, warnings and methods."""
 
 from importlib.metadata import version
+from pathlib import Path
 
 from synthpet.io.imageio import read_text, write_text
 from synthpet.logs import job_log
@@ -8,13 +9,15 @@ from synthpet.report.captions import caption_text
 from synthpet.report.methods import preprocessing_paragraph
 from synthpet.report.participant import Figure, ScanSection, participant_html
 
+CAPTIONS = Path(snakemake.scriptdir).parent / "report"  # the workflow's report captions
+
 with job_log(snakemake.log[0]):
     p = snakemake.params
     sections = [
         ScanSection(
             scan["id"],
             [
-                Figure(title, png, caption_text(read_text(caption, "report caption"), scan["wildcards"]))
+                Figure(title, png, caption_text(read_text(CAPTIONS / f"{caption}.rst", "caption"), scan["wildcards"]))
                 for title, png, caption in scan["figures"]
             ],
         )
