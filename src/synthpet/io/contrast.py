@@ -84,8 +84,7 @@ def contrast_problems(img: nib.Nifti1Image, path: str | Path) -> list[str]:
             f"{path}: its voxels look like a CT, not a T1w: {air:.0%} of them are below -500 (down to "
             f"{finite.min():.0f}), as air is in Hounsfield units; a T1w's intensities are not negative"
         ]
-    voxel = np.sqrt((np.asarray(img.affine, dtype=float)[:3, :3] ** 2).sum(axis=0))
-    smooth = smoothness(np.nan_to_num(data), voxel)
+    smooth = smoothness(np.nan_to_num(data), nib.affines.voxel_sizes(img.affine))
     if smooth > PET_LIKE_SMOOTHNESS:
         return [
             f"{path}: its voxels look like a PET, not a T1w: the image is as smooth as a PET (its structure "

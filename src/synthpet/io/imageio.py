@@ -132,7 +132,7 @@ def field_of_view_problems(img: nib.Nifti1Image, path: str | Path, what: str) ->
     """Refused: a field of view with a side shorter than MIN_BRAIN_FOV_MM, which cannot hold a brain
     (skull stripping and registration to MNI would fail late, or give a partial brain). The image's
     geometry must have passed ``geometry_problems``."""
-    voxel = np.sqrt((np.asarray(img.affine, dtype=float)[:3, :3] ** 2).sum(axis=0))
+    voxel = nib.affines.voxel_sizes(np.asarray(img.affine, dtype=float))
     sides = np.asarray(img.shape[:3], dtype=float) * voxel
     if sides.min() >= MIN_BRAIN_FOV_MM:
         return []
@@ -158,7 +158,7 @@ def geometry_problems(
     if not np.isfinite(affine).all():
         return [f"{path}: the {what} header's affine has non-finite values; the image has no usable geometry"], []
     linear = affine[:3, :3]
-    voxel = np.sqrt((linear**2).sum(axis=0))
+    voxel = nib.affines.voxel_sizes(affine)
     # singular: an axis of zero length, or axes that (nearly) coincide, whatever the voxel size
     if voxel.min() == 0 or abs(np.linalg.det(linear)) / voxel.prod() < 1e-6:
         return [f"{path}: the {what} header's affine is singular (determinant 0); the image has no usable geometry"], []

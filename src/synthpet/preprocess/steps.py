@@ -104,7 +104,7 @@ def coregistration(
 
 def _anti_alias(img: nib.Nifti1Image, voxel_mm: float) -> nib.Nifti1Image:
     """Gaussian pre-smoothing before resampling onto a coarser grid (sigma from the voxel ratio)."""
-    source = np.sqrt((img.affine[:3, :3] ** 2).sum(axis=0))
+    source = nib.affines.voxel_sizes(img.affine)
     ratio = voxel_mm / source
     sigma = np.where(ratio > 1, np.sqrt(np.clip(ratio**2 - 1, 0, None)) / 2.355, 0.0)
     if not np.any(sigma > 0):
@@ -183,5 +183,5 @@ def grid_pet(pet_t1: str, grid_mask: str, pet_out: str, scale: str = "minmax", s
 
 def pet_to_grid(pet_t1: nib.Nifti1Image, affine: np.ndarray, shape) -> np.ndarray:
     """A PET image in T1w space on the model grid, anti-aliased for the grid's voxel size."""
-    voxel_mm = float(np.sqrt((affine[:3, :3] ** 2).sum(axis=0)).max())
+    voxel_mm = float(nib.affines.voxel_sizes(affine).max())
     return model_grid.to_grid(_anti_alias(pet_t1, voxel_mm), affine, shape)
