@@ -21,6 +21,7 @@ import yaml
 
 from synthpet.errors import SynthpetError
 from synthpet.io.config import merge_config, read_config_file
+from synthpet.io.derivatives import OUTPUT_LAYOUT
 from synthpet.io.imageio import write_text
 from synthpet.io.resources import workflow_root
 from synthpet.plan import plan_run
@@ -231,24 +232,20 @@ NOT_A_RUN |= {"--list-changes", "--lc", "--dag", "--rulegraph", "--filegraph", "
 
 
 def where_outputs_went(args) -> str:
-    """The last lines of a finished run: where its outputs are, and what comes next."""
+    """The last lines of a finished run: where its outputs are (the README.md that the run wrote there
+    says what each holds), and what comes next."""
     out = Path(args.output_dir).resolve()
-    lines = [
-        f"synthpet: the {args.analysis_level} level is done; in {out}:",
-        "  preproc/, mni/        BIDS derivatives: each scan's images in T1w and MNI space, with JSON sidecars",
-        "  sub-<label>.html      one page per participant: its QC figures, warnings and methods",
-        "  qc/                   the QC figures; logs/ and benchmarks/ hold each job's log, time and memory",
-    ]
-    if args.analysis_level == "participant":
+    group = args.analysis_level == "group"
+    entries = ", ".join(name for name, level, _ in OUTPUT_LAYOUT if group or level == "participant")
+    lines = [f"synthpet: the {args.analysis_level} level is done; in {out} (its README.md says what each holds):"]
+    lines.append(f"  {entries}")
+    if group:
+        lines.append(
+            f"synthpet: the HTML report of every table and figure: synthpet {args.bids_dir} {args.output_dir} "
+            "group --report"
+        )
+    else:
         lines.append(
             f"synthpet: next, when every participant is done: synthpet {args.bids_dir} {args.output_dir} group"
         )
-    else:
-        lines += [
-            "  predictions/, models/ each scan's out-of-fold synthetic PET; each fold's model",
-            "  evaluation/           the paper's tables (TSV) and figures, the headline table first",
-            "  methods.md            the methods paragraph of this run",
-            f"synthpet: the HTML report of every table and figure: synthpet {args.bids_dir} {args.output_dir} "
-            "group --report",
-        ]
     return "\n".join(lines)
