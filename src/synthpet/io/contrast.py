@@ -22,9 +22,9 @@ from scipy import ndimage
 CT_AIR_SHARE = 0.1
 SMOOTHNESS_LAG_MM = 4.0
 # above this, an image is as smooth as a PET. Measured (the ratio at 4 mm, see ``smoothness``): the
-# MNI152 T1 templates, averages of many brains and so smoother than any one T1w, 0.56-0.63; the same
-# template smoothed by 5 mm FWHM 0.72; a synthetic PET at 3 mm voxels 0.86-0.88 with or without 20 %
-# voxel noise, 0.82 resampled to a 2 mm T1w grid and 0.88 to 1.22 mm
+# MNI152 T1 templates, averages of many brains and so smoother than any one T1w, 0.57-0.62; the same
+# template smoothed by 5 mm FWHM 0.72; a synthetic PET at 3 mm voxels 0.85-0.89 with or without 20-50 %
+# voxel noise, 0.83 resampled to a 2 mm T1w grid and 0.87 to 1.22 mm (tests/benchmarks/RESULTS.md)
 PET_LIKE_SMOOTHNESS = 0.78
 
 
