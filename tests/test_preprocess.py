@@ -16,7 +16,7 @@ from synthpet.errors import InputError, SynthpetError
 from synthpet.learn import genotype
 from synthpet.learn.folds import check_genotypes, make_folds
 from synthpet.preprocess import brain_extraction, model_grid, registration, steps
-from synthpet.preprocess.qc import QC_DPI, bright_pet_outside, overlay_figure
+from synthpet.preprocess.qc import QC_DPI, bright_pet_outside, coregistration_figure
 
 SETTINGS = {
     "grid_shape": [24, 24, 24],
@@ -170,7 +170,9 @@ def test_the_coregistration_qc_shows_a_pet_shifted_by_5_mm(tmp_path):
     assert bright_pet_outside(pet, brain) < 0.01
     assert bright_pet_outside(shifted, brain) > 0.04
     assert bright_pet_outside(shifted * brain, brain) == 0
-    figure = overlay_figure(brain * 1000.0, tmp_path / "qc.png", "shifted", mask=brain, pet=shifted)
+    figure = tmp_path / "qc.png"
+    # the figure of the workflow's coregistration job: its share is the shifted PET's, so it drew it unmasked
+    assert coregistration_figure(brain * 1000.0, shifted, brain, figure, "sub-01") == bright_pet_outside(shifted, brain)
     drawn = plt.imread(figure)
     assert drawn.shape[1] == 12 * QC_DPI  # 12 inches wide at 150 dpi
     cyan = (drawn[..., 0] < 0.2) & (drawn[..., 1] > 0.8) & (drawn[..., 2] > 0.8)

@@ -72,3 +72,18 @@ def overlay_figure(
         figure.savefig(tmp, dpi=QC_DPI, facecolor="black", format="png")
     plt.close(figure)
     return Path(path)
+
+
+def coregistration_figure(t1: np.ndarray, pet: np.ndarray, mask: np.ndarray, path: str | Path, scan: str) -> float:
+    """The coregistration QC figure: the PET in T1w space, not masked, over the T1w with the brain
+    mask's outline, titled with the share of its bright voxels outside the mask; returns that share."""
+    outside = bright_pet_outside(pet, mask)
+    overlay_figure(
+        t1,
+        path,
+        f"{scan}: PET (colour, not masked) and brain mask (cyan outline) over the T1w; "
+        f"{outside:.0%} of the bright PET outside the mask",
+        mask=mask,
+        pet=pet,
+    )
+    return outside

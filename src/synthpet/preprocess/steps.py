@@ -18,7 +18,7 @@ from synthpet.errors import SynthpetError
 from synthpet.io.imageio import save_nifti
 from synthpet.preprocess import brain_extraction, model_grid, normalize, registration
 from synthpet.preprocess.geometry import mask_points
-from synthpet.preprocess.qc import bright_pet_outside, overlay_figure
+from synthpet.preprocess.qc import coregistration_figure, overlay_figure
 
 LOG = logging.getLogger("synthpet")
 
@@ -90,16 +90,8 @@ def coregistration(
     if whole_out:
         save_nifti(pet_t1, t1_img.affine, whole_out)
     if qc_out:
-        outside = bright_pet_outside(pet_t1, brain)
+        outside = coregistration_figure(t1_data, pet_t1, brain, qc_out, scan)
         LOG.info(f"{scan}: {outside:.1%} of the PET's bright voxels lie outside the brain mask")
-        overlay_figure(
-            t1_data,
-            qc_out,
-            f"{scan}: PET (colour, not masked) and brain mask (cyan outline) over the T1w; "
-            f"{outside:.0%} of the bright PET outside the mask",
-            mask=brain,
-            pet=pet_t1,
-        )
 
 
 def _anti_alias(img: nib.Nifti1Image, voxel_mm: float) -> nib.Nifti1Image:
