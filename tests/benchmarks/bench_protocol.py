@@ -23,7 +23,6 @@ import pandas as pd
 import torch
 
 from synthpet.io.config import load_config
-from synthpet.learn.model import ModelConfig
 from synthpet.learn.training import FoldData, TrainConfig, load_volumes, train_fold
 
 REPO = Path(__file__).resolve().parents[2]
@@ -79,10 +78,9 @@ def main() -> None:
     if not args.random and args.results is None:
         parser.error("give a RESULTS_DIR or --random")
     config = load_config(args.config)
-    training = dict(config["training"])
     if args.epochs:
-        training["epochs"] = args.epochs
-    settings = TrainConfig(seed=config["seed"], model=ModelConfig.from_dict(config["model"]), **training)
+        config["training"]["epochs"] = args.epochs
+    settings = TrainConfig.from_config(config)
     n_folds = args.folds or config["folds"]["n_folds"]
     if args.random:
         folds = random_folds(args.scans, n_folds, tuple(config["preprocess"]["grid_shape"]))
@@ -94,7 +92,8 @@ def main() -> None:
             _, history, facts = train_fold(train, held_out, settings, fold, Path(tmp) / "c.pt", log=lambda _: None)
         print(
             f"fold {fold}: {len(train)} training, {len(held_out)} held-out scans, {settings.epochs} epochs: "
-            f"{facts['seconds_this_run']:.1f} s on {facts['device_name']} ({facts['speed_levers']})"
+            f"{facts['seconds_this_run']:.1f} s on {facts['device_name']} ({facts['speed_levers']}); "
+            f"training {history[-1]['train_volumes_per_s']:.1f} volumes/s in the last epoch"
         )
     print(f"protocol ({len(folds)} folds x {settings.epochs} epochs): {time.perf_counter() - started:.1f} s wall")
 

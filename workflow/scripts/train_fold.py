@@ -10,7 +10,6 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from synthpet.learn.model import ModelConfig
 from synthpet.learn.training import TrainConfig, load_volumes, train_fold, write_fold_artefacts
 from synthpet.logs import PROGRESS, job_log
 
@@ -27,7 +26,7 @@ with job_log(snakemake.log[0]) as log:
     train_mask = [not h for h in held_out]
     train = load_volumes(pick(i.t1w, train_mask), pick(i.pet, train_mask), pick(i.mask, train_mask))
     test = load_volumes(pick(i.t1w, held_out), pick(i.pet, held_out), pick(i.mask, held_out))
-    config = TrainConfig(seed=p.seed, model=ModelConfig.from_dict(p.model), **p.training)
+    config = TrainConfig.from_config({"training": p.training, "model": p.model, "seed": p.seed})
     # each epoch's line also goes to the console, to watch training without opening the log
     progress = logging.getLogger(PROGRESS).info
     model, history, facts = train_fold(train, test, config, fold, Path(p.checkpoint), log=progress)

@@ -49,6 +49,13 @@ class TrainConfig:
     compile_backend: str = "inductor"
     model: ModelConfig = field(default_factory=ModelConfig)
 
+    @classmethod
+    def from_config(cls, config: dict) -> TrainConfig:
+        """The settings of a workflow config's `training`, `model` and `seed`; `training.threads` is
+        the job's thread count, not a setting of the training."""
+        training = {key: value for key, value in config["training"].items() if key != "threads"}
+        return cls(seed=config["seed"], model=ModelConfig.from_dict(config["model"]), **training)
+
     def fingerprint(self) -> str:
         """Identifies the settings a checkpoint was made with (a changed setting starts afresh).
 
