@@ -65,10 +65,7 @@ rule participant:
         expand(rules.coregister_pet.output.qc, zip, **SCAN_WILDCARDS),
         expand(rules.mni_register.output.qc, zip, **SCAN_WILDCARDS),
         rules.participant_sidecars.output.manifest,
-        expand(
-            rules.participant_report.output.html,
-            subject=sorted(set(SCAN_WILDCARDS["subject"])),
-        ),
+        rules.participant_reports.output.html,
 
 
 # analysis_level 'group' (the default): the whole workflow

@@ -67,6 +67,8 @@ SCAN_WILDCARDS = {
     key: [scan.wildcards[key] for scan in COHORT.scans]
     for key in COHORT.scans[0].wildcards
 }
+# the participant labels of the run, each with a page sub-<label>.html
+PARTICIPANTS = sorted(set(SCAN_WILDCARDS["subject"]))
 
 
 wildcard_constraints:

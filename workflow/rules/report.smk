@@ -106,34 +106,39 @@ PARTICIPANT_FIGURES = [
 
 
 localrules:
-    participant_report,
+    participant_reports,
 
 
-rule participant_report:
+# one job writes every page: a page takes under 0.1 s, a job of its own paid a second to start
+rule participant_reports:
     input:
-        lambda wildcards: [
+        [
             png
-            for scan in participant_figures(wildcards.subject, PARTICIPANT_FIGURES)
+            for subject in PARTICIPANTS
+            for scan in participant_figures(subject, PARTICIPANT_FIGURES)
             for _, png, _ in scan["figures"]
         ],
     output:
-        html=f"{OUT}/sub-{{subject}}.html",
+        html=expand(f"{OUT}/sub-{{subject}}.html", subject=PARTICIPANTS),
     log:
-        f"{OUT}/logs/participant_report/sub-{{subject}}.log",
+        f"{OUT}/logs/participant_reports.log",
     benchmark:
-        f"{OUT}/benchmarks/participant_report/sub-{{subject}}.tsv"
+        f"{OUT}/benchmarks/participant_reports.tsv"
     conda:
         "../../envs/synthpet.yaml"
     resources:
         mem_mb=300,
-        runtime=2,
+        runtime=lambda wildcards, attempt: (2 + len(PARTICIPANTS) // 50) * attempt,
     params:
-        scans=lambda wildcards: participant_figures(
-            wildcards.subject, PARTICIPANT_FIGURES
-        ),
-        notices=lambda wildcards: notices_about(
-            wildcards.subject, COHORT.warnings, COHORT.excluded
-        ),
+        # one entry per page of output.html, in its order
+        pages=[
+            {
+                "subject": subject,
+                "scans": participant_figures(subject, PARTICIPANT_FIGURES),
+                "notices": notices_about(subject, COHORT.warnings, COHORT.excluded),
+            }
+            for subject in PARTICIPANTS
+        ],
         config={"preprocess": PREPROC},
     script:
-        "../scripts/participant_report.py"
+        "../scripts/participant_reports.py"
