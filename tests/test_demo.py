@@ -23,8 +23,11 @@ from browser import images_loaded
 from conftest import REPO, digests, planned_jobs, snakemake, validator_errors, workflow_command
 from scipy import ndimage
 
+from synthpet.io.config import load_config
 from synthpet.io.derivatives import ROOTS
 from synthpet.validation.phantom import rigid
+
+DEMO_GRID = tuple(load_config(REPO / "config" / "config.yaml")["preprocess"]["grid_shape"])
 
 pytestmark = pytest.mark.e2e
 
@@ -69,7 +72,7 @@ def test_the_cohort_is_ingested_and_preprocessed_scan_by_scan(demo):
         grid_t1 = nib.load(base / "anat" / f"{row.scan}_space-grid_desc-norm_T1w.nii.gz")
         grid_pet = nib.load(base / "pet" / f"{pet}_space-grid_desc-norm_pet.nii.gz")
         for img in (grid_t1, grid_pet):
-            assert img.shape == (32, 32, 32) and img.get_fdata().min() == 0.0
+            assert img.shape == DEMO_GRID and img.get_fdata().min() == 0.0
         assert grid_t1.get_fdata().max() == pytest.approx(1.0)
         # the demo's PET target: SUVR to the whole-brain mean over pet_suvr_max (2.5), so its brain
         # mean is 1 / 2.5 (none of the phantom's voxels reaches SUVR 2.5, where it would be clipped)
@@ -382,7 +385,7 @@ def test_a_participants_sessions_agree_on_the_model_grid(demo, tmp_path):
             agreement[frame].append(np.corrcoef(first, second)[0, 1])
     print("grid agreement between sessions:", {k: np.round(v, 4).tolist() for k, v in agreement.items()})
     # measured on every session pair of the demo (tests/benchmarks/bench_grid_frame.py): median r 0.94
-    # (affine) vs 0.90 (scanner); each scan's own brain mask edges weigh on a 32^3 grid at 6 mm
+    # (affine) vs 0.90 (scanner); each scan's own brain mask edges weigh on a 24^3 grid at 8 mm
     assert len(agreement["affine"]) == 3 and min(agreement["affine"]) >= 0.85
     assert np.mean(agreement["affine"]) > np.mean(agreement["scanner"]) + 0.01
 

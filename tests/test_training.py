@@ -13,8 +13,9 @@ import pytest
 import torch
 from conftest import REPO, write_nifti
 
+from synthpet.io.config import load_config
 from synthpet.learn.inference import predict_scan
-from synthpet.learn.model import ModelConfig
+from synthpet.learn.model import ModelConfig, UNet3D, count_parameters
 from synthpet.learn.training import FoldData, TrainConfig, masked_loss, speed_levers, train_fold, write_fold_artefacts
 
 TINY = ModelConfig(channels=8, norm_groups=4, head_norm_groups=4)
@@ -278,3 +279,14 @@ def test_cosine_schedule_anneals_from_the_learning_rate_to_near_zero():
     assert rates == pytest.approx([0.004, 0.0034142136, 0.002, 0.0005857864], rel=1e-7)
     constant = TrainConfig(epochs=4, learning_rate=0.004)
     assert [epoch_learning_rate(constant, epoch) for epoch in range(4)] == [0.004] * 4
+
+
+def test_train_config_from_a_workflow_config_drops_the_job_threads():
+    # the protocol benchmark built its settings from the config by hand and crashed on 'threads'
+    config = load_config(REPO / "config" / "phantom-paper.yaml")
+    config["training"]["threads"] = 3
+    settings = TrainConfig.from_config(config)
+    assert settings.epochs == config["training"]["epochs"] == 50 and settings.seed == config["seed"]
+    assert settings.model == ModelConfig.from_dict(config["model"])
+    assert count_parameters(UNet3D(settings.model)) == 507_553
+    assert not hasattr(settings, "threads")
