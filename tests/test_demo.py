@@ -424,29 +424,34 @@ def test_synthpet_predict_on_new_scans_with_the_fold_models(demo, tmp_path):
     assert predicted.returncode == 0, predicted.stderr
     assert "trained on the synthetic cohort" in predicted.stderr
     new = tmp_path / "new"
+    # a BIDS derivatives dataset: a BIDS-named input's outputs in its sub-*/pet and sub-*/figures
+    description = json.loads((new / "dataset_description.json").read_text())
+    assert description["DatasetType"] == "derivative" and description["GeneratedBy"][0]["Name"] == "synthpet"
     reference = None
-    for source, stem in (
-        ("sub-001_acq-1.0mm_T1w.nii.gz", "sub-001_acq-1.0mm"),
-        ("colin.v2_T1w.nii", "colin.v2"),
-        ("colin_T1w.nii.gz", "colin"),
+    for source, stem, images, figures in (
+        ("sub-001_acq-1.0mm_T1w.nii.gz", "sub-001_acq-1.0mm", new / "sub-001" / "pet", new / "sub-001" / "figures"),
+        ("colin.v2_T1w.nii", "colin.v2", new, new),
+        ("colin_T1w.nii.gz", "colin", new, new),
     ):
         given = nib.load(inputs / source)
-        mean = nib.load(new / f"{stem}_desc-synthetic_pet.nii.gz")
-        spread = nib.load(new / f"{stem}_desc-synthetic_stat-std_pet.nii.gz")
-        mask = nib.load(new / f"{stem}_desc-brain_mask.nii.gz").get_fdata() > 0
+        mean = nib.load(images / f"{stem}_desc-synthetic_pet.nii.gz")
+        spread = nib.load(images / f"{stem}_desc-synthetic_stat-std_pet.nii.gz")
+        mask = nib.load(images / f"{stem}_desc-brain_mask.nii.gz").get_fdata() > 0
         # on the input's own voxel grid, masked at native resolution
         assert mean.shape == given.shape and np.allclose(mean.affine, given.affine)
         assert not mean.get_fdata()[~mask].any() and not spread.get_fdata()[~mask].any()
         assert 0 < mean.get_fdata().max() <= 1 and spread.get_fdata().max() > 0
         # the SUVR: the same image over its whole-brain mean (brain mean 1, zero outside the mask)
-        suvr = nib.load(new / f"{stem}_desc-syntheticSUVR_pet.nii.gz").get_fdata()
+        suvr = nib.load(images / f"{stem}_desc-syntheticSUVR_pet.nii.gz").get_fdata()
         assert suvr[mask].mean() == pytest.approx(1.0, abs=1e-3) and not suvr[~mask].any()
         np.testing.assert_allclose(suvr, mean.get_fdata() / mean.get_fdata()[mask].mean(), atol=1e-4)
         assert np.array_equal(ndimage.binary_fill_holes(mask), mask)  # ventricles belong to the brain
-        sidecar = json.loads((new / f"{stem}_desc-synthetic_pet.json").read_text())
+        sidecar = json.loads((images / f"{stem}_desc-synthetic_pet.json").read_text())
         assert sidecar["Sources"] == [str((inputs / source).resolve())] and sidecar["TrainedOn"] == "phantom"
         assert "whole-brain mean" in sidecar["Units"]  # the models' target: SUVR (preprocess.pet_scale)
-        assert len(sidecar["Models"]) == 3 and (new / f"{stem}_desc-synthetic_qc.png").stat().st_size > 0
+        assert len(sidecar["Models"]) == 3
+        for qc in ("desc-synthetic_qc.png", "desc-synthetic_stat-std_qc.png"):  # the mean, and its SD over folds
+            assert (figures / f"{stem}_{qc}").stat().st_size > 0, qc
         # the same voxels, turned and in another voxel order, give the same synthetic PET
         back = mean.as_reoriented(undo[source])
         if reference is None:

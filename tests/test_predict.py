@@ -12,7 +12,7 @@ from nilearn.image import smooth_img
 from synthpet.cli import main
 from synthpet.errors import SynthpetError
 from synthpet.io.contrast import smoothness
-from synthpet.predict import find_inputs, load_fold_models, output_stem
+from synthpet.predict import find_inputs, load_fold_models, output_folders, output_stem
 from synthpet.preprocess.brain_extraction import head_template
 
 
@@ -191,3 +191,16 @@ def test_every_option_of_every_command_is_described_with_its_default():
             assert action.help, f"{where} has no help"
             if action.default not in (None, False) and action.option_strings:
                 assert "%(default)s" in action.help or str(action.default) in action.help, f"{where}: no default"
+
+
+def test_outputs_of_bids_named_inputs_go_to_their_subject_and_session_folders(tmp_path):
+    out = tmp_path / "out"
+    assert output_folders(out, "sub-01_ses-02_acq-mp2rage") == (
+        out / "sub-01" / "ses-02" / "pet",
+        out / "sub-01" / "figures",
+    )
+    assert output_folders(out, "sub-01_acq-1.0mm") == (out / "sub-01" / "pet", out / "sub-01" / "figures")
+    assert output_folders(out, "sub-01") == (out / "sub-01" / "pet", out / "sub-01" / "figures")
+    # no subject entity, or an empty label: BIDS has no place for it, so the folder itself
+    for stem in ("colin", "sub-_T1", "subject-01_ses-1", "ses-01_sub-01"):
+        assert output_folders(out, stem) == (out, out), stem

@@ -103,7 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "--models", default="results/models", help="folder of the workflow's fold-*/ models (default: %(default)s)"
     )
-    predict.add_argument("--out", required=True, help="folder for the synthetic PET, its SD map, the mask and QC")
+    predict.add_argument(
+        "--out",
+        required=True,
+        help="folder (a BIDS derivatives dataset) for the synthetic PET, its SD map, the mask and QC",
+    )
     predict.add_argument(
         "--device",
         default="auto",

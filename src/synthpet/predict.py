@@ -261,18 +261,57 @@ def predict_new(
     for path, outputs in planned.items():
         progress(f"predicting {path}")
         _predict_one(path, models, networks, outputs, target, facts)
+        # after a scan's outputs exist: a run that fails on its first scan leaves no folder of metadata alone
+        write_description(out, models)
         results[output_stem(path)] = outputs
     return results
 
 
+def output_folders(out: Path, stem: str) -> tuple[Path, Path]:
+    """(images, figures) folders of an input's outputs: ``sub-<label>/[ses-<label>/]pet`` and
+    ``sub-<label>/figures`` (fMRIPrep's place for QC) when its name starts with BIDS's subject
+    entity (and session), else ``out`` itself: a name without ``sub-`` cannot be placed in BIDS."""
+    subject, _, rest = stem.partition("_")
+    if not subject.startswith("sub-") or len(subject) == len("sub-"):
+        return out, out
+    session = rest.split("_", 1)[0]
+    base = out / subject
+    return (base / session / "pet" if session.startswith("ses-") else base / "pet"), base / "figures"
+
+
 def _outputs(out: Path, stem: str) -> dict[str, Path]:
+    images, figures = output_folders(out, stem)
     return {
-        "mean": out / f"{stem}_desc-synthetic_pet.nii.gz",
-        "std": out / f"{stem}_desc-synthetic_stat-std_pet.nii.gz",
-        "suvr": out / f"{stem}_desc-syntheticSUVR_pet.nii.gz",
-        "mask": out / f"{stem}_desc-brain_mask.nii.gz",
-        "qc": out / f"{stem}_desc-synthetic_qc.png",
+        "mean": images / f"{stem}_desc-synthetic_pet.nii.gz",
+        "std": images / f"{stem}_desc-synthetic_stat-std_pet.nii.gz",
+        "suvr": images / f"{stem}_desc-syntheticSUVR_pet.nii.gz",
+        "mask": images / f"{stem}_desc-brain_mask.nii.gz",
+        "qc": figures / f"{stem}_desc-synthetic_qc.png",
+        "qc_std": figures / f"{stem}_desc-synthetic_stat-std_qc.png",
     }
+
+
+def write_description(out: Path, models: FoldModels) -> None:
+    """The output folder's dataset_description.json: a BIDS derivatives dataset made by synthpet."""
+    from synthpet import __version__
+    from synthpet.io.derivatives import BIDS_VERSION
+    from synthpet.io.imageio import write_json
+
+    write_json(
+        {
+            "Name": "synthpet: synthetic [11C]PBR28 PET from T1w images",
+            "BIDSVersion": BIDS_VERSION,
+            "DatasetType": "derivative",
+            "GeneratedBy": [
+                {
+                    "Name": "synthpet",
+                    "Version": __version__,
+                    "Description": f"synthpet predict, models of {models.folder}",
+                }
+            ],
+        },
+        out / "dataset_description.json",
+    )
 
 
 def _predict_one(t1w: Path, models: FoldModels, networks: list, outputs: dict[str, Path], target, facts: dict) -> None:
@@ -360,4 +399,13 @@ def _predict_one(t1w: Path, models: FoldModels, networks: list, outputs: dict[st
         mask=mask,
         pet=native["mean"],
         pet_label="synthetic PET (model scale)",
+    )
+    # where the folds disagree, the synthetic PET is least certain
+    overlay_figure(
+        t1_data,
+        outputs["qc_std"],
+        f"{stem}: SD of the synthetic PET across {len(models.weights)} fold models",
+        mask=mask,
+        pet=native["std"],
+        pet_label="SD across folds (model scale)",
     )
