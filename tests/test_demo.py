@@ -157,14 +157,21 @@ def test_evaluation_tables_score_the_model_against_its_baselines(demo):
     assert (measured["mse_synthetic_vs_pet_smoothed"] - measured["mse_synthetic_vs_pet"]).median() < 0
     table4 = pd.read_csv(evaluation / "table4_metrics.tsv", sep="\t")
     assert list(table4["scans"]) == ["all", "fold 0", "fold 1", "fold 2"]
-    # the model against the population mean of its training scans: on a phantom whose PET holds what
-    # no T1w shows, the demo's small model is about as good (on the SUVR target, skill 0.03, interval
-    # -0.02 to 0.07; 0.07 and 0.06 on folds 0 and 2, -0.08 on fold 1). A broken model is far below:
-    # a flat map inside the brain scores about -3, and a 3-epoch model had 1.8-2.2x the baseline's MSE
-    skill = table4.set_index("scans")[["skill_vs_popmean", "skill_vs_popmean_low", "skill_vs_popmean_high"]]
-    print(f"skill over the population-mean baseline:\n{skill}")
+    # the model against the population mean of its training scans and the T1w regression: on a
+    # phantom whose PET holds what no T1w shows, the demo's model (24^3 grid) gains a tenth over the
+    # mean (skill 0.099, interval over participants 0.052 to 0.142; folds 0.15, 0.00, 0.12) and beats
+    # the regression over all scans (0.00119 against 0.00128), not on fold 1. A broken model is far
+    # below: a flat map inside the brain scores about -3, and a 3-epoch model had 1.8-2.2x the
+    # baseline's MSE; at 32^3 the model's interval still reached below 0 (-0.017 to 0.069)
+    skill = table4.set_index("scans")[
+        ["skill_vs_popmean", "skill_vs_popmean_low", "skill_vs_popmean_high", "skill_vs_t1wreg"]
+    ]
+    print(f"skill over the population-mean baseline and the T1w regression:\n{skill}")
     assert (skill["skill_vs_popmean"] > -0.2).all(), skill.to_dict()
-    assert skill.loc["all", "skill_vs_popmean"] > -0.05, skill.to_dict()
+    assert skill.loc["all", "skill_vs_popmean_low"] > 0, skill.to_dict()
+    assert skill.loc["all", "skill_vs_t1wreg"] > 0, skill.to_dict()
+    # and on the pattern, after each scan's own scale and offset are fitted (0.098, 0.052 to 0.139)
+    assert table4.set_index("scans").loc["all", "skill_fitted_vs_popmean_low"] > 0
     # the default target (SUVR to the whole-brain mean) leaves little of the error in each scan's scale,
     # which the T1w cannot tell: 1.5 % on the demo, against 48 % with the paper's per-scan min-max
     share = measured["scale_share_synthetic_vs_pet"]
