@@ -300,6 +300,8 @@ def test_provenance_and_the_report(demo):
     assert "Warning" not in made.stdout + made.stderr  # it printed 51 RuntimeWarnings, one per job
     html = (out / "report.html").read_text(errors="replace")
     assert "table4_metrics.html" in html and "fig7_loss_curves.png" in html and "provenance.html" in html
+    # the landing page points at the headline table first
+    assert "Start here:" in html and "showResultInfo" in html.split("Start here:", 1)[1][:2000]
     # the report shows each table as an HTML table holding every row and column of its TSV
     for tsv in sorted((out / "evaluation").glob("*.tsv")):
         page = out / "report" / f"{tsv.stem}.html"
