@@ -79,8 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     phantom = commands.add_parser("phantom", help="write a synthetic BIDS cohort with ground truth")
     phantom.add_argument("--out", required=True, help="folder of the new BIDS dataset")
-    phantom.add_argument("--config", help="workflow config whose 'phantom' and 'seed' settings to use")
-    phantom.add_argument("--seed", type=int, help="override the config's seed")
+    phantom.add_argument(
+        "--config", help="workflow config whose 'phantom' and 'seed' settings to use (default: the demo config)"
+    )
+    phantom.add_argument("--seed", type=int, help="override the config's seed (default: the config's, 42 in the demo)")
     phantom.add_argument("--force", action="store_true", help="write into a non-empty folder")
     phantom.set_defaults(run=_phantom)
 
