@@ -10,7 +10,8 @@ The full-scale dry run's cost is split: Snakemake's start (its import and the ru
 with one rule), Snakemake's DAG of as many jobs and input files with empty rules (the floor that
 no change to synthpet's code can go under), synthpet.plan.plan_run on the same config (settings,
 the planned cohort, folds), and the rest, Snakemake's parsing of the rules and its DAG. Discovery
-of a BIDS dataset of the same size (204 scans of 8^3 images of 16 mm voxels, pybids) is timed on its own, in this process.
+of a BIDS dataset of the same size (204 scans of 8^3 images of 16 mm voxels, pybids) is timed
+on its own, in this process.
 """
 
 from __future__ import annotations
