@@ -289,4 +289,3 @@ def test_train_config_from_a_workflow_config_drops_the_job_threads():
     assert settings.epochs == config["training"]["epochs"] == 50 and settings.seed == config["seed"]
     assert settings.model == ModelConfig.from_dict(config["model"])
     assert count_parameters(UNet3D(settings.model)) == 507_553
-    assert not hasattr(settings, "threads")

@@ -392,20 +392,14 @@ def _predict_one(t1w: Path, models: FoldModels, networks: list, outputs: dict[st
         source | {"Description": "brain mask of the input T1w", "Type": "Brain", "Backend": settings["backend"]},
         json_sidecar(outputs["mask"]),
     )
-    overlay_figure(
-        t1_data,
-        outputs["qc"],
-        f"{stem}: synthetic PET (mean of folds) and brain mask (cyan outline)",
-        mask=mask,
-        pet=native["mean"],
-        pet_label="synthetic PET (model scale)",
-    )
-    # where the folds disagree, the synthetic PET is least certain
-    overlay_figure(
-        t1_data,
-        outputs["qc_std"],
-        f"{stem}: SD of the synthetic PET across {len(models.weights)} fold models",
-        mask=mask,
-        pet=native["std"],
-        pet_label="SD across folds (model scale)",
-    )
+    # the mean, and where the folds disagree (the synthetic PET is least certain there)
+    for key, qc, title, label in (
+        ("mean", "qc", "synthetic PET (mean of folds) and brain mask (cyan outline)", "synthetic PET (model scale)"),
+        (
+            "std",
+            "qc_std",
+            f"SD of the synthetic PET across {len(models.weights)} fold models",
+            "SD across folds (model scale)",
+        ),
+    ):
+        overlay_figure(t1_data, outputs[qc], f"{stem}: {title}", mask=mask, pet=native[key], pet_label=label)

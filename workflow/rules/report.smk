@@ -105,6 +105,17 @@ PARTICIPANT_FIGURES = [
 )
 
 
+# each page's scans (with their figures) and notices, built once for the job's input and params
+PARTICIPANT_PAGES = [
+    {
+        "subject": subject,
+        "scans": participant_figures(subject, PARTICIPANT_FIGURES),
+        "notices": notices_about(subject, COHORT.warnings, COHORT.excluded),
+    }
+    for subject in PARTICIPANTS
+]
+
+
 localrules:
     participant_reports,
 
@@ -114,8 +125,8 @@ rule participant_reports:
     input:
         [
             png
-            for subject in PARTICIPANTS
-            for scan in participant_figures(subject, PARTICIPANT_FIGURES)
+            for page in PARTICIPANT_PAGES
+            for scan in page["scans"]
             for _, png, _ in scan["figures"]
         ],
     output:
@@ -131,14 +142,7 @@ rule participant_reports:
         runtime=lambda wildcards, attempt: (2 + len(PARTICIPANTS) // 50) * attempt,
     params:
         # one entry per page of output.html, in its order
-        pages=[
-            {
-                "subject": subject,
-                "scans": participant_figures(subject, PARTICIPANT_FIGURES),
-                "notices": notices_about(subject, COHORT.warnings, COHORT.excluded),
-            }
-            for subject in PARTICIPANTS
-        ],
+        pages=PARTICIPANT_PAGES,
         config={"preprocess": PREPROC},
     script:
         "../scripts/participant_reports.py"
