@@ -20,6 +20,7 @@ import nibabel as nib
 import numpy as np
 
 from synthpet.errors import SynthpetError
+from synthpet.preprocess.settings import MaskSettings
 
 
 def head_template(resolution: int) -> tuple[Path, Path]:
@@ -35,6 +36,12 @@ def head_template(resolution: int) -> tuple[Path, Path]:
 
 
 TEMPLATE_SPACE = "MNI152NLin6Asym"
+
+# the linear stages' iterations per level (6x, 4x, 2x coarser, then the working grid) of ANTs' own
+# antsRegistrationSyNQuick.sh, not antspy's 2100x1200x1200x10. Measured on 10 demo scans (affine at
+# 3 mm): Dice median 0.954 against 0.956 (worst 0.938, 0.939) in half the affine stage's time; the
+# 10 iterations at the working grid were most of its cost. With SyN the masks are the same too
+LINEAR_ITERATIONS = (1000, 500, 250, 0)
 
 
 def pose_search(fixed, moving, out: str) -> str:
@@ -65,7 +72,12 @@ def extract_ants(
     with (
         tempfile.TemporaryDirectory() as tmp,
         ants_registration(
-            fixed, moving, transform, seed, initial_transform=pose_search(image, moving, f"{tmp}/init.mat")
+            fixed,
+            moving,
+            transform,
+            seed,
+            initial_transform=pose_search(image, moving, f"{tmp}/init.mat"),
+            aff_iterations=LINEAR_ITERATIONS,
         ) as result,
     ):
         warped = ants.apply_transforms(
@@ -106,15 +118,15 @@ def extract_fsl(t1: str | Path, frac: float = 0.5, robust: bool = True) -> tuple
         return mask, flirt_world(np.loadtxt(matrix), result.outputs.out_file, template)
 
 
-def extract(t1: str | Path, backend: str, settings: dict, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def extract(t1: str | Path, backend: str, settings: MaskSettings, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Brain mask of a T1w (bool, on its grid), enclosed CSF spaces included, and its T1w -> template transform."""
     from synthpet.preprocess.registration import resolve_backend
 
     if resolve_backend(backend) == "fsl":
-        mask, to_template = extract_fsl(t1, frac=settings["bet_frac"], robust=settings["bet_robust"])
+        mask, to_template = extract_fsl(t1, frac=settings.bet_frac, robust=settings.bet_robust)
     else:
         mask, to_template = extract_ants(
-            t1, transform=settings["template_transform"], work_voxel_mm=settings["coreg_voxel_mm"], seed=seed
+            t1, transform=settings.template_transform, work_voxel_mm=settings.coreg_voxel_mm, seed=seed
         )
     return fill_enclosed(mask), to_template
 
