@@ -369,6 +369,7 @@ def test_a_participants_sessions_agree_on_the_model_grid(demo, tmp_path):
     # a grid on the scanner's axes (the old one) agrees less
     from synthpet.io.config import load_config
     from synthpet.preprocess import steps
+    from synthpet.preprocess.settings import GridSettings
 
     agreement = {"affine": [], "scanner": []}
     grid_settings = load_config(REPO / "config" / "config.yaml")["preprocess"]
@@ -386,7 +387,7 @@ def test_a_participants_sessions_agree_on_the_model_grid(demo, tmp_path):
                     anat / f"{stem}_from-T1w_to-MNI152NLin6Asym_mode-image_xfm.txt",
                     tmp_path / f"{stem}_{frame}.nii.gz",
                     tmp_path / f"{stem}_{frame}_mask.nii.gz",
-                    grid_settings | {"grid_frame": frame},
+                    GridSettings.from_config(grid_settings | {"grid_frame": frame}),
                     stem,
                 )
                 images.setdefault(frame, []).append(grid.get_fdata().ravel())

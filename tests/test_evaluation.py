@@ -13,6 +13,7 @@ from scipy import stats
 from synthpet.errors import ConfigError
 from synthpet.evaluate import atlas, metrics, statistics
 from synthpet.learn.genotype import GenotypeModel
+from synthpet.preprocess.settings import PetScale
 from synthpet.validation.truth import noisefree_on_grid
 
 
@@ -313,7 +314,7 @@ def test_atlas_round_trips_and_a_user_atlas_is_checked(tmp_path):
         atlas.build({"image": str(image), "labels": str(tmp_path / "missing.tsv")}, 2)
 
 
-@pytest.mark.parametrize("scale", [("minmax", 2.5), ("mean", 2.0)])
+@pytest.mark.parametrize("scale", [PetScale("minmax", 2.5), PetScale("mean", 2.0)])
 def test_noisefree_truth_takes_the_measured_pets_scale_and_genotype_correction(tmp_path, scale):
     from synthpet.preprocess.normalize import scale_pet
     from synthpet.preprocess.steps import pet_to_grid
@@ -330,7 +331,8 @@ def test_noisefree_truth_takes_the_measured_pets_scale_and_genotype_correction(t
     model.save(tmp_path / "geno.npz")
     # the noise-free PET equal to the measured one gives the measured normalized, corrected PET
     clean = noisefree_on_grid(str(pet), str(pet), str(mask_path), str(tmp_path / "geno.npz"), "MAB", scale)
-    normalized = scale_pet(pet_to_grid(nib.load(pet), grid_affine, (8, 8, 8)), mask.astype(bool), *scale)
+    on_grid = pet_to_grid(nib.load(pet), grid_affine, (8, 8, 8))
+    normalized = scale_pet(on_grid, mask.astype(bool), scale.pet_scale, scale.pet_suvr_max)
     expected = (normalized - 0.05) * mask
     assert np.allclose(np.asarray(clean.dataobj), expected, atol=1e-5)
     # a noise-free PET at half the measured one: half the target on the mean scale (no offset);
@@ -339,7 +341,7 @@ def test_noisefree_truth_takes_the_measured_pets_scale_and_genotype_correction(t
     halved = np.asarray(
         noisefree_on_grid(str(half), str(pet), str(mask_path), str(tmp_path / "geno.npz"), "MAB", scale).dataobj
     )
-    if scale[0] == "mean":
+    if scale.pet_scale == "mean":
         assert np.allclose(halved, (normalized / 2 - 0.05) * mask, atol=1e-5)
     else:
         assert not np.allclose(halved, (normalized / 2 - 0.05) * mask, atol=1e-3)

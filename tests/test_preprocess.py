@@ -1,5 +1,6 @@
 """Preprocessing: FSL command lines, transform conventions, masks, grid, folds and genotype regression."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import write_nifti
+from conftest import REPO, write_nifti
 from scipy import ndimage
 
 from synthpet.errors import InputError, SynthpetError
@@ -17,15 +18,12 @@ from synthpet.learn import genotype
 from synthpet.learn.folds import check_genotypes, make_folds
 from synthpet.preprocess import brain_extraction, model_grid, registration, steps
 from synthpet.preprocess.qc import QC_DPI, bright_pet_outside, coregistration_figure
+from synthpet.preprocess.settings import CoregSettings, GridSettings, MaskSettings, PetScale
 
-SETTINGS = {
-    "grid_shape": [24, 24, 24],
-    "grid_voxel_mm": 4.0,
-    "grid_frame": "rigid",
-    "mri_percentiles": [1, 99],
-    "mri_clip": True,
-    "coreg_voxel_mm": 0,
-}
+GRID = GridSettings(
+    grid_shape=(24, 24, 24), grid_voxel_mm=4.0, grid_frame="rigid", mri_percentiles=(1, 99), mri_clip=True
+)
+COREG = CoregSettings(coreg_voxel_mm=0, flirt_dof=6, flirt_cost="mutualinfo")
 
 
 def ellipsoid_head(shape=(40, 44, 36), voxel=3.0):
@@ -40,6 +38,32 @@ def ellipsoid_head(shape=(40, 44, 36), voxel=3.0):
     affine = np.diag([voxel, voxel, voxel, 1.0])
     affine[:3, 3] = -voxel * centre
     return t1.astype(np.float32), brain, affine
+
+
+# ---------------------------------------------------------------------------------------------
+# each step's settings
+
+
+def test_every_preprocess_setting_is_read_by_one_step_and_stales_only_its_own():
+    """A rule's params are its step's settings and nothing else: a key that no step reads (one added
+    to the schema and forgotten here) fails, and so does a step whose params change with another's key."""
+    from synthpet.io.config import load_config, load_schema
+
+    steps_ = (MaskSettings, CoregSettings, GridSettings, PetScale)
+    schema_keys = set(load_schema()["properties"]["preprocess"]["properties"])
+    read = {f.name for step in steps_ for f in dataclasses.fields(step)} | {"backend"}  # the tool, its own param
+    assert read == schema_keys
+    config = load_config(REPO / "config" / "config.yaml")["preprocess"]
+    changed = {"bet_frac": 0.3, "flirt_cost": "corratio", "grid_frame": "rigid", "pet_suvr_max": 3.0}
+    for key, value in changed.items():
+        for step in steps_:
+            stale = step.params(config) != step.params(config | {key: value})
+            assert stale == (key in {f.name for f in dataclasses.fields(step)}), (step.__name__, key)
+    # what a rule's params hold, as JSON and YAML give it back, builds the same settings
+    grid = GridSettings.from_config(json.loads(json.dumps(GridSettings.params(config))))
+    assert grid == GridSettings.from_config(config) and grid.grid_shape == (24, 24, 24)
+    # a model trained before the PET's scale was a setting was trained on the paper's min-max
+    assert PetScale.from_config({"backend": "ants"}) == PetScale("minmax", 2.5)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,7 +175,7 @@ def test_pet_that_misses_the_brain_stops_coregistration(tmp_path):
         SynthpetError, match=rf"sub-01: coregistration failed, it puts \d+ % of the brain outside.*{qc}"
     ):
         steps.coregistration(
-            t1_path, pet_path, mask_path, tmp_path / "m.txt", tmp_path / "p.nii.gz", "ants", SETTINGS, 0, "sub-01", qc
+            t1_path, pet_path, mask_path, tmp_path / "m.txt", tmp_path / "p.nii.gz", "ants", COREG, 0, "sub-01", qc
         )
     assert qc.exists() and not (tmp_path / "m.txt").exists() and not (tmp_path / "p.nii.gz").exists()
 
@@ -209,7 +233,7 @@ def grid_inputs(tmp_path):
 def test_model_grid_outputs(tmp_path):
     t1, mask, pet, brain, affine = grid_inputs(tmp_path)
     outs = [tmp_path / f"{n}_grid.nii.gz" for n in ("t1", "pet", "mask")]
-    steps.to_model_grid(t1, mask, None, pet, *outs, SETTINGS, "sub-01")
+    steps.to_model_grid(t1, mask, None, pet, *outs, GRID, PetScale(), "sub-01")
     t1_grid, pet_grid, mask_grid = (nib.load(p) for p in outs)
     for img in (t1_grid, pet_grid, mask_grid):
         assert img.shape == (24, 24, 24)
@@ -285,9 +309,11 @@ def test_the_mean_pet_scale_is_the_suvr_over_its_maximum_and_does_not_hang_on_on
 
 def test_grid_too_small_for_the_brain(tmp_path):
     t1, mask, pet, _, _ = grid_inputs(tmp_path)
-    small = SETTINGS | {"grid_shape": [16, 16, 16], "grid_voxel_mm": 2.0}
+    small = dataclasses.replace(GRID, grid_shape=(16, 16, 16), grid_voxel_mm=2.0)
     with pytest.raises(SynthpetError, match=r"sub-01: the model grid \(16x16x16 voxels of 2 mm\) holds only"):
-        steps.to_model_grid(t1, mask, None, pet, *(tmp_path / f"{n}.nii.gz" for n in "abc"), small, "sub-01")
+        steps.to_model_grid(
+            t1, mask, None, pet, *(tmp_path / f"{n}.nii.gz" for n in "abc"), small, PetScale(), "sub-01"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -516,7 +542,7 @@ def test_grid_images_do_not_depend_on_the_header(small_phantom, tmp_path):
 
     root, config = small_phantom
     source = nib.load(sorted(root.rglob("*_T1w.nii.gz"))[0])
-    settings = config["preprocess"] | {"template_transform": "Affine", "coreg_voxel_mm": 3}
+    preprocess = config["preprocess"] | {"template_transform": "Affine", "coreg_voxel_mm": 3}
     centre = source.affine[:3, :3] @ (np.array(source.shape) / 2) + source.affine[:3, 3]
     to = nib.orientations
     cases = {
@@ -533,7 +559,7 @@ def test_grid_images_do_not_depend_on_the_header(small_phantom, tmp_path):
         nib.save(moved, case / "given.nii.gz")
         ingest_t1w(case / "given.nii.gz", case / "t1.nii.gz")
         files = [str(case / f) for f in ("t1.nii.gz", "mask.nii.gz", "brain.nii.gz", "xfm.txt")]
-        steps.brain_mask(*files, "ants", settings, 0, name, str(case / "qc.png"))
+        steps.brain_mask(*files, "ants", MaskSettings.from_config(preprocess), 0, name, str(case / "qc.png"))
         for frame in ("rigid", "scanner"):
             grid, _ = steps.grid_t1w(
                 files[2],
@@ -541,7 +567,7 @@ def test_grid_images_do_not_depend_on_the_header(small_phantom, tmp_path):
                 files[3],
                 case / f"{frame}.nii.gz",
                 case / f"{frame}_mask.nii.gz",
-                settings | {"grid_frame": frame},
+                GridSettings.from_config(preprocess | {"grid_frame": frame}),
                 name,
             )
             grids[name, frame] = grid.get_fdata().ravel()

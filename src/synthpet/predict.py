@@ -321,6 +321,7 @@ def _predict_one(t1w: Path, models: FoldModels, networks: list, outputs: dict[st
     from synthpet.preprocess.ingest import ingest_t1w
     from synthpet.preprocess.model_grid import from_grid
     from synthpet.preprocess.qc import overlay_figure
+    from synthpet.preprocess.settings import GridSettings, MaskSettings, PetScale
 
     settings, stem = models.preprocess, output_stem(t1w)
     original = load_header(t1w)
@@ -333,7 +334,7 @@ def _predict_one(t1w: Path, models: FoldModels, networks: list, outputs: dict[st
             work / "brain.nii.gz",
             work / "xfm.txt",
             settings["backend"],
-            settings,
+            MaskSettings.from_config(settings),
             models.seed,
             stem,
             str(outputs["qc"].with_name(f"{stem}_desc-brainmask_qc.png")),
@@ -344,7 +345,7 @@ def _predict_one(t1w: Path, models: FoldModels, networks: list, outputs: dict[st
             work / "xfm.txt",
             work / "t1g.nii.gz",
             work / "maskg.nii.gz",
-            settings,
+            GridSettings.from_config(settings),
             stem,
         )
         native_t1 = nib.load(work / "t1.nii.gz")
@@ -365,7 +366,7 @@ def _predict_one(t1w: Path, models: FoldModels, networks: list, outputs: dict[st
         "std": f"SD across {len(models.weights)} fold models (uncertainty of the synthetic PET)",
         "suvr": "the synthetic PET divided by its mean inside the brain mask (SUVR, whole-brain reference)",
     }
-    scale = UNITS[steps.pet_scale_settings(settings)[0]]
+    scale = UNITS[PetScale.from_config(settings).pet_scale]
     units = {"mean": scale, "std": scale, "suvr": "ratio to the whole-brain mean (unitless)"}
     for key in ("mean", "std", "suvr"):
         save_nifti(from_canonical(native[key], original), original.affine, outputs[key])

@@ -100,7 +100,7 @@ def difference(pet, masks, genotypes, where) -> float:
 
 def true_effect_maps(results: Path, folds: pd.DataFrame, config: dict) -> np.ndarray:
     """(scans, voxels): each scan's true HAB-minus-MAB map on its model grid, on its normalized scale."""
-    from synthpet.preprocess.steps import pet_scale_settings
+    from synthpet.preprocess.settings import PetScale
     from synthpet.validation import phantom
     from synthpet.validation.truth import noisefree_scaled
 
@@ -129,7 +129,7 @@ def true_effect_maps(results: Path, folds: pd.DataFrame, config: dict) -> np.nda
                 as_measured = nib.Nifti1Image(
                     ((measured.get_fdata() + delta) * brain).astype(np.float32), measured.affine
                 )
-            scale = pet_scale_settings(config["preprocess"])  # the run's target scale
+            scale = PetScale.from_config(config["preprocess"])  # the run's target scale
             rendered[genotype_] = np.asarray(noisefree_scaled(noisefree, as_measured, grid_mask, scale).dataobj).ravel()
         maps.append(rendered["HAB"] - rendered["MAB"])
     return np.stack(maps)

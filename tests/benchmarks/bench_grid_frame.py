@@ -29,6 +29,7 @@ import pandas as pd
 from synthpet.io.config import load_config
 from synthpet.preprocess import model_grid, steps
 from synthpet.preprocess.registration import load_matrix
+from synthpet.preprocess.settings import GridSettings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -54,7 +55,7 @@ def main() -> None:
                     xfm,
                     f"{tmp}/t1.nii.gz",
                     f"{tmp}/mask.nii.gz",
-                    settings | {"grid_frame": frame},
+                    GridSettings.from_config(settings | {"grid_frame": frame}),
                     row.scan,
                 )
                 images[row.scan], masks[row.scan] = grid.get_fdata().ravel(), grid_mask.ravel()

@@ -31,6 +31,7 @@ from synthpet.io.imageio import save_nifti
 from synthpet.preprocess import brain_extraction, registration
 from synthpet.preprocess.geometry import mask_points
 from synthpet.preprocess.ingest import ingest_pet, ingest_t1w
+from synthpet.preprocess.settings import GridSettings, PetScale
 from synthpet.preprocess.steps import to_model_grid
 from synthpet.validation.phantom import truth_path
 
@@ -50,7 +51,10 @@ def main() -> None:
 
     defaults = validate_config({})
     scans = discover(args.root, defaults["input"]).scans[: args.scans]
-    grid_settings = defaults["preprocess"]
+    grid_settings, scale = (
+        GridSettings.from_config(defaults["preprocess"]),
+        PetScale.from_config(defaults["preprocess"]),
+    )
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for scan in scans:
@@ -80,7 +84,7 @@ def main() -> None:
             outputs = [Path(tmp) / f"{scan.id}_grid_{name}.nii.gz" for name in ("t1w", "pet", "mask")]
             xfm = Path(tmp) / f"{scan.id}_xfm.txt"
             registration.save_matrix(to_template, xfm, "T1w", brain_extraction.TEMPLATE_SPACE)
-            _, t_grid = timed(to_model_grid, brain, mask, xfm, pet_t1, *outputs, grid_settings, scan.id)
+            _, t_grid = timed(to_model_grid, brain, mask, xfm, pet_t1, *outputs, grid_settings, scale, scan.id)
             row = {
                 "scan": scan.id,
                 "ingest_t1w_s": t_ingest_t1,

@@ -216,11 +216,6 @@ def fold_volumes(wildcards):
 PREPROC = config["preprocess"]
 
 
-def settings(*keys):
-    """Only the settings a rule uses, so that changing another one does not make it stale."""
-    return {key: PREPROC[key] for key in keys}
-
-
 # ANTs (ITK) gives bit-identical results only on one thread, even seeded: registrations run one
 # thread each, and scans run in parallel instead
 ANTS_THREADS = 1

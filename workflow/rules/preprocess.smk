@@ -1,17 +1,21 @@
 # Preprocessing: brain mask, PET-to-T1w coregistration, the model grid with normalized intensities
 # (synthpet.preprocess).
 
+from synthpet.preprocess.settings import (
+    CoregSettings,
+    GridSettings,
+    MaskSettings,
+    PetScale,
+)
 
-MASK_SETTINGS = settings(
-    "coreg_voxel_mm", "template_transform", "bet_frac", "bet_robust"
-)
-COREG_SETTINGS = settings("coreg_voxel_mm", "flirt_dof", "flirt_cost")
-GRID_SETTINGS = settings(
-    "grid_shape", "grid_voxel_mm", "grid_frame", "mri_percentiles", "mri_clip"
-)
-# how the PET becomes the model's target (normalize.pet_scaling): its own key, so that the T1w's
-# grid does not go stale when only the PET's scale changes
-PET_SCALE = settings("pet_scale", "pet_suvr_max")
+# each step's settings are only the keys it reads (synthpet.preprocess.settings), so that a change
+# to another key leaves its outputs current
+MASK_SETTINGS = MaskSettings.params(PREPROC)
+COREG_SETTINGS = CoregSettings.params(PREPROC)
+GRID_SETTINGS = GridSettings.params(PREPROC)
+# how the PET becomes the model's target: its own settings, so that the T1w's grid does not go
+# stale when only the PET's scale changes
+PET_SCALE = PetScale.params(PREPROC)
 
 
 rule brain_mask:

@@ -3,6 +3,7 @@
 import os
 
 from synthpet.logs import job_log
+from synthpet.preprocess.settings import MaskSettings
 from synthpet.preprocess.steps import brain_mask
 
 os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(snakemake.threads)
@@ -14,7 +15,7 @@ with job_log(snakemake.log[0]):
         snakemake.output.brain,
         snakemake.output.xfm,
         p.backend,
-        p.settings,
+        MaskSettings.from_config(p.settings),
         p.seed,
         p.scan,
         p.qc_failed,

@@ -2,9 +2,9 @@
 (preprocess.pet_scale)."""
 
 from synthpet.logs import job_log
-from synthpet.preprocess.steps import grid_pet, pet_scale_settings
+from synthpet.preprocess.settings import PetScale
+from synthpet.preprocess.steps import grid_pet
 
 with job_log(snakemake.log[0]):
-    grid_pet(
-        snakemake.input.pet, snakemake.input.mask, snakemake.output.pet, *pet_scale_settings(snakemake.params.scale)
-    )
+    i = snakemake.input
+    grid_pet(i.pet, i.mask, snakemake.output.pet, PetScale.from_config(snakemake.params.scale))

@@ -4,10 +4,10 @@ normalized scale, in MNI space."""
 import os
 
 from synthpet.logs import job_log
-from synthpet.preprocess.steps import pet_scale_settings
+from synthpet.preprocess.settings import PetScale
 from synthpet.validation.truth import warp_noisefree
 
 os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(snakemake.threads)
 with job_log(snakemake.log[0]):
     p = snakemake.params
-    warp_noisefree(dict(snakemake.input), dict(snakemake.output), p.voxel_mm, p.genotype, pet_scale_settings(p.scale))
+    warp_noisefree(dict(snakemake.input), dict(snakemake.output), p.voxel_mm, p.genotype, PetScale.from_config(p.scale))

@@ -19,6 +19,7 @@ import numpy as np
 from nibabel.processing import resample_from_to
 
 from synthpet.preprocess.geometry import share_inside
+from synthpet.preprocess.settings import CoregSettings
 
 _LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
@@ -147,11 +148,11 @@ def coregister_fsl(t1: str | Path, pet: str | Path, dof: int = 6, cost: str = "m
         return flirt_matrix_to_world(np.loadtxt(matrix), pet, t1)
 
 
-def coregister(t1: str | Path, pet: str | Path, backend: str, settings: dict, seed: int = 0) -> np.ndarray:
+def coregister(t1: str | Path, pet: str | Path, backend: str, settings: CoregSettings, seed: int = 0) -> np.ndarray:
     backend = resolve_backend(backend)
     if backend == "fsl":
-        return coregister_fsl(t1, pet, dof=settings["flirt_dof"], cost=settings["flirt_cost"])
-    return coregister_ants(t1, pet, work_voxel_mm=settings["coreg_voxel_mm"], seed=seed)
+        return coregister_fsl(t1, pet, dof=settings.flirt_dof, cost=settings.flirt_cost)
+    return coregister_ants(t1, pet, work_voxel_mm=settings.coreg_voxel_mm, seed=seed)
 
 
 def pet_in_t1_space(pet: nib.Nifti1Image, t1: nib.Nifti1Image, t1_to_pet: np.ndarray) -> nib.Nifti1Image:

@@ -19,6 +19,7 @@ from synthpet.io.imageio import save_nifti
 from synthpet.preprocess import brain_extraction, model_grid, normalize, registration
 from synthpet.preprocess.geometry import mask_points
 from synthpet.preprocess.qc import coregistration_figure, overlay_figure
+from synthpet.preprocess.settings import CoregSettings, GridSettings, MaskSettings, PetScale
 
 LOG = logging.getLogger("synthpet")
 
@@ -33,7 +34,7 @@ def brain_mask(
     brain_out: str,
     xfm_out: str,
     backend: str,
-    settings: dict,
+    settings: MaskSettings,
     seed: int,
     scan: str,
     qc_failed: str,
@@ -61,7 +62,7 @@ def coregistration(
     matrix_out: str,
     pet_out: str,
     backend: str,
-    settings: dict,
+    settings: CoregSettings,
     seed: int,
     scan: str,
     qc_failed: str,
@@ -105,12 +106,12 @@ def _anti_alias(img: nib.Nifti1Image, voxel_mm: float) -> nib.Nifti1Image:
 
 
 def _grid_for(
-    mask_img: nib.Nifti1Image, xfm: str | None, settings: dict, scan: str
+    mask_img: nib.Nifti1Image, xfm: str | None, settings: GridSettings, scan: str
 ) -> tuple[np.ndarray, tuple[int, ...], float]:
-    shape, voxel = tuple(settings["grid_shape"]), float(settings["grid_voxel_mm"])
+    shape, voxel = settings.grid_shape, float(settings.grid_voxel_mm)
     to_template = registration.load_matrix(xfm) if xfm else None
     try:
-        affine = model_grid.grid_affine(mask_img, shape, voxel, to_template, settings["grid_frame"])
+        affine = model_grid.grid_affine(mask_img, shape, voxel, to_template, settings.grid_frame)
     except ValueError as error:
         raise SynthpetError(f"{scan}: {error}; check the T1w's header and its brain-extraction QC") from error
     fits = model_grid.brain_fits(mask_img, affine, shape)
@@ -123,7 +124,7 @@ def _grid_for(
 
 
 def grid_t1w(
-    t1: str, mask: str, xfm: str | None, t1_out: str, mask_out: str, settings: dict, scan: str
+    t1: str, mask: str, xfm: str | None, t1_out: str, mask_out: str, settings: GridSettings, scan: str
 ) -> tuple[nib.Nifti1Image, np.ndarray]:
     """Brain-extracted T1w on the model grid, scaled to [0, 1], and the grid mask; writes both.
 
@@ -134,7 +135,7 @@ def grid_t1w(
     # resampling a hole-free mask onto a coarse grid can close small enclosed gaps again: fill them
     grid_mask = brain_extraction.fill_enclosed(model_grid.to_grid(mask_img, affine, shape, order=1) > 0.5)
     t1_grid = model_grid.to_grid(_anti_alias(nib.load(t1), voxel), affine, shape)
-    scaled = normalize.scale_mri(t1_grid, grid_mask, settings["mri_percentiles"], settings["mri_clip"])
+    scaled = normalize.scale_mri(t1_grid, grid_mask, settings.mri_percentiles, settings.mri_clip)
     save_nifti(scaled, affine, t1_out)
     save_nifti(grid_mask, affine, mask_out, dtype=np.uint8)
     return nib.Nifti1Image(scaled, affine), grid_mask
@@ -148,29 +149,23 @@ def to_model_grid(
     t1_out: str,
     pet_out: str,
     mask_out: str,
-    settings: dict,
+    settings: GridSettings,
+    scale: PetScale,
     scan: str,
 ) -> None:
     """Brain-extracted T1w and PET on the model grid, MRI and PET normalized to [0, 1] (the two
     workflow jobs, grid_t1w then grid_pet, in one call)."""
     grid_t1w(t1, mask, xfm, t1_out, mask_out, settings, scan)
-    grid_pet(pet_t1, mask_out, pet_out, *pet_scale_settings(settings))
+    grid_pet(pet_t1, mask_out, pet_out, scale)
 
 
-def pet_scale_settings(settings: dict) -> tuple[str, float]:
-    """(preprocess.pet_scale, preprocess.pet_suvr_max); the paper's min-max where they are not set
-    (models trained before the setting existed)."""
-    scale, suvr_max = normalize.PAPER_PET_SCALE
-    return settings.get("pet_scale", scale), float(settings.get("pet_suvr_max", suvr_max))
-
-
-def grid_pet(pet_t1: str, grid_mask: str, pet_out: str, scale: str = "minmax", suvr_max: float = 2.5) -> None:
+def grid_pet(pet_t1: str, grid_mask: str, pet_out: str, scale: PetScale) -> None:
     """A scan's PET in T1w space on its model grid (the grid mask's), scaled to [0, 1] in the brain
     (``normalize.pet_scaling``)."""
     grid = nib.load(grid_mask)
     mask = np.asarray(grid.dataobj) > 0
     pet_grid = pet_to_grid(nib.load(pet_t1), grid.affine, grid.shape)
-    save_nifti(normalize.scale_pet(pet_grid, mask, scale, suvr_max), grid.affine, pet_out)
+    save_nifti(scale.apply(pet_grid, mask), grid.affine, pet_out)
 
 
 def pet_to_grid(pet_t1: nib.Nifti1Image, affine: np.ndarray, shape) -> np.ndarray:

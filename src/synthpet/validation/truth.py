@@ -15,7 +15,7 @@ from synthpet.evaluate.statistics import TABLE4_METRICS, mean_sd, per_participan
 from synthpet.io.imageio import save_nifti, to_canonical
 from synthpet.preprocess import brain_extraction, registration
 from synthpet.preprocess.geometry import mask_points
-from synthpet.preprocess.normalize import PAPER_PET_SCALE
+from synthpet.preprocess.settings import PAPER_TARGET, PetScale
 
 TRUTH = "noisefree"  # the noise-free PET, on the scale of the scan's measured PET
 ANATOMICAL = "anatomical"  # its part that the anatomy explains: a T1w-only predictor's ceiling
@@ -32,7 +32,7 @@ COMPARISONS = {
 
 
 def noisefree_on_grid(
-    noisefree_t1: str, pet_t1: str, grid_mask: str, genotype_model: str, genotype: str, scale=PAPER_PET_SCALE
+    noisefree_t1: str, pet_t1: str, grid_mask: str, genotype_model: str, genotype: str, scale: PetScale = PAPER_TARGET
 ):
     """The phantom's noise-free PET on the model grid, on the scale of the scan's normalized, corrected PET.
 
@@ -50,10 +50,10 @@ def noisefree_on_grid(
 
 
 def noisefree_scaled(
-    noisefree_t1: str | nib.Nifti1Image, pet_t1: str | nib.Nifti1Image, grid_mask: str, scale=PAPER_PET_SCALE
+    noisefree_t1: str | nib.Nifti1Image, pet_t1: str | nib.Nifti1Image, grid_mask: str, scale: PetScale = PAPER_TARGET
 ) -> nib.Nifti1Image:
     """The noise-free PET on the model grid, scaled by the map that scaled the measured PET."""
-    from synthpet.preprocess.normalize import apply_pet_scaling, pet_scaling
+    from synthpet.preprocess.normalize import apply_pet_scaling
     from synthpet.preprocess.steps import pet_to_grid
 
     mask_img = nib.load(grid_mask)
@@ -62,11 +62,11 @@ def noisefree_scaled(
     measured = pet_to_grid(pet_t1 if isinstance(pet_t1, nib.Nifti1Image) else nib.load(pet_t1), affine, shape)[brain]
     noisefree = nib.load(noisefree_t1) if not isinstance(noisefree_t1, nib.Nifti1Image) else noisefree_t1
     clean = np.zeros(shape, np.float32)
-    clean[brain] = apply_pet_scaling(pet_to_grid(noisefree, affine, shape)[brain], pet_scaling(measured, *scale))
+    clean[brain] = apply_pet_scaling(pet_to_grid(noisefree, affine, shape)[brain], scale.scaling(measured))
     return nib.Nifti1Image(clean, affine)
 
 
-def warp_noisefree(inputs: dict, outputs: dict, voxel_mm: int, genotype: str, scale=PAPER_PET_SCALE) -> None:
+def warp_noisefree(inputs: dict, outputs: dict, voxel_mm: int, genotype: str, scale: PetScale = PAPER_TARGET) -> None:
     """The synthetic cohort's noise-free PET of a scan and its anatomical part, each on the scan's
     normalized scale (the measured PET's map, ``scale``, and genotype correction), in MNI space; and the
     anatomical part in SUV (``ANATOMICAL_SUV``), on no scan's own scale, for the honest ceiling."""
