@@ -15,7 +15,7 @@ from scipy import ndimage
 
 from synthpet.errors import InputError, SynthpetError
 from synthpet.learn import genotype
-from synthpet.learn.folds import check_genotypes, make_folds
+from synthpet.learn.folds import check_genotypes, make_folds, read_folds, split
 from synthpet.preprocess import brain_extraction, model_grid, registration, steps
 from synthpet.preprocess.qc import QC_DPI, bright_pet_outside, coregistration_figure
 from synthpet.preprocess.settings import CoregSettings, GridSettings, MaskSettings, PetScale
@@ -340,6 +340,25 @@ def test_folds_group_participants_and_stratify_groups():
     assert (per_fold > 0).all().all()  # every group in every fold
     assert folds.equals(make_folds(table, 5, seed=42))
     assert not folds["fold"].equals(make_folds(table, 5, seed=1)["fold"])
+
+
+def test_a_training_job_splits_its_scans_by_the_folds_table_read_back_from_disk(tmp_path):
+    """A fold's job gets its scans in the order of its inputs: the split gives positions in that order,
+    every held-out scan of the fold and no other, read from the table as written (labels like 001 kept)."""
+    table = cohort_table()
+    table["subject"] = [f"{n:03d}" for n in pd.factorize(table["subject"])[0]]
+    table["scan"] = "sub-" + table["subject"] + "_" + table["scan"].str.split("_").str[1]
+    make_folds(table, 3, seed=0).to_csv(tmp_path / "folds.tsv", sep="\t", index=False)
+    folds = read_folds(tmp_path / "folds.tsv")
+    assert folds["subject"].iloc[0] == "000"
+    order = list(table["scan"].sample(frac=1, random_state=0))  # a job's inputs need not follow the table
+    train, held_out = split(folds, order, 1)
+    assert sorted(train + held_out) == list(range(len(order)))
+    held = {order[n] for n in held_out}
+    assert held == set(folds.loc[folds["fold"] == 1, "scan"]) and held_out == sorted(held_out)
+    assert not {order[n].split("_")[0] for n in train} & {scan.split("_")[0] for scan in held}
+    with pytest.raises(InputError, match="no fold for sub-999_ses-0"):
+        split(folds, [*order, "sub-999_ses-0"], 1)
 
 
 def test_too_few_participants_or_small_groups():

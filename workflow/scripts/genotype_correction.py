@@ -1,13 +1,12 @@
 """Snakemake job: fit the genotype effect for one fold and correct every scan's PET with it."""
 
-import pandas as pd
-
+from synthpet.learn.folds import read_folds
 from synthpet.learn.genotype import correct_fold
 from synthpet.logs import job_log
 
 with job_log(snakemake.log[0]) as log:
     p = snakemake.params
-    folds = pd.read_csv(snakemake.input.folds, sep="\t", dtype={"subject": str, "session": str})
+    folds = read_folds(snakemake.input.folds)
     folds = folds.set_index("scan").loc[p.scans].reset_index()
     summary = correct_fold(
         int(snakemake.wildcards.fold),

@@ -2,12 +2,8 @@
 
 import os
 
-import nibabel as nib
-import numpy as np
-
 from synthpet.evaluate import mni
 from synthpet.logs import job_log
-from synthpet.preprocess.qc import overlay_figure
 
 os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(snakemake.threads)
 with job_log(snakemake.log[0]):
@@ -22,11 +18,6 @@ with job_log(snakemake.log[0]):
         work_voxel_mm=p.work_voxel_mm,
         to_mni152=snakemake.input.xfm,
         inverse_warp_out=o.inverse_warp,
-    )
-    _, brain = mni.template(p.voxel_mm)
-    overlay_figure(
-        np.asarray(nib.load(o.t1w).dataobj, np.float32),
-        o.qc,
-        f"{p.scan}: T1w in MNI space, template brain outline (cyan)",
-        mask=brain,
+        qc_out=o.qc,
+        scan=p.scan,
     )

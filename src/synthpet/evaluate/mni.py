@@ -78,9 +78,12 @@ def register(
     work_voxel_mm: float = 0,
     to_mni152: str | Path | None = None,
     inverse_warp_out: str | Path | None = None,
+    qc_out: str | Path | None = None,
+    scan: str = "",
 ) -> None:
     """Register a brain-extracted T1w to the template (affine then SyN); writes the transforms (the
-    inverse warp too, when asked: MNI -> T1w with the same affine, see ``from_mni``) and the warped T1w.
+    inverse warp too, when asked: MNI -> T1w with the same affine, see ``from_mni``) and the warped T1w;
+    with ``qc_out``, the QC figure of the warped T1w under the template brain's outline.
 
     The registration runs on copies of both images at ``work_voxel_mm`` (0: the template's grid);
     the warped T1w is resampled once, with the transforms, onto the ``voxel_mm`` template grid.
@@ -111,6 +114,11 @@ def register(
                     shutil.copyfile(source, part)
     warped = to_mni(brain_t1w, warp_out, affine_out, voxel_mm)
     save_nifti(np.asarray(warped.dataobj), warped.affine, warped_out)
+    if qc_out is not None:
+        from synthpet.preprocess.qc import overlay_figure
+
+        title = f"{scan}: T1w in MNI space, template brain outline (cyan)"
+        overlay_figure(np.asarray(warped.dataobj, np.float32), qc_out, title, mask=template(voxel_mm)[1])
 
 
 def to_mni(

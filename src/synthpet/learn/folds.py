@@ -5,6 +5,9 @@ The split is computed once (seeded) and written to a table that every later stag
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 import pandas as pd
 
 from synthpet.errors import InputError
@@ -59,3 +62,20 @@ def check_genotypes(folds: pd.DataFrame, scope: str) -> None:
             "; ".join(problems) + ": the genotype effect cannot be fitted per fold (set genotype.scope to "
             "'cohort', lower folds.n_folds, or add participants)"
         )
+
+
+def read_folds(path: str | Path) -> pd.DataFrame:
+    """The folds table (``cohort/folds.tsv``), labels kept as text (``001`` stays ``001``)."""
+    return pd.read_csv(path, sep="\t", dtype={"subject": str, "session": str})
+
+
+def split(folds: pd.DataFrame, scans: Sequence[str], fold: int) -> tuple[list[int], list[int]]:
+    """Positions in ``scans`` (a job's scans, in its inputs' order) of the fold's training scans and of
+    its held-out scans, by ``folds``; a scan without a fold is an error that names it."""
+    fold_of = dict(zip(folds["scan"], folds["fold"].astype(int), strict=True))
+    missing = [scan for scan in scans if scan not in fold_of]
+    if missing:
+        raise InputError(f"the folds table holds no fold for {', '.join(missing)}: rerun the `folds` rule")
+    train = [n for n, scan in enumerate(scans) if fold_of[scan] != fold]
+    held_out = [n for n, scan in enumerate(scans) if fold_of[scan] == fold]
+    return train, held_out
