@@ -38,10 +38,32 @@ def test_lab_participants_are_planned_and_excluded():
     assert all(s.genotype != "LAB" for s in cohort.scans)
 
 
-def test_unknown_effect_region_names_the_key():
-    config = validate_config({"phantom": {"group_effects": {"KOA": {"factor": 1.1, "regions": ["Left_Thalamu"]}}}})
-    with pytest.raises(ConfigError, match=r"phantom.group_effects.KOA.regions.*Left_Thalamu"):
-        phantom.check_effect_regions(config["phantom"])
+@pytest.mark.parametrize(
+    ("settings", "key", "words"),
+    [
+        (
+            {"group_effects": {"KOA": {"factor": 1.1, "regions": ["Left_Thalamu"]}}},
+            "group_effects.KOA.regions",
+            "Left_Thalamu",
+        ),
+        ({"cohort": [{"group": "XX", "sessions": 1, "participants": 2}]}, "cohort.0.group", "not one of"),
+        ({"cohort": [{"group": "HC", "sessions": 1, "participants": 0}]}, "cohort", "no participants"),
+        (
+            {"hab_over_mab": 2.5, "nondisplaceable_fraction": 0.45},
+            "nondisplaceable_fraction",
+            "negative specific binding",
+        ),
+    ],
+)
+def test_the_synthetic_cohorts_settings_are_checked_when_it_is_planned(settings, key, words):
+    """Each problem names its key, from the planner (plan_run with the harness's DATASETS), before any job."""
+    from synthpet.plan import plan_run
+
+    config = {"phantom": settings}
+    validate_config(config)  # the method's own checks pass: these keys are the harness's
+    with pytest.raises(ConfigError) as caught:
+        plan_run(config, datasets=phantom.DATASETS)
+    assert f"'phantom.{key}'" in str(caught.value) and words in str(caught.value)
 
 
 def test_same_seed_gives_identical_bytes(small_phantom, tmp_path):

@@ -149,22 +149,8 @@ def _cross_key_problems(config: dict) -> list[str]:
     start, end = source["suv_window_min"]
     if not start < end:
         problems.append(f"config key 'input.suv_window_min': start {start} must be before end {end}")
-    groups = source["groups"]
-    phantom = config["phantom"]
-    for i, row in enumerate(phantom["cohort"]):
-        if row["group"] not in groups:
-            problems.append(
-                f"config key 'phantom.cohort.{i}.group': '{row['group']}' is not one of input.groups {groups}"
-            )
-    if phantom["nondisplaceable_fraction"] >= 1.0 / phantom["hab_over_mab"]:
-        problems.append(
-            f"config key 'phantom.nondisplaceable_fraction': {phantom['nondisplaceable_fraction']} must be below "
-            f"1 / phantom.hab_over_mab = {1.0 / phantom['hab_over_mab']:.3f}, "
-            "or MAB would need negative specific binding"
-        )
-    for group in phantom["group_effects"]:
-        if group not in groups:
-            problems.append(f"config key 'phantom.group_effects.{group}': not one of input.groups {groups}")
+    # the synthetic cohort's settings are the harness's to check (validation.phantom.check_settings),
+    # and only when it runs: a study's own input.groups need not name the phantom's groups
     low, high = config["preprocess"]["mri_percentiles"]
     if not low < high:
         problems.append(f"config key 'preprocess.mri_percentiles': lower {low} must be below upper {high}")
@@ -182,8 +168,6 @@ def _cross_key_problems(config: dict) -> list[str]:
             f"config key 'preprocess.grid_shape': each size must be divisible by {2 ** (levels - 1)} "
             f"for a model of {levels} levels"
         )
-    if source["source"] == "phantom" and sum(r["participants"] for r in phantom["cohort"]) == 0:
-        problems.append("config key 'phantom.cohort': the synthetic cohort has no participants")
     return problems
 
 

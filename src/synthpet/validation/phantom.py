@@ -162,16 +162,36 @@ def load_pattern_image(path: str) -> nib.Nifti1Image:
     return nib.Nifti1Image(data, img.affine)
 
 
-def check_effect_regions(phantom: dict) -> None:
-    """Fail early, naming the key, when a planted effect names a region the atlas does not have."""
+def check_settings(config: dict) -> None:
+    """The synthetic cohort's settings against each other and the run's groups, before it is planned;
+    one ConfigError lists every problem, each naming its key."""
+    phantom, groups = config["phantom"], config["input"]["groups"]
+    problems = []
+    for i, row in enumerate(phantom["cohort"]):
+        if row["group"] not in groups:
+            problems.append(
+                f"config key 'phantom.cohort.{i}.group': '{row['group']}' is not one of input.groups {groups}"
+            )
+    if sum(row["participants"] for row in phantom["cohort"]) == 0:
+        problems.append("config key 'phantom.cohort': the synthetic cohort has no participants")
+    if phantom["nondisplaceable_fraction"] >= 1.0 / phantom["hab_over_mab"]:
+        problems.append(
+            f"config key 'phantom.nondisplaceable_fraction': {phantom['nondisplaceable_fraction']} must be below "
+            f"1 / phantom.hab_over_mab = {1.0 / phantom['hab_over_mab']:.3f}, "
+            "or MAB would need negative specific binding"
+        )
     names = set(harvard_oxford_labels()["name"])
     for group, effect in phantom["group_effects"].items():
+        if group not in groups:
+            problems.append(f"config key 'phantom.group_effects.{group}': not one of input.groups {groups}")
         unknown = [r for r in effect["regions"] if r not in names]
         if unknown:
-            raise ConfigError(
+            problems.append(
                 f"config key 'phantom.group_effects.{group}.regions': unknown Harvard-Oxford regions {unknown}; "
                 f"names look like Left_Thalamus, Brain-Stem, Right_Frontal_Pole"
             )
+    if problems:
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -784,7 +804,7 @@ def write_dataset_files(root: str | Path, participants: list[PhantomParticipant]
 def generate(root: str | Path, config: dict, progress=None) -> list[PhantomParticipant]:
     """Write the whole synthetic dataset in one process (the ``synthpet phantom`` command)."""
     phantom, seed = config["phantom"], config["seed"]
-    check_effect_regions(phantom)
+    check_settings(config)
     participants = cohort_layout(phantom, seed)
     reference = build_reference(phantom["t1_voxel_mm"])
     write_dataset_files(root, participants, phantom, seed)
@@ -800,7 +820,7 @@ def generate(root: str | Path, config: dict, progress=None) -> list[PhantomParti
 def planned_dataset(config: dict) -> tuple[Cohort, str]:
     """The synthetic cohort as a run plans it (``synthpet.plan.plan_run``): its settings checked, the
     scans of the selected participants, and the folder it will be written to."""
-    check_effect_regions(config["phantom"])
+    check_settings(config)
     if config["phantom"]["pattern_image"]:
         load_pattern_image(config["phantom"]["pattern_image"])
     return selected_scans(planned_cohort(config), config["input"]), phantom_dir(config)
