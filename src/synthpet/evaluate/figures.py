@@ -267,18 +267,11 @@ def correlation_bars(table: pd.DataFrame, names, path: str | Path) -> Path:
 
 def loss_curves(losses: dict[str, pd.DataFrame], path: str | Path, alpha: float = 0.5) -> Path:
     """Figure 7: training and held-out loss per epoch, every fold (loss: alpha BCE + (1 - alpha) MSE)."""
-    from matplotlib.ticker import MaxNLocator
+    from synthpet.learn.loss_figure import draw_losses
 
     plt = _pyplot()
     figure, ax = plt.subplots(figsize=(7, 4.5))
-    for k, (fold, table) in enumerate(losses.items()):
-        colour = f"C{k}"
-        ax.plot(table["epoch"], table["train_loss"], color=colour, label=f"fold {fold} train")
-        ax.plot(table["epoch"], table["held_out_loss"], color=colour, ls="--", label=f"fold {fold} held-out")
-    ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylabel(f"loss: {alpha:g} BCE + {1 - alpha:g} MSE (in brain)")
-    ax.legend(fontsize=7, ncol=2)
+    draw_losses(ax, losses, alpha)
     ax.set_title(f"training (solid) and held-out (dashed) loss, {len(losses)} folds")
     figure.tight_layout()
     return _save(figure, path)

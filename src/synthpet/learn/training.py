@@ -315,23 +315,18 @@ def write_fold_artefacts(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import matplotlib.ticker
     import pandas as pd
 
     from synthpet import __version__
     from synthpet.io.imageio import atomic_path, write_json, write_text
+    from synthpet.learn.loss_figure import draw_losses
 
     _save_atomic({k: v.detach().cpu() for k, v in model.state_dict().items()}, Path(out["weights"]))
     table = pd.DataFrame(history)
     write_text(table.to_csv(sep="\t", index=False, lineterminator="\n", float_format="%.6g"), out["losses"])
     figure, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(table["epoch"], table["train_loss"], label="training scans")
-    ax.plot(table["epoch"], table["held_out_loss"], label="held-out scans")
-    ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-    ax.set_ylabel(f"loss: {config.alpha:g} BCE + {1 - config.alpha:g} MSE (in brain)")
-    ax.set_title(f"fold {fold}")
-    ax.legend()
+    draw_losses(ax, {fold: table}, config.alpha)
+    ax.set_title(f"fold {fold}: training (solid) and held-out (dashed) loss")
     figure.tight_layout()
     with atomic_path(out["plot"]) as tmp:
         figure.savefig(tmp, dpi=90, format="png")
