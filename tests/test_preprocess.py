@@ -54,6 +54,17 @@ def test_every_preprocess_setting_is_read_by_one_step_and_stales_only_its_own():
     read = {f.name for step in steps_ for f in dataclasses.fields(step)} | {"backend"}  # the tool, its own param
     assert read == schema_keys
     config = load_config(REPO / "config" / "config.yaml")["preprocess"]
+    # the keys in the order finished runs recorded them: another order makes every finished job stale
+    assert list(MaskSettings.params(config)) == ["coreg_voxel_mm", "template_transform", "bet_frac", "bet_robust"]
+    assert list(CoregSettings.params(config)) == ["coreg_voxel_mm", "flirt_dof", "flirt_cost"]
+    assert list(GridSettings.params(config)) == [
+        "grid_shape",
+        "grid_voxel_mm",
+        "grid_frame",
+        "mri_percentiles",
+        "mri_clip",
+    ]
+    assert list(PetScale.params(config)) == ["pet_scale", "pet_suvr_max"]
     changed = {"bet_frac": 0.3, "flirt_cost": "corratio", "grid_frame": "rigid", "pet_suvr_max": 3.0}
     for key, value in changed.items():
         for step in steps_:

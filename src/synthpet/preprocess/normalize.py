@@ -32,8 +32,6 @@ def scale_mri(t1: np.ndarray, mask: np.ndarray, percentiles=(1.0, 99.0), clip: b
 
 
 PET_SCALES = ("minmax", "mean")
-# (preprocess.pet_scale, pet_suvr_max) of a model or a call from before the setting: the paper's min-max
-PAPER_PET_SCALE = ("minmax", 2.5)
 
 
 def pet_scaling(values: np.ndarray, method: str = "minmax", suvr_max: float = 2.5) -> tuple[float, float, bool]:

@@ -15,7 +15,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from synthpet.preprocess.normalize import PAPER_PET_SCALE, pet_scaling, scale_pet
+from synthpet.preprocess.normalize import pet_scaling, scale_pet
 
 
 class _FromConfig:
@@ -71,16 +71,19 @@ class PetScale(_FromConfig):
     T1w's grid does not go stale when only the PET's scale changes. A model trained before these keys
     existed was trained on the paper's per-scan min-max, the default here."""
 
-    pet_scale: str = PAPER_PET_SCALE[0]
-    pet_suvr_max: float = PAPER_PET_SCALE[1]
+    pet_scale: str = "minmax"
+    pet_suvr_max: float = 2.5
+
+    def __post_init__(self) -> None:  # YAML may give an integer
+        object.__setattr__(self, "pet_suvr_max", float(self.pet_suvr_max))
 
     def scaling(self, values: np.ndarray) -> tuple[float, float, bool]:
         """The map of a scan's brain SUV onto the target (``normalize.pet_scaling``)."""
-        return pet_scaling(values, self.pet_scale, float(self.pet_suvr_max))
+        return pet_scaling(values, self.pet_scale, self.pet_suvr_max)
 
     def apply(self, suv: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """A scan's SUV as the model's target, inside ``mask`` (``normalize.scale_pet``)."""
-        return scale_pet(suv, mask, self.pet_scale, float(self.pet_suvr_max))
+        return scale_pet(suv, mask, self.pet_scale, self.pet_suvr_max)
 
 
 PAPER_TARGET = PetScale()  # the paper's per-scan min-max
