@@ -366,6 +366,22 @@ def test_mni_outputs_share_the_atlas_space():
     assert np.allclose(head.affine, t1.affine) and np.allclose(head.get_fdata()[brain], t1.get_fdata()[brain])
 
 
+def test_atlas_labels_are_each_voxels_most_probable_region():
+    """The max-probability labels, computed one volume at a time, are np.argmax's over the volumes (ties
+    to the first volume, as argmax gives them), in a NIfTI's volume-major order, and 0 under the threshold."""
+    from synthpet.io.templates import max_probability_labels
+
+    rng = np.random.default_rng(3)
+    probabilities = np.asfortranarray(rng.integers(0, 6, size=(5, 4, 3, 7), dtype=np.uint8) * 10)
+    probabilities[0, 0, 0] = 0  # nothing anywhere: argmax says the first volume, the threshold says none
+    expected = probabilities.argmax(axis=3).astype(np.int16) + 1
+    expected[probabilities.max(axis=3) < 25] = 0
+    labels = max_probability_labels(probabilities, 25)
+    assert (probabilities.max(axis=3) == 50).sum() > 20  # ties between volumes are common here
+    assert labels.dtype == np.int16 and (labels == expected).all() and labels[0, 0, 0] == 0
+    assert (max_probability_labels(probabilities, 0) == probabilities.argmax(axis=3) + 1).all()
+
+
 def test_each_scan_is_scored_inside_its_own_brain():
     """Voxels outside a scan's own brain mask (NaN) are left out of its metrics and regional means: a
     baseline that is nonzero there is not penalized where the scan's true and synthetic PET are both zero."""

@@ -28,17 +28,27 @@ def harvard_oxford_labels() -> pd.DataFrame:
     return pd.read_csv(harvard_oxford_dir() / "labels_harvard_oxford.csv")
 
 
+def max_probability_labels(probabilities: np.ndarray, threshold: float) -> np.ndarray:
+    """Per voxel of a 4D probability atlas: the index + 1 of its most probable volume (the first on a
+    tie, as np.argmax), 0 where no volume reaches ``threshold``."""
+    # one volume at a time: a NIfTI stores each volume contiguously, so argmax(axis=3) strides across
+    # all of them per voxel (7 s for Harvard-Oxford at 1 mm, against under 2 s here)
+    best = probabilities[..., 0].copy()
+    label = np.ones(best.shape, np.int16)
+    for index in range(1, probabilities.shape[3]):
+        volume = probabilities[..., index]
+        label[volume > best] = index + 1  # strictly higher: a tie stays with the first
+        np.maximum(best, volume, out=best)
+    label[best < threshold] = 0
+    return label
+
+
 @lru_cache(maxsize=2)
 def _harvard_oxford_maxprob_native(threshold: int) -> tuple[np.ndarray, np.ndarray]:
     """Maximum-probability labels (index + 1; 0 where no region reaches ``threshold`` %) on the atlas grid."""
     img = nib.load(harvard_oxford_dir() / "atlas_harvard_oxford.nii.gz")
     # read the gzipped 4D atlas once, unscaled (uint8 percentages: about 0.5 GB, not several as floats)
-    probabilities = img.dataobj.get_unscaled()
-    label = (probabilities.argmax(axis=3) + 1).astype(np.int16)
-    best = probabilities.max(axis=3)
-    del probabilities
-    label[best < threshold] = 0
-    return label, img.affine.copy()
+    return max_probability_labels(img.dataobj.get_unscaled(), threshold), img.affine.copy()
 
 
 def harvard_oxford_maxprob(
