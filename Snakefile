@@ -78,7 +78,7 @@ rule all:
                 rules.cohort_table.output.scans,
                 expand(rules.genotype_correction.output.summary, fold=FOLDS),
                 expand(rules.train_fold.output.summary, fold=FOLDS),
-                expand(rules.predict_scan.output.native, zip, **SCAN_WILDCARDS),
+                expand(PREDICTION_T1W, zip, **SCAN_WILDCARDS),
                 rules.expected_error.output.qc,
                 rules.evaluation_figures.output,
                 rules.provenance.output,

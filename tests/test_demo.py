@@ -123,8 +123,10 @@ def test_each_fold_model_predicts_exactly_the_scans_it_never_saw(demo):
         assert list(losses["epoch"]) == list(range(1, 61)) and losses["held_out_loss"].notna().all()
         assert summary["facts"]["speed_levers"]["memory_format"] == "channels_last"  # 'auto' on the CPU
     for row in folds.itertuples():
-        log = (out / "logs" / "predict_scan" / f"{row.scan}_trc-PBR28.log").read_text()
-        assert f"models/fold-{row.fold}/model.pt" in log
+        # one job per fold predicted its held-out scans with its own model, and only those
+        log = (out / "logs" / f"predict_fold_{row.fold}.log").read_text()
+        assert f"models/fold-{row.fold}/model.pt" in log and f"{row.scan}_trc-PBR28_space-T1w_desc-synthetic" in log
+        assert f"predicting {(folds['fold'] == row.fold).sum()} held-out scans" in log
         t1 = nib.load(
             out
             / "preproc"
@@ -570,7 +572,8 @@ def test_only_what_is_stale_reruns(demo_copy, tmp_path):
     assert plan(demo, "--config", "preprocess={grid_frame: affine}") == {}
     # the genotype-regression scope: from the regression onward, no preprocessing
     scope = plan(demo, "--config", "genotype={scope: cohort}")
-    assert scope["genotype_correction"] == 3 and scope["train_fold"] == 3 and scope["predict_scan"] == 16
+    assert scope["genotype_correction"] == 3 and scope["train_fold"] == 3
+    assert [scope[f"predict_fold_{fold}"] for fold in range(3)] == [1, 1, 1]
     assert not set(PREPROCESSING) & set(scope), scope
 
     # one scan's T1w changes: that scan's chain, every fold's training (each reads every scan), and
@@ -581,7 +584,7 @@ def test_only_what_is_stale_reruns(demo_copy, tmp_path):
     for rule in ("ingest_t1w", "brain_mask", "coregister_pet", "model_grid", "grid_pet", "mni_register", "mni_anatomy"):
         assert changed[rule] == 1, (rule, changed)
     assert "ingest_pet" not in changed and changed["train_fold"] == 3
-    assert changed["predict_scan"] == 16  # every fold model changed
+    assert [changed[f"predict_fold_{fold}"] for fold in range(3)] == [1, 1, 1]  # every fold model changed
     snakemake(demo, "--cores", "2", "--touch")  # up to date again, for the check below
 
     # a comment and a reformatted line in a rule file: nothing reruns (job scripts are code: editing one

@@ -14,7 +14,7 @@ import torch
 from conftest import REPO, write_nifti
 
 from synthpet.io.config import load_config
-from synthpet.learn.inference import predict_scan
+from synthpet.learn.inference import predict_held_out
 from synthpet.learn.model import ModelConfig, UNet3D, count_parameters
 from synthpet.learn.training import FoldData, TrainConfig, masked_loss, speed_levers, train_fold, write_fold_artefacts
 
@@ -128,22 +128,35 @@ def test_checkpoint_of_other_data_is_not_reused(tmp_path):
 
 
 def test_prediction_on_the_grid_and_in_native_space(tmp_path):
+    """A fold's held-out scans, predicted with its model loaded once: each scan's own prediction (the
+    model applied to its T1w, inside its mask), on the grid and in its native T1w space."""
     config = TrainConfig(epochs=1, seed=0, device="cpu", model=TINY)
     model, history, facts = train_fold(tiny_data(2), tiny_data(1), config, 0, tmp_path / "c.pt", log=print)
     weights = tmp_path / "model.pt"
     torch.save(model.state_dict(), weights)
     grid_affine = np.diag([4.0, 4.0, 4.0, 1.0])
     grid_affine[:3, 3] = -30
-    data = tiny_data(1)
-    t1 = write_nifti(tmp_path / "t1g.nii.gz", data=data.inputs[0, 0].numpy(), affine=grid_affine)
-    mask = write_nifti(tmp_path / "mg.nii.gz", data=data.masks[0, 0].numpy(), affine=grid_affine, dtype=np.uint8)
-    native = write_nifti(tmp_path / "native.nii.gz", shape=(40, 40, 40), affine=np.diag([1.5, 1.5, 1.5, 1.0]))
-    predict_scan(weights, TINY.to_dict(), t1, mask, native, tmp_path / "pg.nii.gz", tmp_path / "pn.nii.gz", "cpu")
-    on_grid, in_native = nib.load(tmp_path / "pg.nii.gz"), nib.load(tmp_path / "pn.nii.gz")
-    assert on_grid.shape == (16, 16, 16) and np.allclose(on_grid.affine, grid_affine)
-    assert in_native.shape == (40, 40, 40) and np.allclose(in_native.affine, nib.load(native).affine)
-    values = on_grid.get_fdata()
-    assert values.max() <= 1 and not values[data.masks[0, 0].numpy() == 0].any()
+    data = tiny_data(2)
+    scans = []
+    for n, shape in enumerate([(40, 40, 40), (30, 36, 40)]):
+        t1 = write_nifti(tmp_path / f"t1g{n}.nii.gz", data=data.inputs[n, 0].numpy(), affine=grid_affine)
+        mask = data.masks[n, 0].numpy()
+        mask_path = write_nifti(tmp_path / f"mg{n}.nii.gz", data=mask, affine=grid_affine, dtype=np.uint8)
+        native = write_nifti(tmp_path / f"native{n}.nii.gz", shape=shape, affine=np.diag([1.5, 1.5, 1.5, 1.0]))
+        out = {"out_grid": str(tmp_path / f"pg{n}.nii.gz"), "out_native": str(tmp_path / f"pn{n}.nii.gz")}
+        scans.append({"t1w": str(t1), "mask": str(mask_path), "native": str(native), **out})
+    predict_held_out(weights, TINY.to_dict(), scans, "cpu")
+    model.eval()
+    for n, scan in enumerate(scans):
+        on_grid, in_native = nib.load(scan["out_grid"]), nib.load(scan["out_native"])
+        assert on_grid.shape == (16, 16, 16) and np.allclose(on_grid.affine, grid_affine)
+        assert in_native.shape == nib.load(scan["native"]).shape
+        assert np.allclose(in_native.affine, nib.load(scan["native"]).affine)
+        with torch.no_grad():
+            expected = model(data.inputs[n : n + 1])[0, 0].numpy() * (data.masks[n, 0].numpy() > 0)
+        assert np.allclose(on_grid.get_fdata(), expected, atol=1e-6)  # this scan's, not the other's
+    first, second = (nib.load(scan["out_grid"]).get_fdata() for scan in scans)
+    assert not np.allclose(first, second)
 
 
 def test_concurrent_fold_jobs_spread_over_the_visible_gpus(monkeypatch):

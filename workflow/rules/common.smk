@@ -202,6 +202,25 @@ FOLDS = list(range(config["folds"]["n_folds"]))
 FOLD_TABLE = PLAN.folds
 FOLD_OF = dict(zip(FOLD_TABLE["scan"], FOLD_TABLE["fold"]))
 
+# a scan's synthetic PET, named after the PET it stands in for (its trc- and other entities)
+PREDICTION_GRID = derivative_path(
+    "predictions", "pet", "pet", space="grid", desc="synthetic"
+)
+PREDICTION_T1W = derivative_path(
+    "predictions", "pet", "pet", space="T1w", desc="synthetic"
+)
+
+
+FOLD_SCANS = {
+    fold: [scan for scan in FOLD_TABLE["scan"] if FOLD_OF[scan] == fold]
+    for fold in FOLDS
+}
+
+
+def held_out(fold, pattern):
+    """``pattern`` filled in for each scan of ``fold``, in the folds table's order."""
+    return [one_scan(pattern, SCANS[scan].wildcards) for scan in FOLD_SCANS[fold]]
+
 
 def fold_volumes(wildcards):
     """Every scan's grid T1w and mask, and its PET corrected by this fold's genotype model."""

@@ -22,8 +22,8 @@ PARTICIPANT_IMAGES = {
     "mni_t1w": rules.mni_register.output.t1w,
 }
 GROUP_IMAGES = {
-    "synthetic_grid": rules.predict_scan.output.grid,
-    "synthetic_t1w": rules.predict_scan.output.native,
+    "synthetic_grid": PREDICTION_GRID,
+    "synthetic_t1w": PREDICTION_T1W,
     "suvr_synthetic": rules.mni_pet.output.suvr_synthetic,
     "suvr_pet": rules.mni_pet.output.suvr_pet,
     **{f"mni_{key}": mni_image(key) for key in (*IMAGES, "mask")},

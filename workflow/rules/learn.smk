@@ -97,36 +97,35 @@ rule train_fold:
         "../scripts/train_fold.py"
 
 
-rule predict_scan:
-    input:
-        unpack(
-            scan_files(
-                t1w=rules.model_grid.output.t1w,
-                mask=rules.model_grid.output.mask,
-                native=rules.ingest_t1w.output.t1w,
-            )
-        ),
-        weights=lambda wildcards: f"{OUT}/models/fold-{FOLD_OF[scan_of(wildcards).id]}/model.pt",
-    output:
-        # named after the PET it stands in for (its trc- and other entities)
-        grid=derivative_path(
-            "predictions", "pet", "pet", space="grid", desc="synthetic"
-        ),
-        native=derivative_path(
-            "predictions", "pet", "pet", space="T1w", desc="synthetic"
-        ),
-    log:
-        scan_log("predict_scan", "pet"),
-    benchmark:
-        scan_benchmark("predict_scan", "pet")
-    conda:
-        "../../envs/synthpet.yaml"
-    resources:
-        gpu=GPU,
-        mem_mb=lambda wildcards, input, attempt: (1500 + 10 * input.size_mb) * attempt,
-        runtime=lambda wildcards, attempt: 5 * attempt,
-    params:
-        model=config["model"],
-        device=TRAIN["device"],
-    script:
-        "../scripts/predict_scan.py"
+# one job per fold predicts its held-out scans (the model loaded once, one process: a job per scan
+# paid two seconds of start and imports for a fifth of a second of work, and on a cluster a GPU job
+# each); a rule per fold, since each writes its own scans. A retrained fold reruns only its own.
+for fold in FOLDS:
+
+    rule:
+        name:
+            f"predict_fold_{fold}"
+        input:
+            weights=rules.train_fold.output.weights.format(fold=fold),
+            t1w=held_out(fold, rules.model_grid.output.t1w),
+            mask=held_out(fold, rules.model_grid.output.mask),
+            native=held_out(fold, rules.ingest_t1w.output.t1w),
+        output:
+            grid=held_out(fold, PREDICTION_GRID),
+            native=held_out(fold, PREDICTION_T1W),
+        log:
+            f"{OUT}/logs/predict_fold_{fold}.log",
+        benchmark:
+            f"{OUT}/benchmarks/predict_fold_{fold}.tsv"
+        conda:
+            "../../envs/synthpet.yaml"
+        resources:
+            gpu=GPU,
+            mem_mb=lambda wildcards, input, attempt: (1500 + 10 * input.size_mb)
+            * attempt,
+            runtime=lambda wildcards, attempt: 10 * attempt,
+        params:
+            model=config["model"],
+            device=TRAIN["device"],
+        script:
+            "../scripts/predict_fold.py"

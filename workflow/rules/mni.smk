@@ -110,7 +110,7 @@ rule mni_pet:
                 mask=rules.mni_anatomy.output.mask,
             )
         ),
-        synthetic=rules.predict_scan.output.grid,
+        synthetic=PREDICTION_GRID,
         atlas=rules.atlas.output[0],
     output:
         pet=mni_path("pet", "pet", space=mni.SPACE, desc="true"),

@@ -22,21 +22,21 @@ def predict_volume(model: torch.nn.Module, t1_grid: np.ndarray, mask: np.ndarray
         return model(x)[0, 0].float().cpu().numpy() * (np.asarray(mask) > 0)
 
 
-def predict_scan(
+def predict_held_out(
     weights: str,
     model_config: dict,
-    t1_grid: str,
-    mask_grid: str,
-    native_t1: str,
-    out_grid: str,
-    out_native: str,
+    scans: list[dict[str, str]],
     device: str = "auto",
 ) -> None:
-    """Synthetic PET of one scan with one fold's model, on the grid and in native T1w space."""
+    """Synthetic PET of a fold's held-out scans with its model, loaded once: for each scan (a dict of
+    paths: ``t1w`` and ``mask`` on the grid, ``native`` its T1w), ``out_grid`` on the grid and
+    ``out_native`` in the native T1w space."""
     target = resolve_device(device)
     model = load_model(weights, ModelConfig.from_dict(model_config), target)
-    grid_img = nib.load(t1_grid)
-    prediction = predict_volume(model, grid_img.get_fdata(dtype=np.float32), nib.load(mask_grid).dataobj, target)
-    save_nifti(prediction, grid_img.affine, out_grid)
-    native = from_grid(prediction, grid_img.affine, nib.load(native_t1))
-    save_nifti(np.asarray(native.dataobj), native.affine, out_native)
+    for scan in scans:
+        grid_img = nib.load(scan["t1w"])
+        volume = grid_img.get_fdata(dtype=np.float32)
+        prediction = predict_volume(model, volume, nib.load(scan["mask"]).dataobj, target)
+        save_nifti(prediction, grid_img.affine, scan["out_grid"])
+        native = from_grid(prediction, grid_img.affine, nib.load(scan["native"]))
+        save_nifti(np.asarray(native.dataobj), native.affine, scan["out_native"])
