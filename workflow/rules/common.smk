@@ -173,22 +173,26 @@ def scan_benchmark(rule, *kinds):
 
 
 # What a validation harness adds to the method's stages (workflow/rules/validation.smk fills these
-# when the input is the synthetic cohort; the method's rules know nothing of it): dataset files every
-# scan's ingest waits for, images each scan has in MNI space, what the per-scan measures score, the
-# ceiling image of Table 4, and the targets of the group level.
-DATASET_INPUTS = {}
+# when the input is the synthetic cohort; the method's rules know nothing of it): images each scan has
+# in MNI space, what the per-scan measures score, the ceiling image of Table 4, and the targets of
+# the group level.
 EXTRA_MNI_IMAGES = {}
 MEASURE_COMPARISONS = {target: list(images) for target, images in COMPARISONS.items()}
 TABLE4_CEILING = {"image": None, "anatomy": []}
 VALIDATION_TARGETS = []
 
 
+# the input dataset's description, which the provenance records: named as a file, so that a rule that
+# writes the dataset (the synthetic cohort's) runs first, and a user's dataset is simply read
+DATASET_DESCRIPTION = f"{RAW_DIR}/dataset_description.json"
+
+
 def raw_inputs(kind):
-    """Input function: the raw image of a scan (and its sidecars), and the dataset files it needs."""
+    """Input function: the raw image of a scan, and its sidecars."""
 
     def inputs(wildcards):
         scan = scan_of(wildcards)
-        files = {"image": getattr(scan, kind), **DATASET_INPUTS}
+        files = {"image": getattr(scan, kind)}
         if kind == "pet":
             files["sidecars"] = list(scan.pet_sidecars)
         return files

@@ -6,8 +6,8 @@ from synthpet.report.participant import notices_about
 
 rule provenance:
     input:
-        # a generated dataset's description is recorded, so it must exist first
-        dataset=lambda wildcards: list(DATASET_INPUTS.values()),
+        # the dataset's description is recorded (a generated dataset's must exist first)
+        dataset=DATASET_DESCRIPTION,
     output:
         report_table(f"{OUT}/provenance.json", "provenance", "provenance"),
     log:
@@ -22,7 +22,6 @@ rule provenance:
     params:
         # the whole config: any change of setting is recorded
         config=config,
-        dataset=RAW_DIR,
     script:
         "../scripts/provenance.py"
 

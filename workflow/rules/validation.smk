@@ -1,7 +1,7 @@
 # The validation harness, included only when the input is the synthetic cohort: the cohort itself (a
 # BIDS dataset with ground truth), the preprocessing's accuracy against that truth, the noise-free
 # PET carried to MNI space, and the ground-truth tables. The method's rules know nothing of it: this
-# file plugs in through the hooks of common.smk (DATASET_INPUTS, EXTRA_MNI_IMAGES, ...).
+# file plugs in through the hooks of common.smk (EXTRA_MNI_IMAGES, ...).
 
 from synthpet.validation import phantom, truth
 
@@ -183,11 +183,11 @@ rule ground_truth_tables:
         "../scripts/ground_truth_tables.py"
 
 
-# the hooks: every ingest (and the provenance) waits for the dataset's files; each scan has its
+# the hooks (the dataset's files need none: the provenance names dataset_description.json as its
+# input, and phantom_dataset writes it): each scan has its
 # noise-free PET and its anatomical part in MNI space, scored by the per-scan measures; Table 4 shows
 # the anatomical part's skill as the ceiling of a T1w-only predictor: with the population mean,
 # weighed by a fit on the training scans (honest), and on each scan's own scale (an oracle's)
-DATASET_INPUTS["dataset"] = rules.phantom_dataset.output.participants
 EXTRA_MNI_IMAGES.update(
     {
         key: getattr(rules.mni_noisefree.output, key)
