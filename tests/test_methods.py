@@ -35,10 +35,14 @@ def test_paper_protocol_in_words():
 
 def test_changed_settings_change_the_text():
     config = validate_config(
-        {"training": {"epochs": 7, "learning_rate": 0.003, "lr_schedule": "cosine"}, "genotype": {"scope": "cohort"}}
+        {
+            "training": {"epochs": 7, "learning_rate": 0.003, "lr_schedule": "cosine", "augment": "flip"},
+            "genotype": {"scope": "cohort"},
+        }
     )
     text = methods_text(config, PROVENANCE, FOLDS, 38_377)
     assert "7 epochs" in text and "50 epochs" not in text and "cosine-annealed" in text
+    assert "mirrored left-right" in text and "mirrored" not in methods_text(validate_config({}), PROVENANCE, FOLDS, 1)
     assert "on every scan of the cohort" in text and "38,377 parameters" in text
     page = methods_html(text)
     assert page.count("<p>") == 5 and "<h1>Methods</h1>" in page

@@ -302,3 +302,48 @@ def test_train_config_from_a_workflow_config_drops_the_job_threads():
     assert settings.epochs == config["training"]["epochs"] == 50 and settings.seed == config["seed"]
     assert settings.model == ModelConfig.from_dict(config["model"])
     assert count_parameters(UNet3D(settings.model)) == 507_553
+
+
+@pytest.mark.parametrize("augment", ["none", "flip"])
+def test_flip_augmentation_mirrors_each_training_pair_whole(tmp_path, monkeypatch, augment):
+    """`training.augment: flip`: every training step's volumes are training pairs, each either as it is
+    or with its T1w, target PET and mask all mirrored left-right (along the grid's X), both forms over
+    the epochs; 'none' (the paper's) never mirrors. A flip of the input alone, or of another axis, fails."""
+    import synthpet.learn.training as training
+
+    steps, pending = [], []
+    real_forward, real_loss = training.forward, training.masked_loss
+
+    def recording_forward(model, inputs, levers, device):
+        if model.training:  # a training step, not the held-out evaluation
+            pending.append(inputs.detach().clone())
+        return real_forward(model, inputs, levers, device)
+
+    def recording_loss(prediction, target, mask, alpha):
+        if pending:
+            steps.append((pending.pop(), target.detach().clone(), mask.detach().clone()))
+        return real_loss(prediction, target, mask, alpha)
+
+    monkeypatch.setattr(training, "forward", recording_forward)
+    monkeypatch.setattr(training, "masked_loss", recording_loss)
+    data = tiny_data(3)
+    data.masks[:, :, :8] = 0  # a mask that is not left-right symmetric, so its mirror image differs
+    data = FoldData(data.inputs * data.masks, data.targets * data.masks, data.masks)
+    config = TrainConfig(epochs=4, batch_size=2, seed=0, device="cpu", model=TINY, augment=augment)
+    train_fold(data, tiny_data(1), config, 0, tmp_path / "c.pt", log=lambda _: None)
+    assert len(steps) == 8  # 4 epochs of 2 batches (2 volumes and 1)
+    forms = []
+    for inputs, targets, masks in steps:
+        for volumes in zip(inputs, targets, masks, strict=True):
+            matches = [
+                (i, mirror)
+                for i in range(3)
+                for mirror in (False, True)
+                if all(
+                    torch.equal(seen, known[i].flip(1) if mirror else known[i])
+                    for seen, known in zip(volumes, (data.inputs, data.targets, data.masks), strict=True)
+                )
+            ]
+            assert len(matches) == 1, "a step's volume is not one training pair, whole, as it is or mirrored"
+            forms.append(matches[0][1])
+    assert len(forms) == 12 and set(forms) == ({False, True} if augment == "flip" else {False})

@@ -34,6 +34,7 @@ PAPER_PROTOCOL = {
     "training.batch_size": "2",
     "training.learning_rate": "0.0001",
     "training.lr_schedule": "constant",
+    "training.augment": "none",
     "training.device": "auto",
     "preprocess.template_transform": "SyN",
     "preprocess.grid_shape": "96x96x96",

@@ -33,6 +33,7 @@ PROTOCOL_KEYS = (
     "training.batch_size",
     "training.learning_rate",
     "training.lr_schedule",
+    "training.augment",
     "training.device",
     "preprocess.template_transform",
     "preprocess.grid_shape",

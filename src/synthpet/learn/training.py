@@ -37,6 +37,7 @@ class TrainConfig:
     batch_size: int = 2
     learning_rate: float = 1e-4
     lr_schedule: str = "constant"  # or 'cosine': annealed to 0 over the epochs
+    augment: str = "none"  # or 'flip': each training volume mirrored left-right with probability 1/2
     alpha: float = 0.5
     seed: int = 42
     device: str = "auto"
@@ -174,9 +175,25 @@ def epoch_learning_rate(config: TrainConfig, epoch: int) -> float:
     return config.learning_rate
 
 
+def _epoch_generator(seed: int, fold: int, epoch: int) -> torch.Generator:
+    return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, fold, epoch]).generate_state(1)[0]))
+
+
 def _epoch_order(n: int, seed: int, fold: int, epoch: int) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, fold, epoch]).generate_state(1)[0]))
-    return torch.randperm(n, generator=generator)
+    return torch.randperm(n, generator=_epoch_generator(seed, fold, epoch))
+
+
+def epoch_flips(n: int, seed: int, fold: int, epoch: int) -> torch.Tensor:
+    """Which training volumes an epoch mirrors (``augment: flip``): a function of the epoch alone, so a
+    resumed run matches, and drawn apart from the epoch's order."""
+    generator = _epoch_generator(seed, fold, epoch)
+    torch.randperm(n, generator=generator)  # the order's draw, so that the flips are the next ones
+    return torch.rand(n, generator=generator) < 0.5
+
+
+def mirrored(volumes: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:
+    """(N, C, X, Y, Z) volumes with those of ``flip`` mirrored along X, the grid's left-right axis."""
+    return torch.where(flip.view(-1, 1, 1, 1, 1), volumes.flip(2), volumes)
 
 
 def evaluate(model: nn.Module, data: FoldData, config: TrainConfig, levers: SpeedLevers, device: torch.device) -> float:
@@ -247,12 +264,17 @@ def train_fold(
         for group in optimizer.param_groups:
             group["lr"] = epoch_learning_rate(config, epoch)
         order = _epoch_order(len(train), config.seed, fold, epoch).to(device)
+        flips = epoch_flips(len(train), config.seed, fold, epoch).to(device)
         running, seen = 0.0, 0
         for start in range(0, len(train), config.batch_size):
             batch = order[start : start + config.batch_size]
+            inputs, targets, masks = train.inputs[batch], train.targets[batch], train.masks[batch]
+            if config.augment == "flip":
+                flip = flips[batch]
+                inputs, targets, masks = (mirrored(v, flip) for v in (inputs, targets, masks))
             optimizer.zero_grad(set_to_none=True)
-            prediction = forward(network, train.inputs[batch], levers, device)
-            loss = masked_loss(prediction, train.targets[batch], train.masks[batch], config.alpha)
+            prediction = forward(network, inputs, levers, device)
+            loss = masked_loss(prediction, targets, masks, config.alpha)
             loss.backward()
             optimizer.step()
             running += loss.item() * len(batch)

@@ -73,6 +73,7 @@ def methods_text(config: dict, provenance: dict, folds: pd.DataFrame, parameters
     )
     scope = "within each training fold" if geno["scope"] == "fold" else "on every scan of the cohort"
     schedule = "constant" if train["lr_schedule"] == "constant" else "cosine-annealed"
+    augment = ", each training volume mirrored left-right with probability 0.5" if train["augment"] == "flip" else ""
     paragraphs = [
         f"Synthetic TSPO PET images were generated from T1-weighted MRI with synthpet "
         f"{packages.get('synthpet', '?')}{commit}, a reproduction of Ferrante et al. (2025). The data were "
@@ -84,7 +85,7 @@ def methods_text(config: dict, provenance: dict, folds: pd.DataFrame, parameters
         f"participant and stratified by group. In each fold a 3D U-Net with depthwise-separable residual "
         f"blocks and self-attention ({model['channels']} base channels, {parameters:,} parameters) was "
         f"trained with Adam for {train['epochs']} epochs (batch {train['batch_size']}, learning rate "
-        f"{train['learning_rate']:g}, {schedule}) on {train['alpha']:g} BCE + {1 - train['alpha']:g} MSE "
+        f"{train['learning_rate']:g}, {schedule}{augment}) on {train['alpha']:g} BCE + {1 - train['alpha']:g} MSE "
         f"inside the brain, and predicted the scans of the participants it had not seen.",
         f"Synthetic and measured PET were warped to MNI152NLin6Asym at {ev['mni_voxel_mm']} mm with ANTs "
         f"(affine and SyN), the measured PET was smoothed with a {ev['smoothing_fwhm_mm']:g} mm FWHM Gaussian, "
