@@ -117,9 +117,12 @@ def mse_fitted(r: np.ndarray, t: np.ndarray) -> float:
     removes. Equal to var(T) (1 - r^2); var(T) for a constant R, which fits T's mean at best.
     """
     r, t = np.asarray(r, np.float64), np.asarray(t, np.float64)
-    design = np.column_stack([r, np.ones_like(r)])
-    coefficients, *_ = np.linalg.lstsq(design, t, rcond=None)
-    return mse(design @ coefficients, t)
+    # the residual of simple linear regression in closed form (a least-squares solver per scan and
+    # predictor took 4 ms, 2.3 s of the tables job): (Syy - Sxy^2 / Sxx) / n
+    dr, dt = r - r.mean(), t - t.mean()
+    sxx, sxy, syy = dr @ dr, dr @ dt, dt @ dt
+    residual = syy - sxy * sxy / sxx if sxx > 0 else syy
+    return float(max(residual, 0.0) / len(t))
 
 
 def compare(r: np.ndarray, t: np.ndarray, min_target: float) -> dict[str, float]:
