@@ -527,9 +527,10 @@ def write_tsv(table: pd.DataFrame, path: str | Path) -> None:
 
 def _scans_table(inputs: dict) -> pd.DataFrame:
     """The cohort table (scan, subject, group, genotype) with each scan's fold, in the order of the inputs."""
+    from synthpet.learn.folds import read_folds
+
     scans = pd.read_csv(inputs["scans"], sep="\t", dtype=str)
-    folds = pd.read_csv(inputs["folds"], sep="\t", dtype=str)[["scan", "fold"]]
-    return scans.merge(folds, on="scan", how="left")
+    return scans.merge(read_folds(inputs["folds"])[["scan", "fold"]], on="scan", how="left")
 
 
 def write_tables(
