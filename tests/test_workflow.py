@@ -244,3 +244,42 @@ def test_every_job_writes_a_log_and_a_benchmark(tmp_path):
     assert not {name: what for name, what in missing.items() if what}
     for rule in rules:
         assert f"/benchmarks/{rule.name}" in str(rule.benchmark) and f"/logs/{rule.name}" in str(rule.log[0])
+
+
+def test_memory_grows_with_the_inputs_and_waits_for_them(tmp_path):
+    """Every rule that sizes its memory from its inputs (input_mb, Snakemake's input.size_mb without an
+    event loop per call): more input, more memory, by the input's size in MiB; a missing input leaves it
+    'to be determined' (Snakemake evaluates it again once the file exists), never a smaller number."""
+    import inspect
+
+    from snakemake.common.tbdstring import TBDString
+    from snakemake.iocontainers import InputFiles
+
+    def inputs(sizes_mib):
+        files = []
+        for n, size in enumerate(sizes_mib):
+            path = tmp_path / f"{len(sizes_mib)}-{size}-{n}.bin"
+            path.write_bytes(b"\0" * int(size * 1024**2))
+            files.append(str(path))
+        return InputFiles(files)
+
+    small, large = inputs([1, 1]), inputs([10, 10])  # ingest asks for at least 500 MB
+    rules = parsed_rules(tmp_path / "work", {})
+    input_mb = rules[0].workflow.globals["input_mb"]
+    assert input_mb(small) == 2 and input_mb(large) == 20  # MiB, as Snakemake's input.size_mb counts them
+    sized = []
+    for rule in rules:
+        memory = rule.resources.get("mem_mb")
+        if memory is None or not memory.is_evaluable():
+            continue
+        if "input" not in inspect.signature(inspect.unwrap(memory._evaluator)).parameters:
+            continue
+        sized.append(rule.name)
+        mem = {
+            name: memory.evaluate({}, input=files, attempt=1).value
+            for name, files in (("small", small), ("large", large))
+        }
+        assert mem["large"] > mem["small"] > 0, (rule.name, mem)
+        missing = InputFiles([str(tmp_path / "not-yet-written.nii.gz")])
+        assert isinstance(memory.evaluate({}, input=missing, attempt=1).value, TBDString), rule.name
+    assert {"brain_mask", "coregister_pet", "mni_register", "train_fold", "evaluation_tables"} <= set(sized)

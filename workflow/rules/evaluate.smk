@@ -30,7 +30,8 @@ rule expected_error:
     conda:
         "../../envs/synthpet.yaml"
     resources:
-        mem_mb=lambda wildcards, input, attempt: (2000 + input.size_mb // 10) * attempt,
+        mem_mb=lambda wildcards, input, attempt: (2000 + input_mb(input) // 10)
+        * attempt,
         runtime=lambda wildcards, attempt: 10 * attempt,
     params:
         scans=list(SCANS),
@@ -54,7 +55,7 @@ rule scan_measures:
     conda:
         "../../envs/synthpet.yaml"
     resources:
-        mem_mb=lambda wildcards, input, attempt: (1500 + 20 * input.size_mb) * attempt,
+        mem_mb=lambda wildcards, input, attempt: (1500 + 20 * input_mb(input)) * attempt,
         runtime=lambda wildcards, attempt: 5 * attempt,
     params:
         voxel_mm=MNI_VOXEL,
@@ -100,7 +101,7 @@ rule evaluation_tables:
     conda:
         "../../envs/synthpet.yaml"
     resources:
-        mem_mb=lambda wildcards, input, attempt: (2000 + 3 * input.size_mb) * attempt,
+        mem_mb=lambda wildcards, input, attempt: (2000 + 3 * input_mb(input)) * attempt,
         runtime=lambda wildcards, attempt: 30 * attempt,
     params:
         voxel_mm=MNI_VOXEL,

@@ -15,7 +15,8 @@ rule ingest_t1w:
     conda:
         "../../envs/synthpet.yaml"
     resources:
-        mem_mb=lambda wildcards, input, attempt: max(500, 40 * input.size_mb) * attempt,
+        mem_mb=lambda wildcards, input, attempt: max(500, 40 * input_mb(input))
+        * attempt,
         runtime=lambda wildcards, attempt: 5 * attempt,
     script:
         "../scripts/ingest_t1w.py"
@@ -34,7 +35,8 @@ rule ingest_pet:
     conda:
         "../../envs/synthpet.yaml"
     resources:
-        mem_mb=lambda wildcards, input, attempt: max(500, 40 * input.size_mb) * attempt,
+        mem_mb=lambda wildcards, input, attempt: max(500, 40 * input_mb(input))
+        * attempt,
         runtime=lambda wildcards, attempt: 5 * attempt,
     params:
         suv_window_min=config["input"]["suv_window_min"],

@@ -41,7 +41,7 @@ rule genotype_correction:
     conda:
         "../../envs/synthpet.yaml"
     resources:
-        mem_mb=lambda wildcards, input, attempt: (1000 + 30 * input.size_mb) * attempt,
+        mem_mb=lambda wildcards, input, attempt: (1000 + 30 * input_mb(input)) * attempt,
         runtime=lambda wildcards, attempt: 10 * attempt,
     params:
         scans=list(SCANS),
@@ -80,7 +80,7 @@ rule train_fold:
     threads: TRAIN["threads"]
     resources:
         gpu=GPU,
-        mem_mb=lambda wildcards, input, attempt: (2000 + 3 * input.size_mb) * attempt,
+        mem_mb=lambda wildcards, input, attempt: (2000 + 3 * input_mb(input)) * attempt,
         runtime=lambda wildcards, attempt: (10 + TRAIN["epochs"] * len(SCANS) // 20)
         * attempt,
     params:
@@ -121,7 +121,7 @@ for fold in FOLDS:
             "../../envs/synthpet.yaml"
         resources:
             gpu=GPU,
-            mem_mb=lambda wildcards, input, attempt: (1500 + 10 * input.size_mb)
+            mem_mb=lambda wildcards, input, attempt: (1500 + 10 * input_mb(input))
             * attempt,
             runtime=lambda wildcards, attempt: 10 * attempt,
         params:

@@ -45,7 +45,7 @@ rule mni_register:
         "../../envs/synthpet.yaml"
     threads: ANTS_THREADS
     resources:
-        mem_mb=lambda wildcards, input, attempt: (2000 + 60 * input.size_mb) * attempt,
+        mem_mb=lambda wildcards, input, attempt: (2000 + 60 * input_mb(input)) * attempt,
         runtime=lambda wildcards, attempt: (10 if MNI_VOXEL > 1 else 30) * attempt,
     params:
         voxel_mm=MNI_VOXEL,
@@ -73,7 +73,7 @@ rule mni_anatomy:
         "../../envs/synthpet.yaml"
     threads: ANTS_THREADS
     resources:
-        mem_mb=lambda wildcards, input, attempt: (1500 + 20 * input.size_mb) * attempt,
+        mem_mb=lambda wildcards, input, attempt: (1500 + 20 * input_mb(input)) * attempt,
         runtime=lambda wildcards, attempt: 5 * attempt,
     params:
         voxel_mm=MNI_VOXEL,
@@ -127,7 +127,7 @@ rule mni_pet:
         "../../envs/synthpet.yaml"
     threads: ANTS_THREADS
     resources:
-        mem_mb=lambda wildcards, input, attempt: (1500 + 20 * input.size_mb) * attempt,
+        mem_mb=lambda wildcards, input, attempt: (1500 + 20 * input_mb(input)) * attempt,
         runtime=lambda wildcards, attempt: 5 * attempt,
     params:
         voxel_mm=MNI_VOXEL,

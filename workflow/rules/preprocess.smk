@@ -40,7 +40,7 @@ rule brain_mask:
         "../../envs/synthpet.yaml"
     threads: ANTS_THREADS
     resources:
-        mem_mb=lambda wildcards, input, attempt: (1500 + 60 * input.size_mb) * attempt,
+        mem_mb=lambda wildcards, input, attempt: (1500 + 60 * input_mb(input)) * attempt,
         runtime=lambda wildcards, attempt: 20 * attempt,
     params:
         backend=PREPROC["backend"],
@@ -80,7 +80,7 @@ rule coregister_pet:
         "../../envs/synthpet.yaml"
     threads: ANTS_THREADS
     resources:
-        mem_mb=lambda wildcards, input, attempt: (1000 + 40 * input.size_mb) * attempt,
+        mem_mb=lambda wildcards, input, attempt: (1000 + 40 * input_mb(input)) * attempt,
         runtime=lambda wildcards, attempt: 15 * attempt,
     params:
         backend=PREPROC["backend"],
@@ -108,7 +108,7 @@ rule model_grid:
     conda:
         "../../envs/synthpet.yaml"
     resources:
-        mem_mb=lambda wildcards, input, attempt: (800 + 20 * input.size_mb) * attempt,
+        mem_mb=lambda wildcards, input, attempt: (800 + 20 * input_mb(input)) * attempt,
         runtime=lambda wildcards, attempt: 5 * attempt,
     params:
         settings=GRID_SETTINGS,
@@ -131,7 +131,7 @@ rule grid_pet:
     conda:
         "../../envs/synthpet.yaml"
     resources:
-        mem_mb=lambda wildcards, input, attempt: (800 + 20 * input.size_mb) * attempt,
+        mem_mb=lambda wildcards, input, attempt: (800 + 20 * input_mb(input)) * attempt,
         runtime=lambda wildcards, attempt: 5 * attempt,
     params:
         scale=PET_SCALE,

@@ -149,7 +149,7 @@ rule mni_noisefree:
         "../../envs/synthpet.yaml"
     threads: ANTS_THREADS
     resources:
-        mem_mb=lambda wildcards, input, attempt: (1500 + 20 * input.size_mb) * attempt,
+        mem_mb=lambda wildcards, input, attempt: (1500 + 20 * input_mb(input)) * attempt,
         runtime=lambda wildcards, attempt: 5 * attempt,
     params:
         voxel_mm=MNI_VOXEL,
