@@ -164,7 +164,7 @@ def scan_benchmark(rule, *kinds):
 
 def input_mb(input):
     """A job's input files' size in MiB, for its memory estimate: Snakemake's input.size_mb, without
-    the event loop it starts for every call (1.3 s of the 204-scan dry run, which prints every job's
+    the event loop it starts for every call (1.7 s of the 204-scan dry run, which prints every job's
     resources; and inside --report's own loop it could not run at all). A missing input raises
     FileNotFoundError, which Snakemake reads as "to be determined" until the file exists; a real run
     evaluates resources again when a job's inputs are there."""
