@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 
 import nibabel as nib
@@ -55,7 +56,16 @@ def pose_search(fixed, moving, out: str) -> str:
 def extract_ants(
     t1: str | Path, transform: str = "SyN", work_voxel_mm: float = 2.0, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Brain mask (bool, on the T1w grid) by registering the head template to the T1w, and T1w -> template."""
+    """Brain mask (bool, on the T1w grid) by registering the head template to the T1w, and T1w -> template.
+
+    The registration starts from one of two poses: the rotation search's (``pose_search``) or the
+    centres of mass aligned (ANTs' default). An affine registration from each, and the one whose result
+    matches the T1w better (mutual information) gives the start: the search rescues a head tilted far
+    in the scanner, but on a T1w with dark white-matter lesions it settled on a wrong pose (mask Dice
+    0.87 against 0.95 from the centres of mass, and the metric chose right on every scan measured).
+    With ``transform`` Affine, the chosen registration is the result; otherwise the transform runs
+    from the chosen start.
+    """
     from synthpet.preprocess.antspy import ants
     from synthpet.preprocess.registration import ants_registration, ants_transform_to_world, working_copy
 
@@ -63,12 +73,19 @@ def extract_ants(
     image = ants.image_read(str(t1)).astype("float32")
     moving = ants.image_read(str(template))
     fixed = working_copy(image, work_voxel_mm)
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        ants_registration(
-            fixed, moving, transform, seed, initial_transform=pose_search(image, moving, f"{tmp}/init.mat")
-        ) as result,
-    ):
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        searched = pose_search(image, moving, f"{tmp}/init.mat")
+        candidates = []
+        for start in (searched, None):
+            options = {"initial_transform": start} if start else {}
+            result = stack.enter_context(ants_registration(fixed, moving, "Affine", seed, **options))
+            warped = ants.apply_transforms(fixed=fixed, moving=moving, transformlist=result["fwdtransforms"])
+            # ANTs' mutual information is negative: lower is a better match
+            candidates.append((ants.image_mutual_information(fixed, warped), start, result))
+        _, start, result = min(candidates, key=lambda candidate: candidate[0])
+        if transform != "Affine":
+            options = {"initial_transform": start} if start else {}
+            result = stack.enter_context(ants_registration(fixed, moving, transform, seed, **options))
         warped = ants.apply_transforms(
             fixed=image,
             moving=ants.image_read(str(template_mask)),
