@@ -159,20 +159,24 @@ def test_evaluation_tables_score_the_model_against_its_baselines(demo):
     assert (measured["mse_synthetic_vs_pet_smoothed"] - measured["mse_synthetic_vs_pet"]).median() < 0
     table4 = pd.read_csv(evaluation / "table4_metrics.tsv", sep="\t")
     assert list(table4["scans"]) == ["all", "fold 0", "fold 1", "fold 2"]
-    # the model against the population mean of its training scans and the T1w regression: on a
-    # phantom whose PET holds what no T1w shows, the demo's model (24^3 grid) gains a tenth over the
-    # mean (skill 0.099, interval over participants 0.052 to 0.142; folds 0.15, 0.00, 0.12) and beats
-    # the regression over all scans (0.00119 against 0.00128), not on fold 1. A broken model is far
-    # below: a flat map inside the brain scores about -3, and a 3-epoch model had 1.8-2.2x the
-    # baseline's MSE; at 32^3 the model's interval still reached below 0 (-0.017 to 0.069)
+    # the model against the population mean of its training scans and the T1w regression, on held-out
+    # scans: on a phantom whose PET holds what no T1w shows, with white-matter lesions that the T1w does
+    # show (the positive control), the demo's model (24^3 grid, flips) gains an eighth over the mean
+    # (skill 0.125, interval over participants 0.072 to 0.181; folds 0.18, 0.07, 0.10) and beats the
+    # regression on every fold (its skill 0.02, 0.06, 0.04), on the raw MSE and after each scan's own
+    # scale and offset are fitted. A broken model is far below: a flat map inside the brain scores
+    # about -3, and a 3-epoch model had 1.8-2.2x the baseline's MSE; at 32^3 without lesions or flips
+    # the model's interval reached below 0 (-0.017 to 0.069) and fold 1 lost to the regression
     skill = table4.set_index("scans")[
         ["skill_vs_popmean", "skill_vs_popmean_low", "skill_vs_popmean_high", "skill_vs_t1wreg"]
     ]
     print(f"skill over the population-mean baseline and the T1w regression:\n{skill}")
-    assert (skill["skill_vs_popmean"] > -0.2).all(), skill.to_dict()
     assert skill.loc["all", "skill_vs_popmean_low"] > 0, skill.to_dict()
-    assert skill.loc["all", "skill_vs_t1wreg"] > 0, skill.to_dict()
-    # and on the pattern, after each scan's own scale and offset are fitted (0.098, 0.052 to 0.139)
+    fitted = table4.set_index("scans")[["skill_fitted_vs_popmean", "skill_fitted_vs_t1wreg"]]
+    for scope in ("fold 0", "fold 1", "fold 2"):
+        assert skill.loc[scope, "skill_vs_popmean"] > 0 and skill.loc[scope, "skill_vs_t1wreg"] > 0, scope
+        assert (fitted.loc[scope] > 0).all(), (scope, fitted.to_dict())  # the pattern, not only the scale
+    # and on the pattern over all scans, after each scan's own scale and offset are fitted (0.123)
     assert table4.set_index("scans").loc["all", "skill_fitted_vs_popmean_low"] > 0
     # the default target (SUVR to the whole-brain mean) leaves little of the error in each scan's scale,
     # which the T1w cannot tell: 1.5 % on the demo, against 48 % with the paper's per-scan min-max
@@ -201,8 +205,8 @@ def test_ground_truth_tables_and_the_ceiling(demo):
     truth_errors = pd.read_csv(evaluation / "groundtruth_errors.tsv", sep="\t")
     assert list(truth_errors["image"]) == ["synthetic", "pet", "pet_smoothed", "anatomical"]
     # the honest ceiling: the truth's anatomical part and the population mean, weighed as the training
-    # scans say, beats the mean and the model on every fold (0.20, 0.21, 0.15 against the model's
-    # 0.07, -0.08, 0.06 on the demo), on the raw MSE and on the pattern; a misplaced or mis-sampled
+    # scans say, beats the mean and the model on every fold (0.20, 0.23, 0.17 against the model's
+    # 0.18, 0.07, 0.10 on the demo), on the raw MSE and on the pattern; a misplaced or mis-sampled
     # anatomical image would not. It is not the truth either (the phantom's PET holds what no T1w shows)
     ceilings = table4.set_index("scans")
     print(ceilings[["skill_of_ceiling_vs_popmean", "skill_fitted_of_ceiling_vs_popmean", "skill_vs_popmean"]])
