@@ -175,20 +175,12 @@ def epoch_learning_rate(config: TrainConfig, epoch: int) -> float:
     return config.learning_rate
 
 
-def _epoch_generator(seed: int, fold: int, epoch: int) -> torch.Generator:
-    return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, fold, epoch]).generate_state(1)[0]))
-
-
-def _epoch_order(n: int, seed: int, fold: int, epoch: int) -> torch.Tensor:
-    return torch.randperm(n, generator=_epoch_generator(seed, fold, epoch))
-
-
-def epoch_flips(n: int, seed: int, fold: int, epoch: int) -> torch.Tensor:
-    """Which training volumes an epoch mirrors (``augment: flip``): a function of the epoch alone, so a
-    resumed run matches, and drawn apart from the epoch's order."""
-    generator = _epoch_generator(seed, fold, epoch)
-    torch.randperm(n, generator=generator)  # the order's draw, so that the flips are the next ones
-    return torch.rand(n, generator=generator) < 0.5
+def epoch_draws(n: int, seed: int, fold: int, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """An epoch's order of the training volumes, and which of them it mirrors (``augment: flip``): a
+    function of the epoch alone, so a resumed run matches."""
+    generator = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, fold, epoch]).generate_state(1)[0]))
+    order = torch.randperm(n, generator=generator)
+    return order, torch.rand(n, generator=generator) < 0.5
 
 
 def mirrored(volumes: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:
@@ -263,8 +255,7 @@ def train_fold(
         tic = time.perf_counter()
         for group in optimizer.param_groups:
             group["lr"] = epoch_learning_rate(config, epoch)
-        order = _epoch_order(len(train), config.seed, fold, epoch).to(device)
-        flips = epoch_flips(len(train), config.seed, fold, epoch).to(device)
+        order, flips = (draw.to(device) for draw in epoch_draws(len(train), config.seed, fold, epoch))
         running, seen = 0.0, 0
         for start in range(0, len(train), config.batch_size):
             batch = order[start : start + config.batch_size]

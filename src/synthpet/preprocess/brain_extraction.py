@@ -74,18 +74,17 @@ def extract_ants(
     moving = ants.image_read(str(template))
     fixed = working_copy(image, work_voxel_mm)
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        searched = pose_search(image, moving, f"{tmp}/init.mat")
-        candidates = []
-        for start in (searched, None):
-            options = {"initial_transform": start} if start else {}
-            result = stack.enter_context(ants_registration(fixed, moving, "Affine", seed, **options))
-            warped = ants.apply_transforms(fixed=fixed, moving=moving, transformlist=result["fwdtransforms"])
-            # ANTs' mutual information is negative: lower is a better match
-            candidates.append((ants.image_mutual_information(fixed, warped), start, result))
-        _, start, result = min(candidates, key=lambda candidate: candidate[0])
-        if transform != "Affine":
-            options = {"initial_transform": start} if start else {}
-            result = stack.enter_context(ants_registration(fixed, moving, transform, seed, **options))
+
+        def register(kind: str, start: str | None) -> dict:
+            options = {"initial_transform": start} if start else {}  # none: ANTs' centres of mass
+            return stack.enter_context(ants_registration(fixed, moving, kind, seed, **options))
+
+        starts = (pose_search(image, moving, f"{tmp}/init.mat"), None)
+        affines = [register("Affine", start) for start in starts]
+        # ANTs' mutual information of the T1w and the template the registration warped: lower is better
+        scores = [ants.image_mutual_information(fixed, affine["warpedmovout"]) for affine in affines]
+        best = int(np.argmin(scores))
+        result = affines[best] if transform == "Affine" else register(transform, starts[best])
         warped = ants.apply_transforms(
             fixed=image,
             moving=ants.image_read(str(template_mask)),
