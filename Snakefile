@@ -28,9 +28,10 @@ include: "workflow/rules/mni.smk"
 include: "workflow/rules/evaluate.smk"
 
 
-# the validation harness (synthetic cohort and its ground truth) plugs into the stages above; the
-# report and the sidecars below take what it adds
-if config["input"]["source"] == "phantom":
+# the validation harness (synthetic cohort and its ground truth): its rules read the outputs of the
+# stages above and score them against the truth; the report shows its tables too
+HARNESS = config["input"]["source"] == "phantom"
+if HARNESS:
 
     include: "workflow/rules/validation.smk"
 
@@ -89,4 +90,4 @@ rule all:
             if GROUP_LEVEL
             else []
         ),
-        VALIDATION_TARGETS if GROUP_LEVEL else [],
+        rules.validation.input if HARNESS and GROUP_LEVEL else [],

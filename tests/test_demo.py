@@ -198,11 +198,20 @@ def test_evaluation_tables_score_the_model_against_its_baselines(demo):
 
 
 def test_ground_truth_tables_and_the_ceiling(demo):
+    """The harness's tables (validation/): the method's Table 4 and headline with the ceilings, byte for
+    byte the method's own where they overlap; errors against the noise-free truth; planted effects."""
     out = demo / "results"
-    evaluation = out / "evaluation"
-    measured = pd.read_csv(evaluation / "scan_metrics.tsv", sep="\t")
-    table4 = pd.read_csv(evaluation / "table4_metrics.tsv", sep="\t")
-    truth_errors = pd.read_csv(evaluation / "groundtruth_errors.tsv", sep="\t")
+    evaluation, validation = out / "evaluation", out / "validation"
+    measured = pd.read_csv(validation / "scan_metrics_with_truth.tsv", sep="\t")
+    table4 = pd.read_csv(validation / "table4_with_ceilings.tsv", sep="\t")
+    method = pd.read_csv(evaluation / "table4_metrics.tsv", sep="\t")
+    assert not [column for column in method.columns if "ceiling" in column or "anatomical" in column]
+    pd.testing.assert_frame_equal(table4[method.columns], method)  # the harness recomputes none of the method
+    headline, method_headline = ((validation / "headline_with_ceiling.tsv"), (evaluation / "headline.tsv"))
+    assert [
+        line for line in headline.read_text().splitlines() if "ceiling" not in line
+    ] == method_headline.read_text().splitlines()
+    truth_errors = pd.read_csv(validation / "groundtruth_errors.tsv", sep="\t")
     assert list(truth_errors["image"]) == ["synthetic", "pet", "pet_smoothed", "anatomical"]
     # the honest ceiling: the truth's anatomical part and the population mean, weighed as the training
     # scans say, beats the mean and the model on every fold (0.20, 0.23, 0.17 against the model's
@@ -214,7 +223,7 @@ def test_ground_truth_tables_and_the_ceiling(demo):
     assert (ceilings["skill_fitted_of_ceiling_vs_popmean"] > ceilings["skill_fitted_vs_popmean"].clip(lower=0)).all()
     anatomical, measured_pet = measured["mse_anatomical_vs_noisefree"], measured["mse_pet_vs_noisefree"]
     assert anatomical.median() > 0.1 * measured_pet.median(), (anatomical.median(), measured_pet.median())
-    effects = pd.read_csv(evaluation / "groundtruth_effects.tsv", sep="\t")
+    effects = pd.read_csv(validation / "groundtruth_effects.tsv", sep="\t")
     groups = effects[effects["group"].isin(["CLBP", "KOA"])]
     assert len(groups) == 2 and (groups["ratio_noisefree"] > 1.05).all()  # planted effects, seen in the truth (SUVR)
 
@@ -222,9 +231,9 @@ def test_ground_truth_tables_and_the_ceiling(demo):
 def test_the_headline_table_opens_the_results(demo):
     """The headline: the model, both baselines and the ceiling, over all scans and per fold, with the
     model's skill as Table 4 gives it."""
-    evaluation = demo / "results" / "evaluation"
-    headline = pd.read_csv(evaluation / "headline.tsv", sep="\t").set_index(["scans", "predictor"])
-    table4 = pd.read_csv(evaluation / "table4_metrics.tsv", sep="\t").set_index("scans")
+    validation = demo / "results" / "validation"
+    headline = pd.read_csv(validation / "headline_with_ceiling.tsv", sep="\t").set_index(["scans", "predictor"])
+    table4 = pd.read_csv(validation / "table4_with_ceilings.tsv", sep="\t").set_index("scans")
     predictors = ("model (synthetic PET)", "population mean", "T1w regression", "ceiling: perfect T1w-only predictor")
     for scope in ("all", "fold 0", "fold 1", "fold 2"):
         for predictor in predictors:
@@ -255,7 +264,7 @@ def test_table4_separates_the_pattern_from_the_scale_for_every_predictor(demo):
     fitted = np.mean((slope * synthetic + intercept - true) ** 2)
     assert row["mse_fitted_synthetic_vs_pet"] == pytest.approx(fitted, rel=1e-4)
     assert row["mse_fitted_synthetic_vs_pet"] < row["mse_synthetic_vs_pet"]
-    table4 = pd.read_csv(out / "evaluation" / "table4_metrics.tsv", sep="\t").set_index("scans")
+    table4 = pd.read_csv(out / "validation" / "table4_with_ceilings.tsv", sep="\t").set_index("scans")
     for predictor in ("", "_popmean", "_t1wreg", "_ceiling", "_anatomical"):
         for metric in ("r", "mse_fitted", "scale_share"):
             assert f"{metric}{predictor}" in table4 and f"{metric}{predictor}_smoothed" in table4, (metric, predictor)

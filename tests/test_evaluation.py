@@ -541,7 +541,8 @@ def test_the_honest_ceiling_knows_only_what_the_anatomy_tells(individual):
     """The ceiling fitted on the training scans: with one anatomy for every scan it can do no better
     than the population mean (skill about 0), while the anatomical part on each scan's own scale (the
     oracle) scores far better; with individual anatomy the honest ceiling beats the mean."""
-    from synthpet.evaluate.statistics import HONEST_CEILING, fitted_scale_ceiling, population_mean_baseline, skill
+    from synthpet.evaluate.statistics import population_mean_baseline, skill
+    from synthpet.validation.ceiling import HONEST_CEILING, fitted_scale_ceiling
 
     table, anatomy, targets = _anatomy_cohort(individual)
     ceiling = fitted_scale_ceiling(table, anatomy, targets, 0.05)
@@ -565,9 +566,10 @@ def test_the_honest_ceiling_knows_only_what_the_anatomy_tells(individual):
 
 
 def _scored_like_the_workflow(table, anatomy, targets, model) -> pd.DataFrame:
-    """The per-scan measures that evaluation_tables gathers: the model's metrics against each target,
-    the population mean's and the honest ceiling's (CNR left at 0)."""
-    from synthpet.evaluate.statistics import fitted_scale_ceiling, population_mean_baseline
+    """The per-scan measures that evaluation_tables gathers (the model's metrics against each target,
+    the population mean's) and the honest ceiling's, which the harness adds (CNR left at 0)."""
+    from synthpet.evaluate.statistics import population_mean_baseline
+    from synthpet.validation.ceiling import fitted_scale_ceiling
 
     rows = pd.DataFrame(
         [
@@ -589,7 +591,8 @@ def test_table4_reads_every_predictor_on_the_pattern_as_well_as_the_raw_error():
     """A model that draws each scan's true pattern on a wrong scale: Table 4's raw skill over the
     mean is low, its skill on the pattern alone (MSE after the per-scan fit) is 1, and every
     predictor, ceilings included, has its r and scale-fitted MSE."""
-    from synthpet.evaluate.statistics import HONEST_CEILING, table4_metrics
+    from synthpet.evaluate.statistics import table4_metrics
+    from synthpet.validation.ceiling import HONEST_CEILING
 
     table, anatomy, targets = _anatomy_cohort(individual=True)
     table["subject"] = table["scan"]
@@ -608,14 +611,15 @@ def test_table4_reads_every_predictor_on_the_pattern_as_well_as_the_raw_error():
 def test_the_headline_table_agrees_with_table4_and_names_each_predictor():
     """The headline reads the same per-scan measures as Table 4: the model's skill over the mean (and
     on the pattern) is Table 4's, with the same interval; each predictor has a row per scope."""
-    from synthpet.evaluate.statistics import HONEST_CEILING, headline_table, table4_metrics
+    from synthpet.evaluate.statistics import headline_table, table4_metrics
+    from synthpet.validation.ceiling import HEADLINE_WITH_CEILING, HONEST_CEILING
 
     table, anatomy, targets = _anatomy_cohort(individual=True)
     table["subject"] = [f"p{i // 2}" for i in range(len(table))]  # two scans per participant
     model = 0.3 * targets["pet"] + 0.3 + np.random.default_rng(1).normal(0, 0.02, targets["pet"].shape)
     scored = _scored_like_the_workflow(table, anatomy, targets, model)
     table4 = table4_metrics(scored, [HONEST_CEILING]).set_index("scans")
-    headline = headline_table(scored)
+    headline = headline_table(scored, predictors=HEADLINE_WITH_CEILING)
     assert list(headline["scans"].unique()) == ["all", "fold 0", "fold 1", "fold 2"]
     assert set(headline["predictor"]) == {
         "model (synthetic PET)",

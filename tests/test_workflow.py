@@ -160,6 +160,40 @@ def test_without_a_config_file_the_demo_runs(tmp_path):
     assert planned_jobs(result)["train_fold"] == 3
 
 
+# the validation harness's rules, and the report and the default target, which show and ask for both
+HARNESS_RULES = {
+    *re.findall(r"^rule (\w+):", (REPO / "workflow" / "rules" / "validation.smk").read_text(), re.M),
+    "report_tables",
+    "all",
+}
+# what only the harness knows: the truth, and what it makes of it
+HARNESS_FILES = re.compile(r"/groundtruth/|desc-noisefree|desc-anatomical|/validation/")
+
+
+def test_the_methods_jobs_never_read_the_harness(tmp_path):
+    """On the synthetic cohort, the harness reads the method's outputs and scores them against the
+    truth; no job of the method reads the truth or what the harness makes of it. (The per-scan
+    measures, Table 4 and the sidecars once read the noise-free PET through hooks of common.smk.)"""
+    result = subprocess.run(
+        [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "-n"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    jobs = re.findall(r"^rule (\w+):\n    input: (.*)$", result.stdout + result.stderr, re.M)
+    assert {rule for rule, _ in jobs} >= {"scan_measures", "evaluation_tables", "ground_truth_tables"}
+    leaks = {
+        rule: sorted(path for path in inputs.split(", ") if HARNESS_FILES.search(path))[:3]
+        for rule, inputs in jobs
+        if rule not in HARNESS_RULES
+    }
+    assert not {rule: paths for rule, paths in leaks.items() if paths}
+    # and the harness reads the method's outputs (its tables, its MNI images), not a copy of its own
+    (truth_tables,) = [inputs for rule, inputs in jobs if rule == "ground_truth_tables"]
+    assert "results/evaluation/scan_metrics.tsv" in truth_tables and "desc-synthetic_pet" in truth_tables
+
+
 def test_unknown_config_key_stops_before_any_job(tmp_path):
     result = snakemake(tmp_path, "-n", "--config", "sede=1", check=False)
     assert result.returncode != 0

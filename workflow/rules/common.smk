@@ -10,7 +10,7 @@ from snakemake.exceptions import WorkflowError
 
 from synthpet.errors import SynthpetError
 from synthpet.evaluate import mni
-from synthpet.evaluate.measures import COMPARISONS, IMAGES
+from synthpet.evaluate.measures import IMAGES
 from synthpet.io import derivatives, paths
 from synthpet.io.config import load_schema
 from synthpet.io.resources import export_root_for_conda
@@ -171,16 +171,6 @@ def input_mb(input):
     return sum(os.stat(path).st_size for path in input) / 1024**2
 
 
-# What a validation harness adds to the method's stages (workflow/rules/validation.smk fills these
-# when the input is the synthetic cohort; the method's rules know nothing of it): images each scan has
-# in MNI space, what the per-scan measures score, the ceiling image of Table 4, and the targets of
-# the group level.
-EXTRA_MNI_IMAGES = {}
-MEASURE_COMPARISONS = {target: list(images) for target, images in COMPARISONS.items()}
-TABLE4_CEILING = {"image": None, "anatomy": []}
-VALIDATION_TARGETS = []
-
-
 # the input dataset's description, which the provenance records: named as a file, so that a rule that
 # writes the dataset (the synthetic cohort's) runs first, and a user's dataset is simply read
 DATASET_DESCRIPTION = f"{RAW_DIR}/dataset_description.json"
@@ -243,13 +233,20 @@ PREPROC = config["preprocess"]
 ANTS_THREADS = 1
 
 
+# each scan's place among the genotype correction's outputs (one per scan, in SCANS' order)
+SCAN_POSITION = {scan: i for i, scan in enumerate(SCANS)}
+
+
 def scan_fold_inputs(wildcards):
     """A scan's PET as its fold model was trained to predict it (fold-corrected), and that fold's genotype model."""
     scan = scan_of(wildcards).id
-    fold = FOLD_OF[scan]
+    fold = str(FOLD_OF[scan])
+    corrected = rules.genotype_correction.output.pet[SCAN_POSITION[scan]]
     return {
-        "pet": f"{OUT}/folds/fold-{fold}/pet/{scan}_space-grid_desc-genocorr_pet.nii.gz",
-        "genotype_model": rules.genotype_correction.output.model.format(fold=fold),
+        "pet": corrected.replace("{fold}", fold),
+        "genotype_model": rules.genotype_correction.output.model.replace(
+            "{fold}", fold
+        ),
     }
 
 
@@ -260,9 +257,8 @@ def mni_image(key):
 
 
 def mni_images(wildcards):
-    """A scan's images in MNI space, and those a validation adds (EXTRA_MNI_IMAGES)."""
-    images = {key: mni_image(key) for key in (*IMAGES, "mask")} | EXTRA_MNI_IMAGES
-    return scan_files(**images)(wildcards)
+    """A scan's images in MNI space, and its brain there."""
+    return scan_files(**{key: mni_image(key) for key in (*IMAGES, "mask")})(wildcards)
 
 
 def _example_scan():
@@ -302,8 +298,9 @@ def report_table(path, caption, category, subcategory=None):
     return path
 
 
-def evaluation_table(name, caption):
-    return report_table(f"{OUT}/evaluation/{name}.tsv", caption, "evaluation", "tables")
+def evaluation_table(name, caption, folder="evaluation"):
+    """A table of <output_dir>/<folder>/, shown in the report's category of that name."""
+    return report_table(f"{OUT}/{folder}/{name}.tsv", caption, folder, "tables")
 
 
 def participant_figure(path, caption, figure, section=None):
@@ -326,11 +323,12 @@ def scan_figure(pattern, scan, caption, figure):
     )
 
 
-def evaluation_figure(name, caption):
+def evaluation_figure(name, caption, folder="evaluation"):
+    """A figure of <output_dir>/<folder>/figures/, shown in the report's category of that name."""
     return report(
-        f"{OUT}/evaluation/figures/{name}.png",
+        f"{OUT}/{folder}/figures/{name}.png",
         caption=f"../report/{caption}.rst",
-        category="evaluation",
+        category=folder,
         subcategory="figures",
     )
 

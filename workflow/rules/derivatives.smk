@@ -28,7 +28,6 @@ GROUP_IMAGES = {
     "suvr_pet": rules.mni_pet.output.suvr_pet,
     **{f"mni_{key}": mni_image(key) for key in (*IMAGES, "mask")},
     "mni_expected_error": EXPECTED_ERROR,
-    **{f"mni_{key}": pattern for key, pattern in EXTRA_MNI_IMAGES.items()},
 }
 
 
@@ -71,14 +70,10 @@ rule participant_sidecars:
 
 use rule participant_sidecars as group_sidecars with:
     input:
-        # each scan's MNI PET images come after its predictions and MNI anatomy, and those a
-        # validation adds come from a job of their own; the expected-error maps are one job's. Not
-        # the per-scan measures: a statistics setting would rewrite every sidecar for nothing
+        # each scan's MNI PET images come after its predictions and MNI anatomy; the expected-error
+        # maps are one job's. Not the per-scan measures: a statistics setting would rewrite every
+        # sidecar for nothing
         expand(rules.mni_pet.output.pet, zip, **SCAN_WILDCARDS),
-        [
-            expand(pattern, zip, **SCAN_WILDCARDS)
-            for pattern in EXTRA_MNI_IMAGES.values()
-        ],
         rules.expected_error.output.maps,
     output:
         manifest=f"{OUT}/logs/group_sidecars.tsv",

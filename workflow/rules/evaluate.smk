@@ -1,6 +1,6 @@
 # Evaluation (synthpet.evaluate): per-scan metrics and regional means in MNI space, the expected-error
-# maps, then the paper's tables and figures and, for the synthetic cohort, comparisons with the
-# noise-free truth.
+# maps, then the paper's tables and figures. (The synthetic cohort's harness scores these outputs
+# against its truth in rules of its own: workflow/rules/validation.smk.)
 
 # settings of the per-scan measures; changing one reruns the measures and tables, not the warps
 MEASURE_SETTINGS = {
@@ -61,8 +61,6 @@ rule scan_measures:
         voxel_mm=MNI_VOXEL,
         settings=MEASURE_SETTINGS,
         seed=config["seed"],
-        # read when the DAG is built: a validation harness adds its references after this file
-        comparisons=lambda wildcards: MEASURE_COMPARISONS,
     script:
         "../scripts/scan_measures.py"
 
@@ -77,8 +75,6 @@ rule evaluation_tables:
         folds=rules.folds.output.folds,
         metrics=expand(rules.scan_measures.output.metrics, zip, **SCAN_WILDCARDS),
         regions=expand(rules.scan_measures.output.regions, zip, **SCAN_WILDCARDS),
-        # a validation's anatomical parts, for the honest ceiling (read when the DAG is built)
-        ceiling_anatomy=lambda wildcards: TABLE4_CEILING["anatomy"],
     output:
         # the results at a glance: the report's first table
         headline=report_table(
@@ -106,7 +102,6 @@ rule evaluation_tables:
     params:
         voxel_mm=MNI_VOXEL,
         min_target=EVAL["percdiff_min_target"],
-        ceiling=lambda wildcards: TABLE4_CEILING["image"],
     script:
         "../scripts/evaluation_tables.py"
 

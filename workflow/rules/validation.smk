@@ -1,7 +1,7 @@
 # The validation harness, included only when the input is the synthetic cohort: the cohort itself (a
 # BIDS dataset with ground truth), the preprocessing's accuracy against that truth, the noise-free
-# PET carried to MNI space, and the ground-truth tables. The method's rules know nothing of it: this
-# file plugs in through the hooks of common.smk (EXTRA_MNI_IMAGES, ...).
+# PET carried to MNI space, and the method's outputs scored against the truth. The method's rules
+# know nothing of it: its rules read theirs, and write under <output_dir>/validation.
 
 from synthpet.validation import phantom, truth
 
@@ -159,13 +159,41 @@ rule mni_noisefree:
         "../scripts/mni_noisefree.py"
 
 
+# the method's outputs (its tables, each scan's MNI images) and each scan's truth in MNI space
 rule ground_truth_tables:
     input:
+        **{
+            key: expand(mni_image(key), zip, **SCAN_WILDCARDS)
+            for key in ("synthetic", "pet", "pet_smoothed", "mask")
+        },
+        **{
+            key: expand(
+                getattr(rules.mni_noisefree.output, key), zip, **SCAN_WILDCARDS
+            )
+            for key in (*truth.PHANTOM_IMAGES, truth.ANATOMICAL_SUV)
+        },
         scan_metrics=rules.evaluation_tables.output.scan_metrics,
         regions=rules.evaluation_tables.output.regions,
+        atlas=rules.atlas.output[0],
     output:
-        errors=evaluation_table("groundtruth_errors", "groundtruth_errors"),
-        effects=evaluation_table("groundtruth_effects", "groundtruth_effects"),
+        # the method's headline and Table 4 with the ceilings beside them, and its per-scan measures
+        # with each scan's scores against the truth
+        headline=report_table(
+            f"{OUT}/validation/headline_with_ceiling.tsv",
+            "headline_with_ceiling",
+            "validation",
+            "0. headline with the ceiling",
+        ),
+        table4=evaluation_table("table4_with_ceilings", "table4", "validation"),
+        scan_metrics=evaluation_table(
+            "scan_metrics_with_truth", "scan_metrics", "validation"
+        ),
+        errors=evaluation_table(
+            "groundtruth_errors", "groundtruth_errors", "validation"
+        ),
+        effects=evaluation_table(
+            "groundtruth_effects", "groundtruth_effects", "validation"
+        ),
     log:
         f"{OUT}/logs/ground_truth_tables.log",
     benchmark:
@@ -173,9 +201,12 @@ rule ground_truth_tables:
     conda:
         "../../envs/synthpet.yaml"
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=lambda wildcards, input, attempt: (1000 + 3 * input_mb(input)) * attempt,
+        runtime=lambda wildcards, attempt: 10 * attempt,
     params:
+        voxel_mm=MNI_VOXEL,
+        settings=MEASURE_SETTINGS,
+        seed=config["seed"],
         group_effects=config["phantom"]["group_effects"],
         control=config["input"]["groups"][0],
         hab_over_mab=config["phantom"]["hab_over_mab"],
@@ -183,24 +214,45 @@ rule ground_truth_tables:
         "../scripts/ground_truth_tables.py"
 
 
-# the hooks (the dataset's files need none: the provenance names dataset_description.json as its
-# input, and phantom_dataset writes it): each scan has its
-# noise-free PET and its anatomical part in MNI space, scored by the per-scan measures; Table 4 shows
-# the anatomical part's skill as the ceiling of a T1w-only predictor: with the population mean,
-# weighed by a fit on the training scans (honest), and on each scan's own scale (an oracle's)
-EXTRA_MNI_IMAGES.update(
-    {
-        key: getattr(rules.mni_noisefree.output, key)
-        for key in (*truth.PHANTOM_IMAGES, truth.ANATOMICAL_SUV)
-    }
-)
-MEASURE_COMPARISONS.update(
-    {target: list(images) for target, images in truth.COMPARISONS.items()}
-)
-TABLE4_CEILING["image"] = truth.ANATOMICAL
-TABLE4_CEILING["anatomy"] = expand(
-    rules.mni_noisefree.output.anatomical_suv, zip, **SCAN_WILDCARDS
-)
-VALIDATION_TARGETS.extend(
-    [rules.preprocessing_accuracy.output, rules.ground_truth_tables.output]
-)
+# the sidecars of the truth's MNI images, as the method's own images have theirs (derivatives.smk)
+localrules:
+    validation_sidecars,
+
+
+rule validation_sidecars:
+    input:
+        [
+            expand(getattr(rules.mni_noisefree.output, key), zip, **SCAN_WILDCARDS)
+            for key in (*truth.PHANTOM_IMAGES, truth.ANATOMICAL_SUV)
+        ],
+    output:
+        manifest=f"{OUT}/logs/validation_sidecars.tsv",
+    log:
+        f"{OUT}/logs/validation_sidecars.log",
+    benchmark:
+        f"{OUT}/benchmarks/validation_sidecars.tsv"
+    conda:
+        "../../envs/synthpet.yaml"
+    resources:
+        mem_mb=300,
+        runtime=2,
+    params:
+        images=sidecar_jobs(
+            {
+                key: getattr(rules.mni_noisefree.output, key)
+                for key in (*truth.PHANTOM_IMAGES, truth.ANATOMICAL_SUV)
+            },
+            GROUP_LEVEL,
+        ),
+        suvr_reference=EVAL["suvr_reference"],
+        pet_scale=PREPROC["pet_scale"],
+    script:
+        "../scripts/write_sidecars.py"
+
+
+# what the group level builds of the harness (the Snakefile's rule all; `snakemake validation`)
+rule validation:
+    input:
+        rules.preprocessing_accuracy.output,
+        rules.ground_truth_tables.output,
+        rules.validation_sidecars.output,

@@ -5,4 +5,4 @@ from synthpet.logs import job_log
 
 with job_log(snakemake.log[0]):
     p = snakemake.params
-    write_tables(dict(snakemake.input), dict(snakemake.output), p.voxel_mm, p.min_target, p.ceiling, snakemake.threads)
+    write_tables(dict(snakemake.input), dict(snakemake.output), p.voxel_mm, p.min_target, snakemake.threads)

@@ -9,6 +9,6 @@ from synthpet.logs import job_log
 with job_log(snakemake.log[0]):
     i, p = snakemake.input, snakemake.params
     images = {key: path for key, path in i.items() if key not in ("mask", "atlas")}
-    row, regions = scan_measures(images, i.mask, p.voxel_mm, Atlas.load(i.atlas), p.settings, p.seed, p.comparisons)
+    row, regions = scan_measures(images, i.mask, p.voxel_mm, Atlas.load(i.atlas), p.settings, p.seed)
     write_json(row, snakemake.output.metrics)
     write_tsv(regions, snakemake.output.regions)

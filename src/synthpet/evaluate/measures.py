@@ -7,6 +7,8 @@ grid in one resampling.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import nibabel as nib
 import numpy as np
 import pandas as pd
@@ -15,7 +17,7 @@ from synthpet.evaluate import metrics
 from synthpet.io.imageio import save_nifti
 
 IMAGES = ("t1w", "pet", "pet_smoothed", "synthetic")  # what every scan has in MNI space
-# target -> the images scored against it (a validation adds its own references, see validation.truth)
+# target -> the images scored against it (a validation scores against its own truth, see validation.truth)
 COMPARISONS = {"pet": ("synthetic",), "pet_smoothed": ("synthetic",)}
 
 
@@ -63,9 +65,12 @@ def scan_measures(
     settings: dict,
     seed: int,
     comparisons: dict = COMPARISONS,
+    described: Sequence[str] | None = None,
+    with_ssim: bool = True,
 ) -> tuple[dict, pd.DataFrame]:
     """Metrics of one scan (inside ``scored_region``), each image of ``comparisons`` against its
-    target, and its regional means of every image there."""
+    target (``with_ssim``: SSIM too, two thirds of the time), and the CNR and regional means of each
+    image of ``described`` (default: all) there."""
     brain = scored_region(voxel_mm, scan_mask)
     volumes = {key: np.asarray(nib.load(path).dataobj, np.float32) for key, path in images.items()}
     floor = settings["percdiff_min_target"]
@@ -74,13 +79,15 @@ def scan_measures(
         for image in compared:
             for name, value in metrics.compare(volumes[image][brain], volumes[target][brain], floor).items():
                 row[f"{name}_{image}_vs_{target}"] = value
-            row[f"ssim_{image}_vs_{target}"] = metrics.ssim(volumes[image], volumes[target], brain)
+            if with_ssim:
+                row[f"ssim_{image}_vs_{target}"] = metrics.ssim(volumes[image], volumes[target], brain)
     # the same box pairs for every image of the scan, so their CNRs are comparable
     pairs = metrics.draw_box_pairs(brain, settings["cnr_draws"], tuple(settings["cnr_box"]), seed)
-    for image in volumes:
+    described = list(volumes) if described is None else described
+    for image in described:
         if image != "t1w":
             row[f"cnr_{image}"] = metrics.cnr(volumes[image], pairs)
     regions = pd.DataFrame({"region": atlas.names})
-    for image, volume in volumes.items():
-        regions[image] = atlas.means(np.where(brain, volume, np.nan))
+    for image in described:
+        regions[image] = atlas.means(np.where(brain, volumes[image], np.nan))
     return row, regions

@@ -119,48 +119,6 @@ def training_means(pet: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return total / count, (total[None] - np.nan_to_num(pet)) / (count[None] - present)
 
 
-HONEST_CEILING = "ceiling"  # the truth's anatomical part and the population mean, as the training scans weigh them
-
-
-def fitted_scale_ceiling(
-    scans: pd.DataFrame, anatomy: np.ndarray, targets: dict[str, np.ndarray], min_target: float
-) -> pd.DataFrame:
-    """The honest ceiling, what a perfect T1w-only predictor could reach, scored like the model: it
-    knows each scan's anatomical part exactly (what its anatomy explains, in SUV: ``anatomy``,
-    (scans, voxels), NaN outside each scan's brain) and the population mean, and weighs the two as
-    the fold's training scans say: a least-squares fit of the target on the anatomical part (min-max
-    scaled on its own brain), the training scans' mean at the voxel (each training scan's own left
-    out, ``training_means``) and an offset.
-
-    Unlike the anatomical part on the measured PET's range (the oracle), it knows nothing that a
-    T1w-only predictor could not: not the held-out scan's hotspots, global factor, genotype or range.
-    Since the population mean is one of its inputs, it does no worse than the mean where the anatomy
-    tells nothing (tested). Returns ``{metric}_ceiling_vs_{target}`` per scan.
-    """
-    folds = scans["fold"].to_numpy()
-    rows = [{} for _ in range(len(scans))]
-    pet = targets["pet"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a scan with no brain voxel: all NaN
-        low, high = np.nanmin(anatomy, axis=1, keepdims=True), np.nanmax(anatomy, axis=1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        anatomy = (anatomy - low) / (high - low)
-    for fold in np.unique(folds):
-        held_out, training = np.flatnonzero(folds == fold), np.flatnonzero(folds != fold)
-        if len(training) < 2:
-            continue
-        mean, left_out = training_means(pet[training])
-        features = np.stack([anatomy[training], left_out, np.ones_like(left_out)], axis=-1)
-        known = np.isfinite(features).all(axis=-1) & np.isfinite(pet[training])
-        coefficients, *_ = np.linalg.lstsq(features[known], pet[training][known], rcond=None)
-        for i in held_out:
-            prediction = np.stack([anatomy[i], mean, np.ones_like(mean)], axis=-1) @ coefficients
-            for target, volumes in targets.items():
-                for name, value in metrics.compare(prediction, volumes[i], min_target).items():
-                    rows[i][f"{name}_{HONEST_CEILING}_vs_{target}"] = value
-    return pd.DataFrame(rows, index=scans.index)
-
-
 # the T1w-regression baseline: T1w intensity at three scales (voxel, and Gaussian sigma 1 and 3 voxels:
 # the tissue mix around the voxel) and the population mean at the voxel
 T1W_SMOOTHING_VOXELS = (1.0, 3.0)
@@ -269,8 +227,8 @@ def table4_metrics(scans: pd.DataFrame, ceilings: Sequence[str] = ()) -> pd.Data
     """Table 4: metrics of the synthetic PET against the raw and smoothed true PET, all scans and per fold,
     with each baseline's MSE (``BASELINES``) and the model's skill over it, with a 95 % bootstrap
     interval over participants, on the raw MSE and on the pattern alone (``mse_fitted``);
-    ``ceilings``: images scored like the model whose skill over the population mean bounds what a
-    T1w-only predictor can reach (a validation's, where it knows them)."""
+    ``ceilings``: other predictors scored in ``scans`` whose skill over the population mean Table 4
+    shows too (a validation's ceilings of what a T1w-only predictor can reach)."""
     rows = []
     for label, part in [("all", scans), *((f"fold {f}", p) for f, p in scans.groupby("fold"))]:
         row = {"scans": label, "n": len(part)}
@@ -325,7 +283,6 @@ HEADLINE_PREDICTORS = (
     ("synthetic", "model (synthetic PET)"),
     ("popmean", "population mean"),
     ("t1wreg", "T1w regression"),
-    (HONEST_CEILING, "ceiling: perfect T1w-only predictor"),
 )
 
 
@@ -337,17 +294,20 @@ def _interval_text(subjects, model, baseline) -> str:
     return f"{value:.3f} ({low:.3f} to {high:.3f})"
 
 
-def headline_table(scans: pd.DataFrame, target: str = "pet") -> pd.DataFrame:
-    """The results at a glance, all scans and per fold: for the model, both baselines and (where a
-    validation knows it) the honest ceiling, the MSE, r and SSIM against the true PET, and the skill
-    over the population mean with its 95 % interval over participants, on the raw MSE and on the
-    pattern alone (after a per-scan scale and offset fit). From the same per-scan measures as Table 4."""
+def headline_table(
+    scans: pd.DataFrame, target: str = "pet", predictors: Sequence[tuple[str, str]] = HEADLINE_PREDICTORS
+) -> pd.DataFrame:
+    """The results at a glance, all scans and per fold: for the model and both baselines (and any other
+    ``predictors`` scored in ``scans``: a validation adds its ceiling), the MSE, r and SSIM against the
+    true PET, and the skill over the population mean with its 95 % interval over participants, on the
+    raw MSE and on the pattern alone (after a per-scan scale and offset fit). From the same per-scan
+    measures as Table 4."""
     rows = []
     subjects = scans["subject"] if "subject" in scans else None
     for label, part in [("all", scans), *((f"fold {f}", p) for f, p in scans.groupby("fold"))]:
         who = None if subjects is None else subjects.loc[part.index]
         baseline = part[f"mse_popmean_vs_{target}"], part[f"mse_fitted_popmean_vs_{target}"]
-        for key, name in HEADLINE_PREDICTORS:
+        for key, name in predictors:
             if f"mse_{key}_vs_{target}" not in part:
                 continue
             raw, fitted = part[f"mse_{key}_vs_{target}"], part[f"mse_fitted_{key}_vs_{target}"]
@@ -518,46 +478,51 @@ def group_comparison(regions: pd.DataFrame, names) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def write_tsv(table: pd.DataFrame, path: str | Path) -> None:
+def write_tsv(table: pd.DataFrame, path: str | Path, float_format: str | None = "%.6g") -> None:
+    """``table`` as a TSV, its numbers to 6 significant digits (``float_format=None``: every digit, for
+    a table that a later job reads back and computes on)."""
     from synthpet.io.imageio import atomic_path
 
     with atomic_path(path) as tmp:
-        table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+        table.to_csv(tmp, sep="\t", index=False, float_format=float_format)
 
 
-def _scans_table(inputs: dict) -> pd.DataFrame:
-    """The cohort table (scan, subject, group, genotype) with each scan's fold, in the order of the inputs."""
+def read_cohort(scans_tsv: str, folds_tsv: str, metrics: Sequence[str]) -> pd.DataFrame:
+    """The cohort table (scan, subject, group, genotype) with each scan's fold, in the order of the
+    per-scan measures ``metrics`` (named ``<scan>_metrics.json``)."""
     from synthpet.learn.folds import read_folds
 
-    scans = pd.read_csv(inputs["scans"], sep="\t", dtype=str)
-    return scans.merge(read_folds(inputs["folds"])[["scan", "fold"]], on="scan", how="left")
+    cohort = pd.read_csv(scans_tsv, sep="\t", dtype=str)
+    cohort = cohort.merge(read_folds(folds_tsv)[["scan", "fold"]], on="scan", how="left")
+    names = [Path(p).name.removesuffix("_metrics.json") for p in metrics]
+    return cohort.set_index("scan").loc[names].reset_index()
 
 
-def write_tables(
-    inputs: dict, outputs: dict, voxel_mm: int, min_target: float, ceiling: str | None = None, threads: int = 1
-) -> None:
-    """Every table of the evaluation from the per-scan measures (and the MNI images, for Table 5).
-
-    ``ceiling``: a validation's image scored in the per-scan measures (on each scan's own scale: an
-    oracle's); ``inputs["ceiling_anatomy"]``: each scan's anatomical part in SUV, from which the honest
-    ceiling is fitted (``fitted_scale_ceiling``).
-    """
+def read_measures(paths: Sequence[str]) -> pd.DataFrame:
+    """The per-scan measures, one JSON per scan, a row each."""
     import json
 
+    return pd.DataFrame([json.loads(Path(p).read_text()) for p in paths])
+
+
+def read_regions(paths: Sequence[str], cohort: pd.DataFrame) -> pd.DataFrame:
+    """The per-scan regional means (a TSV per scan, in the order of ``cohort``), each row with its
+    scan's cohort columns."""
+    return pd.concat(
+        [pd.read_csv(p, sep="\t").assign(**row) for p, row in zip(paths, cohort.to_dict("records"), strict=True)],
+        ignore_index=True,
+    )
+
+
+def write_tables(inputs: dict, outputs: dict, voxel_mm: int, min_target: float, threads: int = 1) -> None:
+    """Every table of the evaluation from the per-scan measures (and the MNI images, for the baselines
+    and Table 5)."""
     from synthpet.evaluate.atlas import table_regions
     from synthpet.evaluate.mni import template
 
-    cohort = _scans_table(inputs)
-    names = [Path(p).name.removesuffix("_metrics.json") for p in inputs["metrics"]]
-    cohort = cohort.set_index("scan").loc[names].reset_index()
-    scans = pd.concat([cohort, pd.DataFrame([json.loads(Path(p).read_text()) for p in inputs["metrics"]])], axis=1)
-    regions = pd.concat(
-        [
-            pd.read_csv(p, sep="\t").assign(**row)
-            for p, row in zip(inputs["regions"], cohort.to_dict("records"), strict=True)
-        ],
-        ignore_index=True,
-    )
+    cohort = read_cohort(inputs["scans"], inputs["folds"], inputs["metrics"])
+    scans = pd.concat([cohort, read_measures(inputs["metrics"])], axis=1)
+    regions = read_regions(inputs["regions"], cohort)
     regions["popmean"] = regional_population_mean(regions)
     paper = table_regions(regions["region"])
     _, brain = template(voxel_mm)
@@ -570,21 +535,17 @@ def write_tables(
         population_mean_baseline(scans, targets, min_target),
         t1w_regression_baseline(scans, t1w, targets, min_target, threads=threads),
     ]
-    ceilings = [ceiling] if ceiling else []
-    if inputs.get("ceiling_anatomy"):
-        anatomy = brain_vectors(inputs["ceiling_anatomy"], brain, own)
-        scored.append(fitted_scale_ceiling(scans, anatomy, targets, min_target))
-        ceilings.insert(0, HONEST_CEILING)
     scans = pd.concat([scans, *scored], axis=1)
     for name in BASELINES:  # each scan's own skill over each baseline
         for target in targets:
             model, baseline = scans[f"mse_synthetic_vs_{target}"], scans[f"mse_{name}_vs_{target}"]
             scans[f"skill_vs_{name}_{target}"] = 1.0 - model / baseline
-    write_tsv(scans, outputs["scan_metrics"])
-    write_tsv(regions, outputs["regions"])
+    # every digit: later jobs compute on these two (the validation's Table 4 is this one with its ceilings)
+    write_tsv(scans, outputs["scan_metrics"], float_format=None)
+    write_tsv(regions, outputs["regions"], float_format=None)
     write_tsv(table2_regional(regions), outputs["table2"])
     write_tsv(table3_median_split(regions, paper), outputs["table3"])
-    write_tsv(table4_metrics(scans, ceilings), outputs["table4"])
+    write_tsv(table4_metrics(scans), outputs["table4"])
     write_tsv(headline_table(scans), outputs["headline"])
     per_scan, summary = table5_specificity(scans, synthetic, targets, min_target)
     write_tsv(summary, outputs["table5"])

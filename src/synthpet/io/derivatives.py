@@ -159,8 +159,14 @@ OUTPUT_LAYOUT = (
     (
         "evaluation/",
         "group",
-        "headline.tsv first (model, baselines and ceiling), Tables 2-5 of the paper and the other tables "
+        "headline.tsv first (the model and its baselines), Tables 2-5 of the paper and the other tables "
         "(TSV), figures/ (300 dpi PNG and SVG)",
+    ),
+    (
+        "validation/",
+        "group",
+        "the synthetic cohort only: the outputs scored against its ground truth (the headline and Table 4 "
+        "with the ceiling of a perfect T1w-only predictor, errors against the noise-free PET, planted effects)",
     ),
     (
         "methods.md, provenance.json",

@@ -16,17 +16,19 @@ from synthpet.io.imageio import save_nifti, to_canonical
 from synthpet.preprocess import brain_extraction, registration
 from synthpet.preprocess.geometry import mask_points
 from synthpet.preprocess.settings import PAPER_TARGET, PetScale
+from synthpet.validation.ceiling import HONEST_CEILING
 
 TRUTH = "noisefree"  # the noise-free PET, on the scale of the scan's measured PET
 ANATOMICAL = "anatomical"  # its part that the anatomy explains: a T1w-only predictor's ceiling
 PHANTOM_IMAGES = (TRUTH, ANATOMICAL)
-# the anatomical part in SUV, from which the honest ceiling is fitted (statistics.fitted_scale_ceiling)
+# the anatomical part in SUV, from which the honest ceiling is fitted (ceiling.fitted_scale_ceiling)
 ANATOMICAL_SUV = "anatomical_suv"
-# what each scan's measures score against the truth too (the measured PET as a predictor of it, and
-# the anatomical part beside the model everywhere)
+# what the harness scores in each scan, beside what the method's measures score (the synthetic PET
+# against the measured): everything against the truth (the measured PET as a predictor of it too),
+# and the anatomical part against the measured PET, as the model is
 COMPARISONS = {
-    "pet": ("synthetic", ANATOMICAL),
-    "pet_smoothed": ("synthetic", ANATOMICAL),
+    "pet": (ANATOMICAL,),
+    "pet_smoothed": (ANATOMICAL,),
     TRUTH: ("synthetic", "pet", "pet_smoothed", ANATOMICAL),
 }
 
@@ -178,3 +180,79 @@ def accuracy_against_truth(scans: list[str], matrices, masks, truths, truth_mask
             }
         )
     return pd.DataFrame(rows)
+
+
+def scan_truth_measures(
+    images: dict[str, str], scan_mask: str, voxel_mm: int, atlas, settings: dict, seed: int
+) -> tuple[dict, pd.DataFrame]:
+    """One scan scored against its truth, as the method's per-scan measures score it against its
+    measured PET (evaluate.measures.scan_measures, the same region and box pairs): ``COMPARISONS``,
+    and the CNR and regional means of the truth's images (``PHANTOM_IMAGES`` and ``ANATOMICAL_SUV``).
+    No SSIM: no table of the harness reads it, and it took two thirds of the time."""
+    from synthpet.evaluate.measures import scan_measures
+
+    truth = [key for key in (*PHANTOM_IMAGES, ANATOMICAL_SUV) if key in images]
+    return scan_measures(images, scan_mask, voxel_mm, atlas, settings, seed, COMPARISONS, truth, with_ssim=False)
+
+
+# the Table 4 ceilings: the honest one (fitted on the training scans) and the anatomical part on each
+# scan's own range (an oracle's: no T1w-only predictor knows that range)
+TABLE4_CEILINGS = (HONEST_CEILING, ANATOMICAL)
+
+
+def write_truth_tables(
+    inputs: dict,
+    outputs: dict,
+    *,
+    voxel_mm: int,
+    settings: dict,
+    seed: int,
+    group_effects: dict,
+    control: str,
+    hab_over_mab: float,
+) -> None:
+    """The method's per-scan measures and regional means (its outputs) joined with each scan's
+    measures against the truth (``scan_truth_measures``, with the method's measure ``settings`` and
+    ``seed``), and the honest ceiling fitted and scored beside the model and the baselines; then
+    Table 4 and the headline with the ceilings, the errors against the noise-free PET, and whether the
+    planted effects survive.
+
+    ``inputs``: the method's ``scan_metrics`` and ``regions`` tables; per scan, in their order, its
+    MNI images (``synthetic``, ``pet``, ``pet_smoothed``, ``mask``) and the truth's (``PHANTOM_IMAGES``,
+    ``ANATOMICAL_SUV``); the ``atlas``.
+    """
+    from synthpet.evaluate.atlas import Atlas
+    from synthpet.evaluate.mni import template
+    from synthpet.evaluate.statistics import brain_vectors, headline_table, own_brains, table4_metrics, write_tsv
+    from synthpet.validation.ceiling import HEADLINE_WITH_CEILING, fitted_scale_ceiling
+
+    cohort_columns = {"scan": str, "subject": str, "session": str}
+    scans = pd.read_csv(inputs["scan_metrics"], sep="\t", dtype=cohort_columns)
+    images = ("synthetic", "pet", "pet_smoothed", *PHANTOM_IMAGES, ANATOMICAL_SUV)
+    if any(len(inputs[key]) != len(scans) for key in (*images, "mask")):
+        raise ValueError(f"the truth's images are not one per scan of {inputs['scan_metrics']} ({len(scans)} scans)")
+    atlas = Atlas.load(inputs["atlas"])
+    measured, truth_regions = [], []
+    for i, scan in enumerate(scans["scan"]):
+        row, regions = scan_truth_measures(
+            {key: inputs[key][i] for key in images}, inputs["mask"][i], voxel_mm, atlas, settings, seed
+        )
+        measured.append(row)
+        truth_regions.append(regions.assign(scan=scan))
+    _, brain = template(voxel_mm)
+    own = own_brains(inputs["mask"], brain)  # each scan scored inside its own brain, as the method's tables
+    targets = {key: brain_vectors(inputs[key], brain, own) for key in ("pet", "pet_smoothed")}
+    anatomy = brain_vectors(inputs[ANATOMICAL_SUV], brain, own)
+    min_target = settings["percdiff_min_target"]
+    ceiling = fitted_scale_ceiling(scans, anatomy, targets, min_target)
+    measured = pd.DataFrame(measured)
+    if overlap := set(scans.columns) & (set(measured.columns) | set(ceiling.columns)):
+        raise ValueError(f"the truth's measures would replace the method's {sorted(overlap)}")
+    scans = pd.concat([scans, measured, ceiling], axis=1)
+    write_tsv(scans, outputs["scan_metrics"])
+    write_tsv(table4_metrics(scans, TABLE4_CEILINGS), outputs["table4"])
+    write_tsv(headline_table(scans, predictors=HEADLINE_WITH_CEILING), outputs["headline"])
+    write_tsv(ground_truth_table(scans), outputs["errors"])
+    regions = pd.read_csv(inputs["regions"], sep="\t", dtype=cohort_columns)
+    regions = regions.merge(pd.concat(truth_regions), on=["scan", "region"], how="left", validate="one_to_one")
+    write_tsv(planted_effects(regions, group_effects, control, hab_over_mab), outputs["effects"])
