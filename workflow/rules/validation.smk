@@ -214,6 +214,38 @@ rule ground_truth_tables:
         "../scripts/ground_truth_tables.py"
 
 
+# the positive control, lesion by lesion: how much of each lesion's signal the held-out synthetic PET
+# shows, beside the population mean; and Figure 2 of the example scan through its largest lesion
+rule lesion_control:
+    input:
+        **{
+            key: expand(mni_image(key), zip, **SCAN_WILDCARDS)
+            for key in ("t1w", "pet", "pet_smoothed", "synthetic", "mask")
+        },
+        folds=rules.folds.output.folds,
+        truth=expand(rules.phantom_scan.output.truth, zip, **SCAN_WILDCARDS),
+        noisefree=expand(rules.mni_noisefree.output.noisefree, zip, **SCAN_WILDCARDS),
+    output:
+        lesions=evaluation_table("lesion_contrast", "lesion_contrast", "validation"),
+        summary=evaluation_table("lesion_control", "lesion_control", "validation"),
+        figure=evaluation_figure("lesions", "lesions", "validation"),
+        vector=f"{OUT}/validation/figures/lesions.svg",
+    log:
+        f"{OUT}/logs/lesion_control.log",
+    benchmark:
+        f"{OUT}/benchmarks/lesion_control.tsv"
+    conda:
+        "../../envs/synthpet.yaml"
+    resources:
+        mem_mb=lambda wildcards, input, attempt: (1000 + 3 * input_mb(input)) * attempt,
+        runtime=lambda wildcards, attempt: 10 * attempt,
+    params:
+        scans=list(SCANS),
+        example=EXAMPLE_SCAN,
+    script:
+        "../scripts/lesion_control.py"
+
+
 # the sidecars of the truth's MNI images, as the method's own images have theirs (derivatives.smk)
 localrules:
     validation_sidecars,
@@ -255,4 +287,5 @@ rule validation:
     input:
         rules.preprocessing_accuracy.output,
         rules.ground_truth_tables.output,
+        rules.lesion_control.output,
         rules.validation_sidecars.output,

@@ -66,28 +66,38 @@ def example_slices(
     with_error: bool = False,
     affine: np.ndarray | None = None,
     publication: bool = True,
+    centre: np.ndarray | None = None,
+    extra: tuple[tuple[str, str], ...] = (),
+    circle_voxels: float | None = None,
 ) -> Path:
     """Figure 2: T1w, true PET, synthetic PET and smoothed true PET of one scan, three planes;
     ``with_error``: and where the synthetic PET misses, |synthetic - measured| (and the scan's
     expected error, when ``volumes`` has it), on a scale of their own that the two share. Rows are
     labelled with their plane and, given the images' ``affine``, its coordinate in mm; outside the
-    brain is white, apart from every colour a value can take (a zero error is dark, not absent)."""
+    brain is white, apart from every colour a value can take (a zero error is dark, not absent).
+
+    The planes cross at the brain's centre of mass, or at ``centre`` (voxel indices), ringed by a
+    circle of ``circle_voxels`` when given; ``extra``: (key, label) of more PET images of ``volumes``,
+    on the PET's shared scale."""
     plt = _pyplot()
     columns = (
         ("t1w", "T1w", "gray"),
         ("pet", "measured PET"),
         ("synthetic", "synthetic PET"),
         ("pet_smoothed", "smoothed measured PET"),
+        *extra,
     )
     if with_error:
         volumes = {**volumes, "error": np.abs(volumes["synthetic"] - volumes["pet"])}
         columns += (("error", "|synthetic - measured|", "viridis"),)
         if "expected_error" in volumes:
             columns += (("expected_error", "expected |error|\n(other folds' scans)", "viridis"),)
-    centre = np.argwhere(brain).mean(axis=0).round().astype(int)
+    if centre is None:
+        centre = np.argwhere(brain).mean(axis=0).round().astype(int)
     figure, axes = plt.subplots(3, len(columns), figsize=(3.2 * len(columns), 9.5))
-    # one scale for the three PET images (their brain maximum: nothing saturates), its own for the T1w
-    vmax = max(float(volumes[k][brain].max()) for k in ("pet", "synthetic", "pet_smoothed")) or 1.0
+    # one scale for the PET images (their brain maximum: nothing saturates), its own for the T1w
+    pet_keys = ("pet", "synthetic", "pet_smoothed", *(key for key, _ in extra))
+    vmax = max(float(np.nanmax(volumes[k][brain])) for k in pet_keys) or 1.0
     # errors are a tenth of the PET's range: their own scale (99th percentile, so one hot voxel does not dim it)
     errors = [key for key, *_ in columns if key in ("error", "expected_error")]
     error_top = max([float(np.percentile(volumes[k][brain], 99)) for k in errors] + [1e-6])
@@ -105,6 +115,9 @@ def example_slices(
             shown = ax.imshow(
                 np.take(volume, centre[axis], axis=axis).T, origin="lower", cmap=colours, vmin=0, vmax=top
             )
+            if circle_voxels:
+                crossing = [centre[other] for other in range(3) if other != axis]
+                ax.add_patch(plt.Circle(crossing, circle_voxels, fill=False, color="cyan", linewidth=0.8))
             ax.set_xticks([])
             ax.set_yticks([])
             for side in ax.spines.values():
@@ -117,7 +130,7 @@ def example_slices(
             key, "normalized SUV"
         )
         figure.colorbar(shown, ax=axes[:, col].tolist(), orientation="horizontal", fraction=0.04, pad=0.02, label=unit)
-    figure.suptitle(f"{title}\nPET: the model's target scale (preprocess.pet_scale), one scale for the three")
+    figure.suptitle(f"{title}\nPET: the model's target scale (preprocess.pet_scale), one scale for every PET image")
     return _save(figure, path, publication)
 
 
