@@ -467,6 +467,23 @@ def test_brain_level_term_removes_what_differing_brains_leave_after_the_voxelwis
     assert model.brain_coefficients.shape == (1,)
 
 
+def test_applying_a_fitted_genotype_model_does_not_import_scikit_learn(tmp_path):
+    """Each per-scan job of the harness applies a fold's fitted model (GenotypeModel.load, correct):
+    importing scikit-learn for it cost 0.6 s a job. Fitting imports it."""
+    rng = np.random.default_rng(0)
+    pet, masks = rng.uniform(0.5, 1.5, (6, 50)), np.ones((6, 50), bool)
+    genotype.fit(pet, masks, ["HAB", "MAB"] * 3, method="brain").save(tmp_path / "model.npz")
+    code = f"""
+import sys
+import numpy as np
+from synthpet.learn.genotype import GenotypeModel
+model = GenotypeModel.load({str(tmp_path / "model.npz")!r})
+print(model.correct(np.ones((1, 50)), ["MAB"]).shape, "sklearn" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.split() == ["(1,", "50)", "False"], done.stdout
+
+
 def test_lab_gets_its_own_coefficient_and_one_genotype_is_refused():
     pet, genotypes = planted_genotype_data(n=30)
     genotypes[::3] = "LAB"

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.linear_model import LinearRegression
 
 from synthpet.errors import InputError
 
@@ -94,6 +93,10 @@ def fit(
     ``method='brain'`` fits the brain-level term alone: one coefficient per genotype for the whole
     brain, on each scan's mean brain PET (no voxelwise term to carry voxel noise into every scan).
     """
+    # here, not at the top: a job that only applies a fitted model (the harness's, per scan) need not
+    # import scikit-learn (0.6 s a job)
+    from sklearn.linear_model import LinearRegression
+
     genotypes = np.asarray(genotypes)
     present = [g for g in ORDER if g in set(genotypes)]
     if "HAB" not in present or len(present) < 2:
