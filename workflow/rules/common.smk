@@ -171,6 +171,22 @@ def input_mb(input):
     return sum(os.stat(path).st_size for path in input) / 1024**2
 
 
+def memory_mb(base, per_input_mb=0, floor=0):
+    """A rule's memory estimate: ``base`` MB plus ``per_input_mb`` for each MiB of its inputs (at least
+    ``floor``), times the attempt (a job that ran out of memory asks for more when retried).
+    """
+
+    def estimate(wildcards, input, attempt):
+        return int(max(floor, base + per_input_mb * input_mb(input))) * attempt
+
+    return estimate
+
+
+def minutes(n):
+    """A rule's runtime estimate: ``n`` minutes, times the attempt."""
+    return lambda wildcards, attempt: n * attempt
+
+
 # the input dataset's description, which the provenance records: named as a file, so that a rule that
 # writes the dataset (the synthetic cohort's) runs first, and a user's dataset is simply read
 DATASET_DESCRIPTION = f"{RAW_DIR}/dataset_description.json"

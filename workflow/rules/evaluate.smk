@@ -30,9 +30,8 @@ rule expected_error:
     conda:
         "../../envs/synthpet.yaml"
     resources:
-        mem_mb=lambda wildcards, input, attempt: (2000 + input_mb(input) // 10)
-        * attempt,
-        runtime=lambda wildcards, attempt: 10 * attempt,
+        mem_mb=memory_mb(2000, 1 / 10),
+        runtime=minutes(10),
     params:
         scans=list(SCANS),
         folds=[int(FOLD_OF[scan]) for scan in SCANS] if GROUP_LEVEL else [],
@@ -55,8 +54,8 @@ rule scan_measures:
     conda:
         "../../envs/synthpet.yaml"
     resources:
-        mem_mb=lambda wildcards, input, attempt: (1500 + 20 * input_mb(input)) * attempt,
-        runtime=lambda wildcards, attempt: 5 * attempt,
+        mem_mb=memory_mb(1500, 20),
+        runtime=minutes(5),
     params:
         voxel_mm=MNI_VOXEL,
         settings=MEASURE_SETTINGS,
@@ -97,8 +96,8 @@ rule evaluation_tables:
     conda:
         "../../envs/synthpet.yaml"
     resources:
-        mem_mb=lambda wildcards, input, attempt: (2000 + 3 * input_mb(input)) * attempt,
-        runtime=lambda wildcards, attempt: 30 * attempt,
+        mem_mb=memory_mb(2000, 3),
+        runtime=minutes(30),
     params:
         voxel_mm=MNI_VOXEL,
         min_target=EVAL["percdiff_min_target"],

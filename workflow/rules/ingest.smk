@@ -15,9 +15,8 @@ rule ingest_t1w:
     conda:
         "../../envs/synthpet.yaml"
     resources:
-        mem_mb=lambda wildcards, input, attempt: max(500, 40 * input_mb(input))
-        * attempt,
-        runtime=lambda wildcards, attempt: 5 * attempt,
+        mem_mb=memory_mb(0, 40, floor=500),
+        runtime=minutes(5),
     script:
         "../scripts/ingest_t1w.py"
 
@@ -35,9 +34,8 @@ rule ingest_pet:
     conda:
         "../../envs/synthpet.yaml"
     resources:
-        mem_mb=lambda wildcards, input, attempt: max(500, 40 * input_mb(input))
-        * attempt,
-        runtime=lambda wildcards, attempt: 5 * attempt,
+        mem_mb=memory_mb(0, 40, floor=500),
+        runtime=minutes(5),
     params:
         suv_window_min=config["input"]["suv_window_min"],
         weight_kg=lambda wildcards: scan_of(wildcards).weight_kg,

@@ -41,8 +41,8 @@ rule genotype_correction:
     conda:
         "../../envs/synthpet.yaml"
     resources:
-        mem_mb=lambda wildcards, input, attempt: (1000 + 30 * input_mb(input)) * attempt,
-        runtime=lambda wildcards, attempt: 10 * attempt,
+        mem_mb=memory_mb(1000, 30),
+        runtime=minutes(10),
     params:
         scans=list(SCANS),
         genotypes=[scan.genotype for scan in SCANS.values()],
@@ -80,7 +80,7 @@ rule train_fold:
     threads: TRAIN["threads"]
     resources:
         gpu=GPU,
-        mem_mb=lambda wildcards, input, attempt: (2000 + 3 * input_mb(input)) * attempt,
+        mem_mb=memory_mb(2000, 3),
         runtime=lambda wildcards, attempt: (10 + TRAIN["epochs"] * len(SCANS) // 20)
         * attempt,
     params:
@@ -121,9 +121,8 @@ for fold in FOLDS:
             "../../envs/synthpet.yaml"
         resources:
             gpu=GPU,
-            mem_mb=lambda wildcards, input, attempt: (1500 + 10 * input_mb(input))
-            * attempt,
-            runtime=lambda wildcards, attempt: 10 * attempt,
+            mem_mb=memory_mb(1500, 10),
+            runtime=minutes(10),
         params:
             model=config["model"],
             device=TRAIN["device"],

@@ -45,7 +45,7 @@ rule mni_register:
         "../../envs/synthpet.yaml"
     threads: ANTS_THREADS
     resources:
-        mem_mb=lambda wildcards, input, attempt: (2000 + 60 * input_mb(input)) * attempt,
+        mem_mb=memory_mb(2000, 60),
         runtime=lambda wildcards, attempt: (10 if MNI_VOXEL > 1 else 30) * attempt,
     params:
         voxel_mm=MNI_VOXEL,
@@ -73,8 +73,8 @@ rule mni_anatomy:
         "../../envs/synthpet.yaml"
     threads: ANTS_THREADS
     resources:
-        mem_mb=lambda wildcards, input, attempt: (1500 + 20 * input_mb(input)) * attempt,
-        runtime=lambda wildcards, attempt: 5 * attempt,
+        mem_mb=memory_mb(1500, 20),
+        runtime=minutes(5),
     params:
         voxel_mm=MNI_VOXEL,
     script:
@@ -127,8 +127,8 @@ rule mni_pet:
         "../../envs/synthpet.yaml"
     threads: ANTS_THREADS
     resources:
-        mem_mb=lambda wildcards, input, attempt: (1500 + 20 * input_mb(input)) * attempt,
-        runtime=lambda wildcards, attempt: 5 * attempt,
+        mem_mb=memory_mb(1500, 20),
+        runtime=minutes(5),
     params:
         voxel_mm=MNI_VOXEL,
         fwhm_mm=EVAL["smoothing_fwhm_mm"],

@@ -40,8 +40,8 @@ rule brain_mask:
         "../../envs/synthpet.yaml"
     threads: ANTS_THREADS
     resources:
-        mem_mb=lambda wildcards, input, attempt: (1500 + 60 * input_mb(input)) * attempt,
-        runtime=lambda wildcards, attempt: 20 * attempt,
+        mem_mb=memory_mb(1500, 60),
+        runtime=minutes(20),
     params:
         backend=PREPROC["backend"],
         settings=MASK_SETTINGS,
@@ -80,8 +80,8 @@ rule coregister_pet:
         "../../envs/synthpet.yaml"
     threads: ANTS_THREADS
     resources:
-        mem_mb=lambda wildcards, input, attempt: (1000 + 40 * input_mb(input)) * attempt,
-        runtime=lambda wildcards, attempt: 15 * attempt,
+        mem_mb=memory_mb(1000, 40),
+        runtime=minutes(15),
     params:
         backend=PREPROC["backend"],
         settings=COREG_SETTINGS,
@@ -108,8 +108,8 @@ rule model_grid:
     conda:
         "../../envs/synthpet.yaml"
     resources:
-        mem_mb=lambda wildcards, input, attempt: (800 + 20 * input_mb(input)) * attempt,
-        runtime=lambda wildcards, attempt: 5 * attempt,
+        mem_mb=memory_mb(800, 20),
+        runtime=minutes(5),
     params:
         settings=GRID_SETTINGS,
         scan=lambda wildcards: scan_of(wildcards).id,
@@ -131,8 +131,8 @@ rule grid_pet:
     conda:
         "../../envs/synthpet.yaml"
     resources:
-        mem_mb=lambda wildcards, input, attempt: (800 + 20 * input_mb(input)) * attempt,
-        runtime=lambda wildcards, attempt: 5 * attempt,
+        mem_mb=memory_mb(800, 20),
+        runtime=minutes(5),
     params:
         scale=PET_SCALE,
     script:

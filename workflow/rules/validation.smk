@@ -26,7 +26,7 @@ rule phantom_reference:
         "../../envs/synthpet.yaml"
     resources:
         mem_mb=lambda wildcards, attempt: 2 * PHANTOM_MEM_MB * attempt,
-        runtime=lambda wildcards, attempt: 10 * attempt,
+        runtime=minutes(10),
     params:
         resolution=config["phantom"]["t1_voxel_mm"],
     script:
@@ -61,7 +61,7 @@ rule phantom_scan:
         "../../envs/synthpet.yaml"
     resources:
         mem_mb=lambda wildcards, attempt: PHANTOM_MEM_MB * attempt,
-        runtime=lambda wildcards, attempt: 10 * attempt,
+        runtime=minutes(10),
     params:
         phantom=config["phantom"],
         seed=config["seed"],
@@ -149,8 +149,8 @@ rule mni_noisefree:
         "../../envs/synthpet.yaml"
     threads: ANTS_THREADS
     resources:
-        mem_mb=lambda wildcards, input, attempt: (1500 + 20 * input_mb(input)) * attempt,
-        runtime=lambda wildcards, attempt: 5 * attempt,
+        mem_mb=memory_mb(1500, 20),
+        runtime=minutes(5),
     params:
         voxel_mm=MNI_VOXEL,
         genotype=lambda wildcards: scan_of(wildcards).genotype,
@@ -201,8 +201,8 @@ rule ground_truth_tables:
     conda:
         "../../envs/synthpet.yaml"
     resources:
-        mem_mb=lambda wildcards, input, attempt: (1000 + 3 * input_mb(input)) * attempt,
-        runtime=lambda wildcards, attempt: 10 * attempt,
+        mem_mb=memory_mb(1000, 3),
+        runtime=minutes(10),
     params:
         voxel_mm=MNI_VOXEL,
         settings=MEASURE_SETTINGS,
@@ -237,8 +237,8 @@ rule lesion_control:
     conda:
         "../../envs/synthpet.yaml"
     resources:
-        mem_mb=lambda wildcards, input, attempt: (1000 + 3 * input_mb(input)) * attempt,
-        runtime=lambda wildcards, attempt: 10 * attempt,
+        mem_mb=memory_mb(1000, 3),
+        runtime=minutes(10),
     params:
         scans=list(SCANS),
         example=EXAMPLE_SCAN,
