@@ -124,36 +124,49 @@ rule preprocessing_accuracy:
         "../scripts/preprocessing_accuracy.py"
 
 
+# each scan's truth in MNI space, on the scale of its normalized PET (the same warp, scaling and
+# genotype correction), and its anatomical part in SUV: per-scan patterns, for the sidecars
+TRUTH_MNI = {
+    "noisefree": mni_path("pet", "pet", space=mni.SPACE, desc="noisefree"),
+    "anatomical": mni_path("pet", "pet", space=mni.SPACE, desc="anatomical"),
+    "anatomical_suv": mni_path("pet", "pet", space=mni.SPACE, desc="anatomicalSUV"),
+}
+
+
+# one job for every scan: each scan's work is under a second, its own job's start-up two
 rule mni_noisefree:
     input:
-        unpack(scan_fold_inputs),
-        unpack(
-            scan_files(
-                mask=rules.model_grid.output.mask,
-                warp=rules.mni_register.output.warp,
-                affine=rules.mni_register.output.affine,
+        noisefree=expand(rules.phantom_scan.output.noisefree, zip, **SCAN_WILDCARDS),
+        anatomical=expand(rules.phantom_scan.output.anatomical, zip, **SCAN_WILDCARDS),
+        pet_t1=expand(rules.coregister_pet.output.pet, zip, **SCAN_WILDCARDS),
+        mask=expand(rules.model_grid.output.mask, zip, **SCAN_WILDCARDS),
+        warp=expand(rules.mni_register.output.warp, zip, **SCAN_WILDCARDS),
+        affine=expand(rules.mni_register.output.affine, zip, **SCAN_WILDCARDS),
+        genotype_model=[
+            rules.genotype_correction.output.model.replace(
+                "{fold}", str(FOLD_OF[scan])
             )
-        ),
-        noisefree=rules.phantom_scan.output.noisefree,
-        anatomical=rules.phantom_scan.output.anatomical,
-        pet_t1=rules.coregister_pet.output.pet,
+            for scan in SCANS
+        ],
     output:
-        noisefree=mni_path("pet", "pet", space=mni.SPACE, desc="noisefree"),
-        anatomical=mni_path("pet", "pet", space=mni.SPACE, desc="anatomical"),
-        anatomical_suv=mni_path("pet", "pet", space=mni.SPACE, desc="anatomicalSUV"),
+        **{
+            key: expand(pattern, zip, **SCAN_WILDCARDS)
+            for key, pattern in TRUTH_MNI.items()
+        },
     log:
-        scan_log("mni_noisefree", "pet"),
+        f"{OUT}/logs/mni_noisefree.log",
     benchmark:
-        scan_benchmark("mni_noisefree", "pet")
+        f"{OUT}/benchmarks/mni_noisefree.tsv"
     conda:
         "../../envs/synthpet.yaml"
     threads: ANTS_THREADS
     resources:
-        mem_mb=memory_mb(1500, 20),
-        runtime=minutes(5),
+        # one scan at a time: a scan's share of the inputs
+        mem_mb=memory_mb(1500, 20 / len(SCANS)),
+        runtime=minutes(2 + len(SCANS) // 10),
     params:
         voxel_mm=MNI_VOXEL,
-        genotype=lambda wildcards: scan_of(wildcards).genotype,
+        genotypes=[scan.genotype for scan in SCANS.values()],
         scale=PET_SCALE,
     script:
         "../scripts/mni_noisefree.py"
@@ -167,9 +180,7 @@ rule ground_truth_tables:
             for key in ("synthetic", "pet", "pet_smoothed", "mask")
         },
         **{
-            key: expand(
-                getattr(rules.mni_noisefree.output, key), zip, **SCAN_WILDCARDS
-            )
+            key: getattr(rules.mni_noisefree.output, key)
             for key in (*truth.PHANTOM_IMAGES, truth.ANATOMICAL_SUV)
         },
         scan_metrics=rules.evaluation_tables.output.scan_metrics,
@@ -224,7 +235,7 @@ rule lesion_control:
         },
         folds=rules.folds.output.folds,
         truth=expand(rules.phantom_scan.output.truth, zip, **SCAN_WILDCARDS),
-        noisefree=expand(rules.mni_noisefree.output.noisefree, zip, **SCAN_WILDCARDS),
+        noisefree=rules.mni_noisefree.output.noisefree,
     output:
         lesions=evaluation_table("lesion_contrast", "lesion_contrast", "validation"),
         summary=evaluation_table("lesion_control", "lesion_control", "validation"),
@@ -253,10 +264,7 @@ localrules:
 
 rule validation_sidecars:
     input:
-        [
-            expand(getattr(rules.mni_noisefree.output, key), zip, **SCAN_WILDCARDS)
-            for key in (*truth.PHANTOM_IMAGES, truth.ANATOMICAL_SUV)
-        ],
+        rules.mni_noisefree.output,
     output:
         manifest=f"{OUT}/logs/validation_sidecars.tsv",
     log:
@@ -269,13 +277,7 @@ rule validation_sidecars:
         mem_mb=300,
         runtime=2,
     params:
-        images=sidecar_jobs(
-            {
-                key: getattr(rules.mni_noisefree.output, key)
-                for key in (*truth.PHANTOM_IMAGES, truth.ANATOMICAL_SUV)
-            },
-            GROUP_LEVEL,
-        ),
+        images=sidecar_jobs(TRUTH_MNI, GROUP_LEVEL),
         suvr_reference=EVAL["suvr_reference"],
         pet_scale=PREPROC["pet_scale"],
     script:

@@ -88,6 +88,25 @@ def warp_noisefree(inputs: dict, outputs: dict, voxel_mm: int, genotype: str, sc
     save_nifti(np.asarray(img.dataobj), img.affine, outputs[ANATOMICAL_SUV])
 
 
+def warp_noisefree_all(
+    inputs: dict[str, list],
+    outputs: dict[str, list],
+    voxel_mm: int,
+    genotypes: list[str],
+    scale: PetScale = PAPER_TARGET,
+) -> None:
+    """``warp_noisefree`` for every scan: ``inputs`` and ``outputs`` hold a list per key, one entry per
+    scan, in the order of ``genotypes``."""
+    for i, genotype in enumerate(genotypes):
+        warp_noisefree(
+            {key: paths[i] for key, paths in inputs.items()},
+            {key: paths[i] for key, paths in outputs.items()},
+            voxel_mm,
+            genotype,
+            scale,
+        )
+
+
 def ground_truth_table(scans: pd.DataFrame) -> pd.DataFrame:
     """Synthetic cohort only: error against the noise-free PET of the synthetic, measured and smoothed PET
     (and of the truth's anatomical part: what a perfect T1w-only predictor would make).
