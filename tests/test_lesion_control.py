@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthpet.validation.lesions import fold_population_means, grid_world, lesion_contrasts, lesion_summary
+from synthpet.validation.lesions import fold_population_means, lesion_contrasts, lesion_summary
 
 SHAPE = (40, 44, 36)
 # 2 mm voxels, axes flipped and shifted as MNI images are: a mistake in voxel-to-world shows
@@ -19,7 +19,9 @@ CENTRE_MM, RADIUS_MM = (10.0, 4.0, 6.0), 6.0
 
 
 def _sphere(centre_mm, radius_mm) -> np.ndarray:
-    return np.linalg.norm(grid_world(AFFINE, SHAPE) - np.asarray(centre_mm), axis=-1) < radius_mm
+    """The lesion drawn through nibabel's voxel-to-world mapping, apart from the code under test."""
+    world = nib.affines.apply_affine(AFFINE, np.moveaxis(np.indices(SHAPE), 0, -1))
+    return np.linalg.norm(world - np.asarray(centre_mm), axis=-1) < radius_mm
 
 
 def _cohort(tmp_path, drawn: float):

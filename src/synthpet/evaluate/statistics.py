@@ -87,6 +87,14 @@ TABLE4_METRICS = ("mse", "percent_mse", "normdiff", "percdiff", "mae", "psnr")
 PATTERN_METRICS = ("r", "mse_fitted", "scale_share")
 
 
+def scans_mean(pet: np.ndarray) -> np.ndarray:
+    """The mean over scans (axis 0) at each voxel, of the scans whose brain holds it (NaN outside a
+    brain); NaN where none does."""
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a voxel in no scan's brain: NaN
+        return np.nanmean(pet, axis=0)
+
+
 def population_mean_baseline(scans: pd.DataFrame, targets: dict[str, np.ndarray], min_target: float) -> pd.DataFrame:
     """The population-mean baseline, scored like the model: each scan predicted by the mean true PET
     (in MNI space) of its fold's training scans, i.e. of every scan in the other folds.
@@ -99,9 +107,7 @@ def population_mean_baseline(scans: pd.DataFrame, targets: dict[str, np.ndarray]
         held_out, training = np.flatnonzero(folds == fold), np.flatnonzero(folds != fold)
         if len(training) == 0:
             continue
-        with np.errstate(invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # a voxel in no training scan's brain: NaN
-            mean = np.nanmean(targets["pet"][training], axis=0)
+        mean = scans_mean(targets["pet"][training])
         for i in held_out:
             for target, volumes in targets.items():
                 for name, value in metrics.compare(mean, volumes[i], min_target).items():

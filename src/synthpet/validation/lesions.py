@@ -10,12 +10,13 @@ own brain, in MNI space. The lesion centres are the phantom's reference space, w
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 import pandas as pd
+
+from synthpet.validation.phantom import grid_world
 
 # where a lesion is read (mm): its core, and the shell around it
 CORE_FRACTION = 0.7
@@ -25,15 +26,10 @@ IMAGES = ("truth", "measured", "model", "popmean")
 FIGURE_IMAGES = ("t1w", "pet", "pet_smoothed", "synthetic", "noisefree")  # the example's own, in the figure
 
 
-def grid_world(affine: np.ndarray, shape) -> np.ndarray:
-    """(shape..., 3): every voxel's world coordinates in mm."""
-    ijk = np.indices(shape, dtype=np.float32).reshape(3, -1)
-    return (affine[:3, :3] @ ijk + affine[:3, 3:4]).T.reshape(*shape, 3)
-
-
-def lesion_regions(centre_mm, radius_mm: float, world: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(core, shell) of one lesion on the grid whose voxels lie at ``world`` (``grid_world``)."""
-    distance = np.linalg.norm(world - np.asarray(centre_mm, np.float32), axis=-1)
+def lesion_regions(centre_mm, radius_mm: float, world: np.ndarray, shape) -> tuple[np.ndarray, np.ndarray]:
+    """(core, shell) of one lesion, as boolean volumes of ``shape``, whose voxels lie at ``world``
+    ((3, voxels), phantom.grid_world)."""
+    distance = np.linalg.norm(world - np.asarray(centre_mm, np.float32)[:, None], axis=0).reshape(shape)
     core = distance < CORE_FRACTION * radius_mm
     shell = (distance > radius_mm + SHELL_MM[0]) & (distance < radius_mm + SHELL_MM[1])
     return core, shell
@@ -46,15 +42,12 @@ def contrast(volume: np.ndarray, core: np.ndarray, shell: np.ndarray) -> float:
 def fold_population_means(pet_paths, masks, folds) -> dict:
     """Per fold, the mean measured PET of its training scans (every scan of the other folds), each
     inside its own brain: the population-mean baseline, as a volume."""
+    from synthpet.evaluate.statistics import scans_mean
+
     folds = np.asarray(folds)
     pet = np.stack([np.asarray(nib.load(path).dataobj, np.float32) for path in pet_paths])
     pet[~np.stack([np.asarray(nib.load(path).dataobj) > 0 for path in masks])] = np.nan
-    means = {}
-    for fold in np.unique(folds):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # a voxel in no training scan's brain: NaN
-            means[fold] = np.nanmean(pet[folds != fold], axis=0)
-    return means
+    return {fold: scans_mean(pet[folds != fold]) for fold in np.unique(folds)}
 
 
 def lesion_contrasts(
@@ -88,7 +81,7 @@ def lesion_contrasts(
         for number, (centre, radius) in enumerate(
             zip(truth["lesion_centres_reference_mm"], truth["lesion_radii_mm"], strict=True)
         ):
-            core, shell = lesion_regions(centre, radius, world)
+            core, shell = lesion_regions(centre, radius, world, brain.shape)
             core, shell = core & brain, shell & brain
             if core.sum() < MIN_VOXELS["core"] or shell.sum() < MIN_VOXELS["shell"]:
                 continue
@@ -154,9 +147,8 @@ def write_lesion_control(inputs: dict, outputs: dict, scans: list[str], example:
         lesion = shown.iloc[0]
         truth = json.loads(Path(inputs["truth"][i]).read_text())
         centre_mm = np.asarray(truth["lesion_centres_reference_mm"][int(lesion["lesion"])])
-        centre = np.round(np.linalg.solve(affine[:3, :3], centre_mm - affine[:3, 3])).astype(int)
-        voxel_mm = float(np.abs(np.diag(affine)[:3]).mean())
-        circle = float(lesion["radius_mm"]) / voxel_mm
+        centre = np.round(nib.affines.apply_affine(np.linalg.inv(affine), centre_mm)).astype(int)
+        circle = float(lesion["radius_mm"]) / float(nib.affines.voxel_sizes(affine).mean())
         title = (
             f"{example}, held out: its largest lesion ({lesion['radius_mm']:.1f} mm, ringed); contrast in the truth "
             f"{lesion['contrast_truth']:.3f}, synthetic {lesion['contrast_model']:.3f}, "

@@ -468,7 +468,8 @@ def _resize(volume: np.ndarray, shape, order: int) -> np.ndarray:
     return ndimage.zoom(volume, zoom, order=order, mode="nearest", grid_mode=True)[tuple(slice(0, n) for n in shape)]
 
 
-def _grid_world(affine: np.ndarray, shape) -> np.ndarray:
+def grid_world(affine: np.ndarray, shape) -> np.ndarray:
+    """(3, voxels): the world coordinates (mm) of every voxel of the grid ``affine``, ``shape``, in C order."""
     ijk = np.indices(shape, dtype=np.float32).reshape(3, -1)
     return (affine[:3, :3] @ ijk + affine[:3, 3:4]).astype(np.float32)
 
@@ -528,7 +529,7 @@ def make_scan(
     storage = STORAGE_ORDERS[int(storage_rng.integers(len(STORAGE_ORDERS)))]
 
     # world point x of the subject's T1w samples the reference at A_p (pose x) + u(x)
-    world = _grid_world(t1_affine, shape)
+    world = grid_world(t1_affine, shape)
     mapping = participant_affine @ pose
     sample_at = mapping[:3, :3].astype(np.float32) @ world + mapping[:3, 3:4].astype(np.float32)
     sample_at += deformation.reshape(3, -1)
@@ -595,7 +596,7 @@ def make_scan(
         session_rng.uniform(-phantom["max_translation_mm"], phantom["max_translation_mm"], 3),
         centre,
     )
-    pet_world = _grid_world(pet_affine, pet_shape)
+    pet_world = grid_world(pet_affine, pet_shape)
     back = np.linalg.inv(t1_to_pet).astype(np.float32)
     pet_clean = _sample(suv_blurred, t1_affine, back[:3, :3] @ pet_world + back[:3, 3:4], pet_shape)
     del pet_world
